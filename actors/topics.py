@@ -1,0 +1,267 @@
+"""The one place topic strings are built and matched.
+
+Topics are dot-separated and NATS-compatible: tokens are non-empty and contain no '.', ' ', '*' or '>'.
+Patterns may use ``*`` (exactly one token) and ``>`` (one or more trailing tokens, last only), so a
+topic maps to a NATS subject one to one. Nobody formats a topic by hand: call these functions.
+
+    md.quote.<venue>.<instrument>       Quote                 md.trade.<venue>.<instrument>   Trade
+    md.book.<venue>.<instrument>        BookSnapshot (top N)  md.delta.<venue>.<instrument>   BookDelta
+    md.kline.<venue>.<instrument>       Kline                 agg.best.<group> / agg.arb.<group>
+    venue.health.<venue>  venue.circuit.<venue>  venue.book.<venue>.<instrument>  venue.ratelimit.<venue>
+    control.failover  control.actor.<name>  orders.intent  orders.update.<venue>  orders.rejected
+    orders.fill.<venue>  account.balance.<venue>  account.position.<venue>  account.view
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from messages import (
+    AccountView,
+    ActorFailed,
+    ActorGaveUp,
+    ActorRestarted,
+    ActorStarted,
+    ActorStopped,
+    ArbOpportunity,
+    Balance,
+    BestBidAsk,
+    BookDelta,
+    BookIntegrity,
+    BookSnapshot,
+    CircuitChanged,
+    Failover,
+    Fill,
+    InstrumentId,
+    Kline,
+    MailboxOverflow,
+    Message,
+    OrderIntent,
+    OrderRejected,
+    OrderUpdate,
+    Position,
+    Quote,
+    RateLimited,
+    Trade,
+    Venue,
+    VenueHealth,
+)
+
+__all__ = [
+    "token",
+    "quote",
+    "trade",
+    "book",
+    "delta",
+    "kline",
+    "best",
+    "arb",
+    "venue_health",
+    "circuit",
+    "book_integrity",
+    "rate_limit",
+    "failover",
+    "actor",
+    "order_intent",
+    "order_update",
+    "order_rejected",
+    "fill",
+    "balance",
+    "position",
+    "account_view",
+    "topic_for",
+    "matches",
+    "validate_pattern",
+    "ALL",
+    "any_venue",
+]
+
+ALL = ">"
+_BAD = frozenset(". *>\t\r\n")
+
+
+def token(value: str) -> str:
+    """Check one token: non-empty, no separators or wildcards."""
+    if not value or any(c in _BAD for c in value):
+        msg = f"invalid topic token {value!r}: must be non-empty without '.', spaces, '*' or '>'"
+        raise ValueError(msg)
+    return value
+
+
+def any_venue() -> str:
+    return "*"
+
+
+@lru_cache(maxsize=65_536)
+def _vi(kind: str, venue: str, instrument: str) -> str:
+    return f"md.{kind}.{token(venue)}.{token(instrument)}"
+
+
+def quote(venue: Venue | str, instrument: InstrumentId | str = ALL) -> str:
+    return _pattern_or_topic("quote", venue, instrument)
+
+
+def trade(venue: Venue | str, instrument: InstrumentId | str = ALL) -> str:
+    return _pattern_or_topic("trade", venue, instrument)
+
+
+def book(venue: Venue | str, instrument: InstrumentId | str = ALL) -> str:
+    return _pattern_or_topic("book", venue, instrument)
+
+
+def delta(venue: Venue | str, instrument: InstrumentId | str = ALL) -> str:
+    return _pattern_or_topic("delta", venue, instrument)
+
+
+def kline(venue: Venue | str, instrument: InstrumentId | str = ALL) -> str:
+    return _pattern_or_topic("kline", venue, instrument)
+
+
+def _pattern_or_topic(kind: str, venue: str, instrument: str) -> str:
+    if venue in ("*", ">") or instrument in ("*", ">"):
+        if venue == ">":
+            return f"md.{kind}.>"
+        v = venue if venue == "*" else token(venue)
+        i = instrument if instrument in ("*", ">") else token(instrument)
+        return f"md.{kind}.{v}.{i}"
+    return _vi(kind, str(venue), str(instrument))
+
+
+def best(group: str = ALL) -> str:
+    return f"agg.best.{group if group in ('*', '>') else token(group)}"
+
+
+def arb(group: str = ALL) -> str:
+    return f"agg.arb.{group if group in ('*', '>') else token(group)}"
+
+
+def venue_health(venue: Venue | str = "*") -> str:
+    return f"venue.health.{venue if venue == '*' else token(venue)}"
+
+
+def circuit(venue: Venue | str = "*") -> str:
+    return f"venue.circuit.{venue if venue == '*' else token(venue)}"
+
+
+def book_integrity(venue: Venue | str = "*", instrument: InstrumentId | str = "*") -> str:
+    v = venue if venue == "*" else token(venue)
+    i = instrument if instrument == "*" else token(instrument)
+    return f"venue.book.{v}.{i}"
+
+
+def rate_limit(venue: Venue | str = "*") -> str:
+    return f"venue.ratelimit.{venue if venue == '*' else token(venue)}"
+
+
+def failover() -> str:
+    return "control.failover"
+
+
+def actor(name: str = "*") -> str:
+    return f"control.actor.{name if name == '*' else token(name)}"
+
+
+def order_intent() -> str:
+    return "orders.intent"
+
+
+def order_update(venue: Venue | str = "*") -> str:
+    return f"orders.update.{venue if venue == '*' else token(venue)}"
+
+
+def order_rejected() -> str:
+    return "orders.rejected"
+
+
+def fill(venue: Venue | str = "*") -> str:
+    return f"orders.fill.{venue if venue == '*' else token(venue)}"
+
+
+def balance(venue: Venue | str = "*") -> str:
+    return f"account.balance.{venue if venue == '*' else token(venue)}"
+
+
+def position(venue: Venue | str = "*") -> str:
+    return f"account.position.{venue if venue == '*' else token(venue)}"
+
+
+def account_view() -> str:
+    return "account.view"
+
+
+def topic_for(msg: Message) -> str:
+    """The topic a message is published on, from its own fields."""
+    match msg:
+        case Quote(venue=v, instrument=i):
+            return _vi("quote", v, i)
+        case Trade(venue=v, instrument=i):
+            return _vi("trade", v, i)
+        case BookDelta(venue=v, instrument=i):
+            return _vi("delta", v, i)
+        case BookSnapshot(venue=v, instrument=i):
+            return _vi("book", v, i)
+        case Kline(venue=v, instrument=i):
+            return _vi("kline", v, i)
+        case BestBidAsk(group=g):
+            return best(g)
+        case ArbOpportunity(group=g):
+            return arb(g)
+        case VenueHealth(venue=v):
+            return venue_health(v)
+        case CircuitChanged(venue=v):
+            return circuit(v)
+        case BookIntegrity(venue=v, instrument=i):
+            return book_integrity(v, i)
+        case RateLimited(venue=v):
+            return rate_limit(v)
+        case Failover():
+            return failover()
+        case ActorStarted(name=n) | ActorFailed(name=n) | ActorRestarted(name=n) | ActorGaveUp(name=n) | ActorStopped(
+            name=n
+        ):
+            return actor(n)
+        case OrderIntent():
+            return order_intent()
+        case OrderUpdate(venue=v):
+            return order_update(v)
+        case OrderRejected():
+            return order_rejected()
+        case Fill(venue=v):
+            return fill(v)
+        case Balance(venue=v):
+            return balance(v)
+        case Position(venue=v):
+            return position(v)
+        case AccountView():
+            return account_view()
+        case MailboxOverflow(subscriber=s):
+            return f"control.overflow.{token(s)}"
+    msg_ = f"no topic rule for {type(msg).__name__}"
+    raise ValueError(msg_)
+
+
+def validate_pattern(pattern: str) -> tuple[str, ...]:
+    """Split a pattern into tokens, checking wildcard placement."""
+    parts = tuple(pattern.split("."))
+    for n, part in enumerate(parts):
+        if part == ">":
+            if n != len(parts) - 1:
+                msg = f"'>' must be the last token in {pattern!r}"
+                raise ValueError(msg)
+        elif part != "*":
+            token(part)
+    return parts
+
+
+def matches(pattern: str | tuple[str, ...], topic: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` one or more trailing tokens."""
+    pat = validate_pattern(pattern) if isinstance(pattern, str) else pattern
+    toks = topic.split(".")
+    for n, p in enumerate(pat):
+        if p == ">":
+            return len(toks) > n
+        if n >= len(toks):
+            return False
+        if p != "*" and p != toks[n]:
+            return False
+    return len(toks) == len(pat)

@@ -1,0 +1,1 @@
+"""The daemon's wiring: configuration, the object graph, the status view. ``supervisor.main`` calls in."""
