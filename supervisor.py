@@ -29,6 +29,7 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from actors import topics
+from actors.backoff import Backoff
 from actors.base import Actor
 from actors.bus import Bus
 from actors.clock import Clock, LiveClock
@@ -50,21 +51,6 @@ class RestartPolicy(enum.StrEnum):
     PERMANENT = "permanent"
     TRANSIENT = "transient"
     TEMPORARY = "temporary"
-
-
-class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Full-jitter exponential backoff."""
-
-    base_s: float = 0.1
-    cap_s: float = 30.0
-    reset_after_s: float = 60.0
-
-    def bound(self, attempt: int) -> float:
-        """The upper bound of the delay before restart number ``attempt`` (0-based)."""
-        return min(self.cap_s, self.base_s * (2.0 ** min(attempt, 64)))
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        return rng.uniform(0.0, self.bound(attempt))
 
 
 class Intensity(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
