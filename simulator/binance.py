@@ -1,0 +1,258 @@
+"""The Binance USD-M futures twin: state, market publishing and app assembly.
+
+Invariants:
+- One account, served to every configured API key; one IP bucket for request weight.
+- Depth update ids grow by a random positive jump per event (never contiguous, as on the real venue);
+  every event's ``pu`` equals the previous event's ``u`` unless a SKIP_SEQUENCE fault hid an event.
+- REST depth snapshots come from the ``BookMirror`` (the published book), so ``lastUpdateId`` always sits
+  on the stream: the event with ``u == lastUpdateId`` is the first a client applies.
+- All REST paths live in binance_rest.py, all WebSocket handling in binance_ws.py; this module only owns
+  state and wiring. Time is the injected clock plus any CLOCK_SKEW fault.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from simulator import binance_format as fmt
+from simulator.account import Account
+from simulator.binance_auth import LimitState, RateLimits
+from simulator.book import BookChanges, BookMirror, PublicTrade
+from simulator.faults import Fault, FaultController, FaultKind
+from simulator.instruments import InstrumentSpec
+from simulator.klines import INTERVAL_MS, KlineAggregator
+from simulator.market import MarketModel
+from simulator.matching import MatchingEngine, OrderEvent
+from simulator.twin import Credentials, ErrorKind, TwinUrls, admin_routes, book_json, fault_middleware
+
+__all__ = ["BinanceConfig", "BinanceTwin", "binance_specs", "VENUE"]
+
+VENUE = "binance"
+
+# (tick, step, min notional) per underlying, as the live venue sizes its USDT perpetuals.
+_SIZING: dict[str, tuple[str, str, str]] = {
+    "BTC": ("0.10", "0.001", "100"), "ETH": ("0.01", "0.001", "20"), "SOL": ("0.0100", "1", "5"),
+    "XRP": ("0.0001", "0.1", "5"), "DOGE": ("0.000010", "1", "5"), "BNB": ("0.010", "0.01", "5"),
+}
+
+
+def binance_specs(underlyings: list[str]) -> list[tuple[InstrumentSpec, Decimal]]:
+    """``<UNDERLYING>USDT`` perpetual specs with their min notional."""
+    out = []
+    for u in underlyings:
+        tick, step, notional = _SIZING.get(u, ("0.01", "0.001", "5"))
+        out.append((InstrumentSpec(f"{u}USDT", u, "USDT", Decimal(tick), Decimal(step)), Decimal(notional)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceConfig:
+    """Knobs of the Binance twin (all have venue-realistic defaults).
+
+    ``credentials``: accepted keys (the first is advertised). ``ping_interval_s``: server WS ping period
+    (3 min live). ``max_incoming_per_s``: WS messages per second before the server closes the connection.
+    """
+
+    credentials: tuple[Credentials, ...] = ()
+    limits: RateLimits = field(default_factory=RateLimits)
+    ping_interval_s: float = 180.0
+    pong_timeout_s: float = 600.0
+    max_incoming_per_s: int = 10
+    max_streams: int = 1024
+    listen_key_ttl_s: float = 3600.0
+    balance_usdt: Decimal = Decimal(100_000)
+    send_queue: int = 10_000
+
+
+@dataclass(slots=True)
+class _Depth:
+    mirror: BookMirror
+    last_u: int
+    last_bbo: tuple[Any, ...] = ()
+
+
+class BinanceTwin:
+    """Binance USD-M twin (implements ``simulator.twin.Twin``).
+
+    Args:
+        model: The shared market model (books are added for each underlying it prices).
+        config: Twin knobs.
+        clock_ms: Wall clock in epoch ms (injected).
+        seed: Seed for ids (update-id jumps, listen keys).
+    """
+
+    venue = VENUE
+
+    def __init__(self, model: MarketModel, config: BinanceConfig | None = None,
+                 clock_ms: Callable[[], int] | None = None, seed: int = 0) -> None:
+        from simulator import binance_rest, binance_ws  # local: they import this module's types
+
+        cfg = config or BinanceConfig()
+        if not cfg.credentials:
+            rng_key = random.Random(seed ^ 0xB1)
+            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+            cred = Credentials("".join(rng_key.choice(alphabet) for _ in range(64)),
+                               "".join(rng_key.choice(alphabet) for _ in range(64)))
+            cfg = BinanceConfig(**{**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__}, "credentials": (cred,)})
+        self.config = cfg
+        self.credentials = cfg.credentials[0]
+        self.keys = {c.api_key: c for c in cfg.credentials}
+        self.model = model
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self.rng = random.Random(seed ^ 0xB17A)
+        self.faults = FaultController()
+        self.specs: dict[str, InstrumentSpec] = {}
+        self.min_notional: dict[str, Decimal] = {}
+        for spec, notional in binance_specs(model.underlyings):
+            model.add_book(VENUE, spec)
+            self.specs[spec.symbol] = spec
+            self.min_notional[spec.symbol] = notional
+        books = {s: model.book(VENUE, s) for s in self.specs}
+        self.engine = MatchingEngine(self.specs, books, Account({"USDT": cfg.balance_usdt}))
+        self.depth = {s: _Depth(BookMirror(b), self.rng.randint(10**11, 10**12)) for s, b in books.items()}
+        for d in self.depth.values():
+            d.mirror.update_id = d.last_u
+        self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=1000) for s in self.specs}
+        self.klines = {s: {i: KlineAggregator(ms) for i, ms in INTERVAL_MS.items()} for s in self.specs}
+        self.limits = LimitState(cfg.limits)
+        self.listen_keys: dict[str, int] = {}  # key -> expiry (server ms)
+        self._last_slow_ms = 0
+        self.streams = binance_ws.StreamHub(self)
+        self.faults.add_listener(self._on_fault)
+        app = web.Application(middlewares=[fault_middleware(self)])
+        app.add_routes(admin_routes(self))
+        app.add_routes(binance_rest.routes(self))
+        app.add_routes(self.streams.routes())
+        self.app = app
+
+    # -- Twin protocol ------------------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        """Server time: the injected clock plus any CLOCK_SKEW fault."""
+        return self._clock_ms() + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
+
+    def urls(self, base_http: str, base_ws: str) -> TwinUrls:
+        return TwinUrls(base_http, {
+            "public": f"{base_ws}/public", "market": f"{base_ws}/market", "private": f"{base_ws}/private",
+            "legacy": base_ws,
+        })
+
+    def book_json(self, symbol: str, depth: int) -> dict[str, Any] | None:
+        d = self.depth.get(symbol.upper())
+        if d is None:
+            return None
+        spec = self.specs[symbol.upper()]
+        return book_json([(fmt.px(spec, p), fmt.qty(spec, s)) for p, s in d.mirror.bids(depth)],
+                         [(fmt.px(spec, p), fmt.qty(spec, s)) for p, s in d.mirror.asks(depth)], d.mirror.update_id)
+
+    def error_response(self, kind: str, status: int) -> web.Response:
+        if kind == ErrorKind.RATE_LIMITED:
+            body = {"code": -1003, "msg": "Too many requests; current request has limited."}
+            return web.json_response(body, status=429, headers={"Retry-After": "1"} | self.limits.headers(False))
+        body = {"code": -1000, "msg": "An unknown error occured while processing the request."}
+        return web.json_response(body, status=status)
+
+    async def aclose(self) -> None:
+        await self.streams.close_all()
+
+    # -- faults -------------------------------------------------------------------------------------------
+    def _on_fault(self, fault: Fault) -> None:
+        if fault.kind is FaultKind.DROP_WS:
+            self.streams.drop_all()
+            self.faults.consume(FaultKind.DROP_WS)  # one-shot unless it has a duration
+        elif fault.kind is FaultKind.MALFORMED_FRAME:
+            self.streams.mark_malformed()
+            self.faults.consume(FaultKind.MALFORMED_FRAME)
+        elif fault.kind is FaultKind.EXPIRE_LISTEN_KEY:
+            self.faults.consume(FaultKind.EXPIRE_LISTEN_KEY)
+            self.expire_listen_keys(all_keys=True)
+
+    # -- listen keys --------------------------------------------------------------------------------------
+    def create_listen_key(self) -> str:
+        """POST /fapi/v1/listenKey: the existing valid key is returned (and extended) if there is one."""
+        now = self.now_ms()
+        for key, exp in self.listen_keys.items():
+            if exp > now:
+                self.listen_keys[key] = now + int(self.config.listen_key_ttl_s * 1000)
+                return key
+        key = secrets.token_urlsafe(48)[:64].replace("-", "a").replace("_", "b")
+        self.listen_keys[key] = now + int(self.config.listen_key_ttl_s * 1000)
+        return key
+
+    def listen_key_valid(self, key: str) -> bool:
+        return self.listen_keys.get(key, 0) > self.now_ms()
+
+    def expire_listen_keys(self, all_keys: bool = False) -> None:
+        """Expire keys past their time (or all): send ``listenKeyExpired`` and close their streams."""
+        now = self.now_ms()
+        for key, exp in list(self.listen_keys.items()):
+            if all_keys or exp <= now:
+                del self.listen_keys[key]
+                self.streams.expire_user(key, {"e": "listenKeyExpired", "E": now, "listenKey": key})
+
+    # -- market -------------------------------------------------------------------------------------------
+    def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
+        """Publish one model step: match resting orders, depth/bookTicker/trade/kline/mark streams, user data."""
+        now = now_ms + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
+        for symbol, ch in changes.items():
+            self.engine.on_market(symbol, now)
+            extra = self.engine.books[symbol].drain_changes()
+            if extra:
+                ch = ch.merged(extra)
+            self._publish_book(symbol, ch, now)
+        self.flush_user_events(now)
+        if now - self._last_slow_ms >= 1000:
+            self._last_slow_ms = now
+            for symbol in self.specs:
+                self.streams.publish_slow(symbol, now)
+        if self.listen_keys:
+            self.expire_listen_keys()
+
+    def _publish_book(self, symbol: str, ch: BookChanges, now: int) -> None:
+        spec, d = self.specs[symbol], self.depth[symbol]
+        first = d.last_u + self.rng.randint(1, 40)
+        final = first + self.rng.randint(0, 3 * (len(ch.bids) + len(ch.asks)))
+        event = fmt.depth_event(spec, now, first, final, d.last_u, ch.bids, ch.asks)
+        d.mirror.apply(ch, final)
+        d.last_u = final
+        if self.faults.consume(FaultKind.SKIP_SEQUENCE) is None:
+            self.streams.publish_depth(symbol, event, d.mirror, now)
+        bb, ba = d.mirror.bids(1), d.mirror.asks(1)
+        bbo = (tuple(bb), tuple(ba))
+        if bbo != d.last_bbo and bb and ba:
+            d.last_bbo = bbo
+            self.streams.publish(f"{symbol.lower()}@bookTicker", lambda: {
+                "e": "bookTicker", "u": final, "s": symbol, "b": fmt.px(spec, bb[0][0]), "B": fmt.qty(spec, bb[0][1]),
+                "a": fmt.px(spec, ba[0][0]), "A": fmt.qty(spec, ba[0][1]), "T": now - 1, "E": now})
+        for t in ch.trades:
+            self.trades[symbol].append((t, now))
+            quote = t.price * t.qty * spec.contract_size
+            for interval, agg in self.klines[symbol].items():
+                k = agg.add(now, t.price, t.qty, quote, t.taker_side.value == "BUY", t.trade_id)
+                stream = f"{symbol.lower()}@kline_{interval}"
+                self.streams.publish(stream, lambda k=k, interval=interval: fmt.kline_event(spec, k, interval, now))  # type: ignore[misc]
+            self.streams.publish(f"{symbol.lower()}@trade", lambda t=t: {  # type: ignore[misc]
+                "e": "trade", "E": now, "T": now - 1, "s": symbol, "t": t.trade_id, "p": fmt.px(spec, t.price),
+                "q": fmt.qty(spec, t.qty), "X": "MARKET", "m": t.taker_side.value == "SELL"})
+            self.streams.publish(f"{symbol.lower()}@aggTrade", lambda t=t: {  # type: ignore[misc]
+                "e": "aggTrade", "E": now, "a": t.trade_id, "s": symbol, "p": fmt.px(spec, t.price),
+                "q": fmt.qty(spec, t.qty), "f": t.trade_id, "l": t.trade_id, "T": now - 1,
+                "m": t.taker_side.value == "SELL"})
+
+    def flush_user_events(self, now: int | None = None) -> None:
+        """Turn engine events into ORDER_TRADE_UPDATE / ACCOUNT_UPDATE on the user-data streams."""
+        event_ms = now if now is not None else self.now_ms()
+        for ev in self.engine.drain_events():
+            if isinstance(ev, OrderEvent):
+                payload = fmt.order_trade_update(self.specs[ev.order.symbol], ev, event_ms)
+            else:
+                payload = fmt.account_update(self.specs[ev.symbol], ev, event_ms)
+            self.streams.publish_user(payload)

@@ -1,0 +1,129 @@
+"""Matching engine: fills across levels, TIF semantics, reduce-only, duplicates, events, PnL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from simulator.account import Account
+from simulator.book import Side
+from simulator.instruments import InstrumentSpec
+from simulator.market import MarketModel
+from simulator.matching import (
+    AccountEvent,
+    ExecType,
+    MatchingEngine,
+    OrderEvent,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+    UnknownOrder,
+)
+
+BTC = InstrumentSpec("BTCUSDT", "BTC", "USDT", Decimal("0.10"), Decimal("0.001"))
+
+
+def _engine() -> tuple[MarketModel, MatchingEngine]:
+    m = MarketModel(21, ["BTC"])
+    book = m.add_book("v", BTC)
+    return m, MatchingEngine({"BTCUSDT": BTC}, {"BTCUSDT": book}, Account({"USDT": Decimal(1_000_000)}))
+
+
+def _req(side: Side, qty: str, price: Decimal | None = None, tif: TimeInForce = TimeInForce.GTC, cid: str = "c1",
+         reduce_only: bool = False) -> OrderRequest:
+    typ = OrderType.LIMIT if price is not None else OrderType.MARKET
+    return OrderRequest("BTCUSDT", side, typ, Decimal(qty), cid, price, tif, reduce_only)
+
+
+def test_market_order_fills_across_levels_and_emits_new_then_trades() -> None:
+    _, eng = _engine()
+    asks = eng.books["BTCUSDT"].asks(2)
+    qty = asks[0][1] + BTC.lot
+    order = eng.place(_req(Side.BUY, str(qty)), 1)
+    assert order.status is OrderStatus.FILLED and order.filled == qty
+    events = eng.drain_events()
+    order_events = [e for e in events if isinstance(e, OrderEvent)]
+    assert [e.exec_type for e in order_events] == [ExecType.NEW, ExecType.TRADE, ExecType.TRADE]
+    assert [e.last_price for e in order_events[1:]] == [asks[0][0], asks[1][0]]
+    assert isinstance(events[-1], AccountEvent) and events[-1].position_qty == qty
+
+
+def test_resting_limit_partially_fills_then_fills_when_the_market_crosses() -> None:
+    m, eng = _engine()
+    book = eng.books["BTCUSDT"]
+    best_ask = book.asks(1)[0]
+    order = eng.place(_req(Side.BUY, str(best_ask[1] + Decimal("5")), best_ask[0]), 1)
+    assert order.status is OrderStatus.PARTIALLY_FILLED and order.filled == best_ask[1]
+    from simulator.market import DislocationKind
+
+    m.dislocate("v", "BTC", DislocationKind.JUMP, steps=3, offset=-0.01)
+    for _ in range(3):
+        m.step()
+        eng.on_market("BTCUSDT", 2)
+    assert order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED) and order.filled > best_ask[1]
+    trades = [e for e in eng.drain_events() if isinstance(e, OrderEvent) and e.exec_type is ExecType.TRADE]
+    assert trades[-1].is_maker and trades[-1].last_price == best_ask[0]
+
+
+def test_post_only_that_would_take_is_rejected_without_events() -> None:
+    _, eng = _engine()
+    ask = eng.books["BTCUSDT"].asks(1)[0][0]
+    with pytest.raises(OrderRejected) as info:
+        eng.place(_req(Side.BUY, "0.001", ask, TimeInForce.POST_ONLY), 1)
+    assert info.value.reason is RejectReason.POST_ONLY_WOULD_TAKE and eng.drain_events() == []
+
+
+def test_fok_rejects_when_not_fully_fillable_and_ioc_expires_the_rest() -> None:
+    _, eng = _engine()
+    ask = eng.books["BTCUSDT"].asks(1)[0]
+    with pytest.raises(OrderRejected) as info:
+        eng.place(_req(Side.BUY, str(ask[1] + 1), ask[0], TimeInForce.FOK), 1)
+    assert info.value.reason is RejectReason.FOK_NOT_FILLABLE
+    order = eng.place(_req(Side.BUY, str(ask[1] + 1), ask[0], TimeInForce.IOC, cid="ioc"), 1)
+    assert order.status is OrderStatus.EXPIRED and order.filled == ask[1]
+
+
+def test_reduce_only_rejected_without_a_position_and_accepted_against_one() -> None:
+    _, eng = _engine()
+    with pytest.raises(OrderRejected) as info:
+        eng.place(_req(Side.SELL, "0.001", reduce_only=True), 1)
+    assert info.value.reason is RejectReason.REDUCE_ONLY_REJECTED
+    eng.place(_req(Side.BUY, "0.002", cid="open"), 1)
+    closed = eng.place(_req(Side.SELL, "0.002", cid="close", reduce_only=True), 2)
+    assert closed.status is OrderStatus.FILLED
+    assert eng.account.position("BTCUSDT").qty == 0 and eng.account.position("BTCUSDT").entry_price == 0
+
+
+def test_duplicate_client_id_of_an_open_order_is_rejected_and_cancel_frees_it() -> None:
+    _, eng = _engine()
+    bid = eng.books["BTCUSDT"].bids(1)[0][0] - 100
+    o = eng.place(_req(Side.BUY, "0.001", bid, cid="dup"), 1)
+    with pytest.raises(OrderRejected) as info:
+        eng.place(_req(Side.BUY, "0.001", bid, cid="dup"), 1)
+    assert info.value.reason is RejectReason.DUPLICATE_CLIENT_ID
+    assert eng.cancel("BTCUSDT", 2, client_id="dup").status is OrderStatus.CANCELED
+    with pytest.raises(UnknownOrder):
+        eng.cancel("BTCUSDT", 3, order_id=o.order_id)
+    assert eng.place(_req(Side.BUY, "0.001", bid, cid="dup"), 4).order_id != o.order_id
+
+
+def test_round_trip_books_realized_pnl_and_fees_into_the_wallet() -> None:
+    _, eng = _engine()
+    buy = eng.place(_req(Side.BUY, "1", cid="b"), 1)
+    sell = eng.place(_req(Side.SELL, "1", cid="s"), 2)
+    expected = (sell.avg_price - buy.avg_price) * 1 - buy.fees - sell.fees
+    assert eng.account.balances["USDT"] - Decimal(1_000_000) == expected
+    assert sell.realized_pnl == sell.avg_price - buy.avg_price
+
+
+def test_inverse_contract_pnl_is_in_the_base_currency() -> None:
+    spec = InstrumentSpec("BTC-PERPETUAL", "BTC", "USD", Decimal("0.5"), Decimal("10"), Decimal(10), inverse=True)
+    acct = Account({"BTC": Decimal(1)})
+    acct.apply_fill(spec, Decimal(1000), Decimal(100_000), Decimal(0), 1)
+    change = acct.apply_fill(spec, Decimal(-1000), Decimal(110_000), Decimal(0), 2)
+    assert change.realized_pnl == Decimal(10_000) * (Decimal(1) / 100_000 - Decimal(1) / 110_000)
+    assert acct.balances["BTC"] > 1
