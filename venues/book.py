@@ -81,13 +81,32 @@ class L2Book:
             asks.pop(px, None)
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        """Apply absolute level changes to both sides."""
-        set_bid = self.set_bid
-        set_ask = self.set_ask
+        """Apply absolute level changes to both sides (the per-level work inlined: this is the hot path)."""
+        book = self._bids
+        heap = self._bid_heap
+        push = heapq.heappush
         for px, sz in bids:
-            set_bid(px, sz)
+            if sz > 0.0:
+                if px not in book:
+                    push(heap, -px)
+                book[px] = sz
+            else:
+                book.pop(px, None)
+        if len(heap) > 2 * len(book) + 64:
+            self._bid_heap = [-p for p in book]
+            heapq.heapify(self._bid_heap)
+        book = self._asks
+        heap = self._ask_heap
         for px, sz in asks:
-            set_ask(px, sz)
+            if sz > 0.0:
+                if px not in book:
+                    push(heap, px)
+                book[px] = sz
+            else:
+                book.pop(px, None)
+        if len(heap) > 2 * len(book) + 64:
+            self._ask_heap = list(book)
+            heapq.heapify(self._ask_heap)
 
     # -- reads --------------------------------------------------------------------------------------
     def best_bid(self) -> Level | None:

@@ -1,0 +1,57 @@
+"""Deribit API v2 (JSON-RPC 2.0) sans-IO codec.
+
+Nothing in this package opens a socket or reads a clock. Modules: wire (structs shaped like Deribit's
+JSON), parse (wire -> messages), frames (WebSocket requests and channel names), rest (request specs and
+response parsers), signing (client_signature and deri-hmac-sha256), codes (status, error and client-id
+rules), codec (DeribitCodec: feed frames, keep books).
+"""
+
+from __future__ import annotations
+
+from venues.deribit.codec import DeribitCodec, Output
+from venues.deribit.codes import (
+    make_client_order_id,
+    make_error,
+    order_status,
+    validate_client_order_id,
+)
+from venues.deribit.frames import (
+    Interval,
+    book_channel,
+    chart_channel,
+    grouped_book_channel,
+    quote_channel,
+    ticker_channel,
+    trades_channel,
+    user_changes_channel,
+    user_orders_channel,
+    user_portfolio_channel,
+    user_trades_channel,
+)
+from venues.deribit.parse import SymbolMap, unified_id
+from venues.deribit.rest import AuthTokens, Endpoint, with_bearer_token
+
+__all__ = [
+    "DeribitCodec",
+    "Output",
+    "Endpoint",
+    "AuthTokens",
+    "with_bearer_token",
+    "SymbolMap",
+    "unified_id",
+    "Interval",
+    "book_channel",
+    "grouped_book_channel",
+    "trades_channel",
+    "ticker_channel",
+    "quote_channel",
+    "chart_channel",
+    "user_orders_channel",
+    "user_trades_channel",
+    "user_changes_channel",
+    "user_portfolio_channel",
+    "order_status",
+    "make_error",
+    "make_client_order_id",
+    "validate_client_order_id",
+]

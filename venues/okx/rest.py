@@ -1,0 +1,497 @@
+"""OKX v5 REST: request specs (signed where needed) and response parsers.
+
+Rules for this module:
+- Builders return RequestSpec with the exact query string and body bytes that were signed; nothing here
+  sends anything. Signed builders take ``now_ms`` (already offset-corrected) and Credentials.
+- ``weight`` is 1 everywhere (OKX counts requests, not weights); ``endpoint`` names the bucket of
+  ``RATE_LIMITS`` (OKX limits per endpoint, per 2 s); placing an order is never ``idempotent``.
+- OKX hides errors in HTTP 200 bodies: ``{"code": "<string>", "msg": ..., "data": [...]}``. Order
+  endpoints report per-order ``sCode``/``sMsg`` in ``data`` (top-level code "1"/"2" for (partial) batch
+  failure). Every error becomes the typed exception of codes.make_error, keeping OKX's code and text.
+- Quantities are in the venue's unit: contracts for SWAP (Instrument.contract_size = ctVal).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlencode
+
+import msgspec
+
+from messages.account import Balance, Position
+from messages.base import ClientOrderId, InstrumentId, OrderType, TimeInForce, Venue, VenueOrderId
+from messages.instruments import Instrument
+from messages.market import BookSnapshot, Kline, Trade
+from messages.orders import CancelOrder, OrderRejected, OrderUpdate, PlaceOrder, QueryOrder
+from venues import Credentials
+from venues.errors import (
+    DecodeError,
+    InstrumentError,
+    InvalidOrder,
+    RateLimited,
+    UnknownOrder,
+    VenueReject,
+    VenueUnavailable,
+)
+from venues.http import Method, RequestSpec, Response
+from venues.okx import parse, wire
+from venues.okx.codes import VENUE, make_error, validate_client_order_id
+from venues.okx.signing import rest_headers
+from venues.symbols import InstrumentRegistry, check_order_size
+
+__all__ = [
+    "BASE_URL",
+    "RateLimit",
+    "RATE_LIMITS",
+    "OrderAck",
+    "server_time",
+    "instruments",
+    "order_book",
+    "klines",
+    "recent_trades",
+    "balances",
+    "positions",
+    "place_order",
+    "cancel_order",
+    "query_order",
+    "open_orders",
+    "raise_for_error",
+    "parse_server_time",
+    "parse_instruments",
+    "parse_order_book",
+    "parse_klines",
+    "parse_trades",
+    "parse_balances",
+    "parse_positions",
+    "parse_order_ack",
+    "parse_order",
+    "parse_open_orders",
+    "order_rejected",
+]
+
+BASE_URL = "https://www.okx.com"
+T = TypeVar("T")
+
+
+class RateLimit(NamedTuple):
+    requests: int
+    per_s: float
+    scope: str  # what OKX counts against: ip, uid, uid+instId
+
+
+RATE_LIMITS: dict[str, RateLimit] = {
+    "public/time": RateLimit(10, 2.0, "ip"),
+    "public/instruments": RateLimit(20, 2.0, "ip+instType"),
+    "market/books": RateLimit(40, 2.0, "ip"),
+    "market/candles": RateLimit(40, 2.0, "ip"),
+    "market/trades": RateLimit(100, 2.0, "ip"),
+    "account/balance": RateLimit(10, 2.0, "uid"),
+    "account/positions": RateLimit(10, 2.0, "uid"),
+    "trade/order": RateLimit(60, 2.0, "uid+instId"),  # place; shared with WS order ops
+    "trade/cancel-order": RateLimit(60, 2.0, "uid+instId"),
+    "trade/order-details": RateLimit(60, 2.0, "uid+instId"),
+    "trade/orders-pending": RateLimit(60, 2.0, "uid"),
+}
+"""OKX per-endpoint limits (requests per 2 s); keys are RequestSpec.endpoint values."""
+
+
+class OrderAck(msgspec.Struct, frozen=True, kw_only=True):
+    """OKX accepted a place or cancel request (the outcome then arrives on the orders channel)."""
+
+    venue_order_id: VenueOrderId
+    client_order_id: ClientOrderId | None
+    ts_event: int  # ns
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+# -- builders ----------------------------------------------------------------------------------------
+def _public(path: str, params: dict[str, str], endpoint: str) -> RequestSpec:
+    return RequestSpec(method=Method.GET, path=path, query=urlencode(params), endpoint=endpoint)
+
+
+def _signed(
+    method: Method,
+    path: str,
+    creds: Credentials,
+    now_ms: int,
+    endpoint: str,
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
+    idempotent: bool = True,
+    demo: bool = False,
+) -> RequestSpec:
+    query = urlencode(params) if params else ""
+    target = f"{path}?{query}" if query else path
+    headers = rest_headers(creds, now_ms, method.value, target, body, demo)
+    return RequestSpec(
+        method=method,
+        path=path,
+        query=query,
+        headers=headers,
+        body=body,
+        endpoint=endpoint,
+        idempotent=idempotent,
+        signed=True,
+    )
+
+
+def server_time() -> RequestSpec:
+    """GET /api/v5/public/time (used for the clock offset)."""
+    return _public("/api/v5/public/time", {}, "public/time")
+
+
+def instruments(inst_type: str = "SWAP") -> RequestSpec:
+    """GET /api/v5/public/instruments for one instType (SWAP, FUTURES, SPOT)."""
+    return _public("/api/v5/public/instruments", {"instType": inst_type}, "public/instruments")
+
+
+def order_book(symbol: str, depth: int = 400) -> RequestSpec:
+    """GET /api/v5/market/books (depth up to 400)."""
+    return _public("/api/v5/market/books", {"instId": symbol, "sz": str(depth)}, "market/books")
+
+
+def klines(symbol: str, bar: str = "1m", limit: int = 100) -> RequestSpec:
+    """GET /api/v5/market/candles (newest first on the wire; limit up to 300)."""
+    params = {"instId": symbol, "bar": bar, "limit": str(limit)}
+    return _public("/api/v5/market/candles", params, "market/candles")
+
+
+def recent_trades(symbol: str, limit: int = 100) -> RequestSpec:
+    """GET /api/v5/market/trades (limit up to 500)."""
+    return _public("/api/v5/market/trades", {"instId": symbol, "limit": str(limit)}, "market/trades")
+
+
+def balances(creds: Credentials, now_ms: int, ccy: str = "", demo: bool = False) -> RequestSpec:
+    """GET /api/v5/account/balance, signed (optionally for one currency)."""
+    params = {"ccy": ccy} if ccy else None
+    return _signed(Method.GET, "/api/v5/account/balance", creds, now_ms, "account/balance", params, demo=demo)
+
+
+def positions(
+    creds: Credentials, now_ms: int, inst_type: str = "SWAP", symbol: str = "", demo: bool = False
+) -> RequestSpec:
+    """GET /api/v5/account/positions, signed."""
+    params = {"instType": inst_type}
+    if symbol:
+        params["instId"] = symbol
+    return _signed(
+        Method.GET, "/api/v5/account/positions", creds, now_ms, "account/positions", params, demo=demo
+    )
+
+
+class _PlaceBody(msgspec.Struct, omit_defaults=True):
+    instId: str
+    tdMode: str  # cross / isolated for derivatives, cash for spot
+    side: str
+    ordType: str  # market, limit, post_only, ioc, fok
+    sz: str  # contracts for derivatives
+    clOrdId: str = ""
+    px: str = ""
+    reduceOnly: bool = False
+
+
+def _ord_type(order: PlaceOrder) -> str:
+    if order.order_type is OrderType.MARKET:
+        if order.post_only:
+            msg = f"okx {order.instrument}: a market order cannot be post-only (client id {order.client_order_id})"
+            raise InvalidOrder(msg)
+        return "market"
+    if order.price is None:
+        msg = f"okx {order.instrument}: a limit order needs a price, got None (client id {order.client_order_id})"
+        raise InvalidOrder(msg)
+    if order.post_only:
+        if order.time_in_force is not TimeInForce.GTC:
+            msg = f"okx {order.instrument}: post-only needs GTC, got {order.time_in_force}"
+            raise InvalidOrder(msg)
+        return "post_only"
+    return {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[order.time_in_force]
+
+
+def place_order(
+    order: PlaceOrder,
+    inst: Instrument,
+    creds: Credentials,
+    now_ms: int,
+    td_mode: str = "cross",
+    demo: bool = False,
+) -> RequestSpec:
+    """POST /api/v5/trade/order for one order (never idempotent: query before any resend).
+
+    Args:
+        order: the order; ``quantity`` in contracts for SWAP; price/quantity already on tick/lot.
+        inst: the instrument (venue symbol, tick, lot, minimums).
+        creds: API credentials.
+        now_ms: request time, epoch ms, offset-corrected.
+        td_mode: OKX trade mode: "cross" or "isolated" (derivatives), "cash" (spot).
+        demo: add the demo-trading header.
+
+    Returns:
+        The signed RequestSpec.
+
+    Raises:
+        InvalidOrder: bad client order id, price/size off tick/lot or below minimums, or a combination
+            OKX cannot express (post-only market, post-only IOC).
+    """
+    validate_client_order_id(order.client_order_id)
+    ord_type = _ord_type(order)
+    check_order_size(inst, order.quantity, order.price if ord_type != "market" else None)
+    body = _PlaceBody(
+        instId=inst.venue_symbol,
+        tdMode=td_mode,
+        side=order.side.value,
+        ordType=ord_type,
+        sz=format(order.quantity, "f"),
+        clOrdId=order.client_order_id,
+        px=format(order.price, "f") if ord_type != "market" and order.price is not None else "",
+        reduceOnly=order.reduce_only,
+    )
+    return _signed(
+        Method.POST,
+        "/api/v5/trade/order",
+        creds,
+        now_ms,
+        "trade/order",
+        body=_encode(body),
+        idempotent=False,
+        demo=demo,
+    )
+
+
+def _id_params(inst: Instrument, client_id: str | None, venue_id: str | None, what: str) -> dict[str, str]:
+    params = {"instId": inst.venue_symbol}
+    if venue_id:
+        params["ordId"] = venue_id
+    elif client_id:
+        params["clOrdId"] = client_id
+    else:
+        msg = f"okx {inst.id}: {what} needs a client order id or a venue order id, got neither"
+        raise InvalidOrder(msg)
+    return params
+
+
+def cancel_order(
+    cancel: CancelOrder, inst: Instrument, creds: Credentials, now_ms: int, demo: bool = False
+) -> RequestSpec:
+    """POST /api/v5/trade/cancel-order by venue id (preferred) or client id.
+
+    Raises:
+        InvalidOrder: neither id is set.
+    """
+    params = _id_params(inst, cancel.client_order_id, cancel.venue_order_id, "cancel")
+    return _signed(
+        Method.POST,
+        "/api/v5/trade/cancel-order",
+        creds,
+        now_ms,
+        "trade/cancel-order",
+        body=_encode(params),
+        demo=demo,
+    )
+
+
+def query_order(
+    query: QueryOrder, inst: Instrument, creds: Credentials, now_ms: int, demo: bool = False
+) -> RequestSpec:
+    """GET /api/v5/trade/order by venue id (preferred) or client id.
+
+    Raises:
+        InvalidOrder: neither id is set.
+    """
+    params = _id_params(inst, query.client_order_id, query.venue_order_id, "query")
+    return _signed(Method.GET, "/api/v5/trade/order", creds, now_ms, "trade/order-details", params, demo=demo)
+
+
+def open_orders(
+    creds: Credentials, now_ms: int, inst_type: str = "SWAP", symbol: str = "", demo: bool = False
+) -> RequestSpec:
+    """GET /api/v5/trade/orders-pending (live and partially filled orders only)."""
+    params = {"instType": inst_type}
+    if symbol:
+        params["instId"] = symbol
+    return _signed(
+        Method.GET, "/api/v5/trade/orders-pending", creds, now_ms, "trade/orders-pending", params, demo=demo
+    )
+
+
+# -- responses ---------------------------------------------------------------------------------------
+def _retry_after(resp: Response) -> float | None:
+    raw = resp.headers.get("retry-after", "")
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def raise_for_error(resp: Response) -> None:
+    """Raise the typed error for a failed response whose body is not OKX's JSON (HTML 5xx, bare 429).
+
+    Raises:
+        RateLimited: HTTP 429 (``retry_after_s`` from Retry-After).
+        VenueUnavailable: HTTP 5xx.
+    """
+    text = resp.body[:200].decode("utf-8", "replace")
+    if resp.status == 429:
+        raise RateLimited(VENUE, "429", text or "Too Many Requests", 429, _retry_after(resp))
+    if resp.status >= 500:
+        raise VenueUnavailable(VENUE, str(resp.status), text, resp.status)
+
+
+_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(data_type: Any) -> msgspec.json.Decoder[Any]:
+    dec = _DECODERS.get(data_type)
+    if dec is None:
+        dec = msgspec.json.Decoder(wire.RestEnvelope[data_type], strict=False)
+        _DECODERS[data_type] = dec
+    return dec
+
+
+def _data(resp: Response, data_type: type[T], what: str) -> T:
+    """Decode OKX's envelope and return ``data``, raising the typed error for any failure."""
+    try:
+        env: wire.RestEnvelope[T] = _decoder(data_type).decode(resp.body)
+    except msgspec.MsgspecError as exc:
+        raise_for_error(resp)
+        raise DecodeError(VENUE, what, f"HTTP {resp.status}: {exc}", resp.body) from None
+    if env.code != "0":
+        if env.code in ("1", "2") and isinstance(env.data, list):
+            for item in env.data:
+                s_code = getattr(item, "sCode", "0")
+                if s_code != "0":
+                    raise make_error(s_code, item.sMsg, resp.status, _retry_after(resp))
+        raise make_error(env.code, env.msg, resp.status, _retry_after(resp))
+    if resp.status != 200:
+        raise make_error(str(resp.status), f"HTTP {resp.status} with code 0", resp.status, _retry_after(resp))
+    if env.data is None:
+        raise DecodeError(VENUE, what, "expected a 'data' array, got none", resp.body)
+    return env.data
+
+
+def parse_server_time(resp: Response) -> int:
+    """Server time in epoch ms."""
+    rows = _data(resp, list[wire.ServerTimeData], "server time")
+    if not rows:
+        raise DecodeError(VENUE, "server time", "expected one row, got none", resp.body)
+    return rows[0].ts
+
+
+def parse_instruments(resp: Response) -> list[Instrument]:
+    """Instruments of a SWAP / FUTURES / SPOT listing (other instTypes are skipped)."""
+    rows = _data(resp, list[wire.InstrumentData], "instruments")
+    return [parse.instrument(r) for r in rows if r.instType in ("SWAP", "FUTURES", "SPOT")]
+
+
+def parse_order_book(resp: Response, instrument: InstrumentId, ts_recv: int) -> BookSnapshot:
+    """A REST book as a BookSnapshot (floats; ``sequence`` -1: the REST book has no seqId)."""
+    rows = _data(resp, list[wire.RestBook], "order book")
+    if not rows:
+        raise DecodeError(VENUE, "order book", "expected one row, got none", resp.body)
+    row = rows[0]
+    try:
+        bids = tuple((float(lv.px), float(lv.sz)) for lv in row.bids)
+        asks = tuple((float(lv.px), float(lv.sz)) for lv in row.asks)
+    except ValueError as exc:
+        raise DecodeError(VENUE, "order book", str(exc), resp.body) from None
+    return BookSnapshot(
+        venue=Venue.OKX,
+        instrument=instrument,
+        bids=bids,
+        asks=asks,
+        sequence=-1,
+        ts_event=row.ts * parse.MS,
+        ts_recv=ts_recv,
+    )
+
+
+def parse_klines(resp: Response, instrument: InstrumentId, bar: str, ts_recv: int) -> list[Kline]:
+    """Candles, oldest first (OKX sends newest first)."""
+    rows = _data(resp, list[wire.CandleRow], "candles")
+    return [parse.kline(instrument, bar, row, ts_recv) for row in reversed(rows)]
+
+
+def parse_trades(resp: Response, instrument: InstrumentId, ts_recv: int) -> list[Trade]:
+    """Recent public trades as sent (newest first)."""
+    rows = _data(resp, list[wire.TradeData], "trades")
+    return [parse.trade(instrument, t, ts_recv) for t in rows]
+
+
+def parse_balances(resp: Response, ts_recv: int) -> list[Balance]:
+    """One Balance per currency of the trading account."""
+    out: list[Balance] = []
+    for acct in _data(resp, list[wire.AccountData], "balance"):
+        out.extend(parse.balances(acct, ts_recv))
+    return out
+
+
+def parse_positions(resp: Response, registry: InstrumentRegistry, ts_recv: int) -> list[Position]:
+    """Positions of registered instruments (others are skipped: we cannot name them)."""
+    out: list[Position] = []
+    for p in _data(resp, list[wire.PositionData], "positions"):
+        inst_id = _lookup(registry, p.instId)
+        if inst_id is not None:
+            out.append(parse.position(inst_id, p, ts_recv))
+    return out
+
+
+def _lookup(registry: InstrumentRegistry, symbol: str) -> InstrumentId | None:
+    try:
+        return registry.by_symbol(Venue.OKX, symbol).id
+    except InstrumentError:
+        return None
+
+
+def parse_order_ack(resp: Response) -> OrderAck:
+    """The result of place_order / cancel_order.
+
+    Raises:
+        VenueReject subclass: the per-order ``sCode`` (or top-level ``code``) was not "0".
+    """
+    rows = _data(resp, list[wire.OrderAckData], "order ack")
+    if not rows:
+        raise DecodeError(VENUE, "order ack", "expected one row, got none", resp.body)
+    row = rows[0]
+    if row.sCode != "0":
+        raise make_error(row.sCode, row.sMsg, resp.status)
+    return OrderAck(
+        venue_order_id=VenueOrderId(row.ordId),
+        client_order_id=ClientOrderId(row.clOrdId) if row.clOrdId else None,
+        ts_event=(int(row.ts) if row.ts.isdigit() else 0) * parse.MS,
+    )
+
+
+def parse_order(resp: Response, instrument: InstrumentId, ts_recv: int) -> OrderUpdate:
+    """Order details (query by either id).
+
+    Raises:
+        UnknownOrder: OKX answered 51603 or returned no row.
+        UnknownStatus: an undocumented ``state``.
+    """
+    rows = _data(resp, list[wire.OrderData], "order details")
+    if not rows:
+        raise UnknownOrder(VENUE, "51603", "order details returned no row", resp.status)
+    return parse.order_update(instrument, rows[0], ts_recv)
+
+
+def parse_open_orders(resp: Response, registry: InstrumentRegistry, ts_recv: int) -> list[OrderUpdate]:
+    """Open orders of registered instruments (live / partially_filled)."""
+    out: list[OrderUpdate] = []
+    for o in _data(resp, list[wire.OrderData], "orders pending"):
+        inst_id = _lookup(registry, o.instId)
+        if inst_id is not None:
+            out.append(parse.order_update(inst_id, o, ts_recv))
+    return out
+
+
+def order_rejected(exc: VenueReject, order: PlaceOrder, ts: int) -> OrderRejected:
+    """The bus event for a refused order, keeping OKX's code and text."""
+    return OrderRejected(
+        venue=order.venue,
+        instrument=order.instrument,
+        client_order_id=order.client_order_id,
+        code=exc.code,
+        text=exc.text,
+        ts=ts,
+    )
