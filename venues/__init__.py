@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from messages.base import Message
+from messages.base import BookState, InstrumentId, Message
+from venues.events import CodecEvent
 from venues.http import RequestSpec, Response
 
 __all__ = ["VenueCodec", "Credentials", "RequestSpec", "Response"]
@@ -46,10 +47,14 @@ class Credentials:
 class VenueCodec(Protocol):
     """What every venue codec offers the exchange actor."""
 
-    def feed(self, frame: bytes, ts_recv: int) -> list[Message]:
+    def feed(self, frame: bytes | str, ts_recv: int) -> list[Message | CodecEvent]:
         """Decode one WebSocket frame into zero or more typed messages (and book updates)."""
         ...
 
-    def parse_response(self, what: str, response: Response, ts_recv: int) -> list[Message]:
-        """Turn a REST response into messages, raising VenueReject subclasses for venue errors."""
+    def book_state(self, instrument: InstrumentId) -> BookState:
+        """Integrity state of one book (syncing / live / resyncing)."""
+        ...
+
+    def reset(self, ts_recv: int = 0) -> list[Message | CodecEvent]:
+        """After a reconnect: every book back to SYNCING (returns the BookIntegrity changes)."""
         ...
