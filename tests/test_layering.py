@@ -24,7 +24,9 @@ NO_IO = {"asyncio", "anyio", "aiohttp", "socket", "time", "uvloop", "threading",
 
 def _py_files(pkg: str) -> list[Path]:
     root = REPO / pkg
-    return sorted(root.rglob("*.py")) if root.exists() else []
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob("*.py") if not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def _imports(path: Path) -> set[str]:
