@@ -36,9 +36,15 @@ def _binance(model: MarketModel, seed: int, options: dict[str, Any]) -> Twin:
     return BinanceTwin(model, config, clock_ms=options.get("clock_ms"), seed=seed)
 
 
+def _bybit(model: MarketModel, seed: int, options: dict[str, Any]) -> Twin:
+    from simulator.bybit import bybit_factory
+
+    return bybit_factory(model, seed, options)
+
+
 def default_factories() -> dict[str, TwinFactory]:
-    """The venue registry: venue name -> twin factory. Bybit, OKX and Deribit slot in here."""
-    return {"binance": _binance}
+    """The venue registry: venue name -> twin factory."""
+    return {"binance": _binance, "bybit": _bybit}
 
 
 class UnknownVenue(ValueError):
