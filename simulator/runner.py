@@ -42,9 +42,15 @@ def _bybit(model: MarketModel, seed: int, options: dict[str, Any]) -> Twin:
     return bybit_factory(model, seed, options)
 
 
+def _okx(model: MarketModel, seed: int, options: dict[str, Any]) -> Twin:
+    from simulator.okx import okx_twin_factory
+
+    return okx_twin_factory(model, seed, options)
+
+
 def default_factories() -> dict[str, TwinFactory]:
     """The venue registry: venue name -> twin factory."""
-    return {"binance": _binance, "bybit": _bybit}
+    return {"binance": _binance, "bybit": _bybit, "okx": _okx}
 
 
 class UnknownVenue(ValueError):

@@ -1,0 +1,285 @@
+"""OKX v5 WebSockets: /ws/v5/public, /ws/v5/business, /ws/v5/private; subscribe, login, ping, idle close.
+
+Invariants:
+- Paths carry disjoint channel sets: public = books, books5, bbo-tbt, trades, tickers; business =
+  candle<bar>; private = orders, positions, account (after ``op: login``). A channel on the wrong path or an
+  unknown instId is refused with ``event: error`` 60018; a private channel before login with 60011.
+- A ``books`` subscription is acked, then gets one ``action: snapshot`` (prevSeqId -1) and afterwards every
+  ``update`` the twin publishes, in order, through the same per-connection queue (so nothing interleaves).
+- The literal text ``ping`` is answered with the literal text ``pong``. A connection with no traffic either
+  way for ``idle_timeout_s`` is closed (4004), except while a STALL fault holds it open and silent.
+- Each connection has a bounded send queue drained by its own writer task (anyio task group owned by the
+  aiohttp handler); a full queue aborts the connection (a slow consumer never blocks the market).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+from aiohttp import WSMsgType, web
+
+from simulator import okx_format as fmt
+from simulator.faults import FaultKind
+from simulator.okx_auth import OkxError, verify_login
+
+if TYPE_CHECKING:
+    from simulator.okx import OkxTwin
+
+__all__ = ["OkxStreams", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS"]
+
+PUBLIC_CHANNELS = frozenset({"books", "books5", "bbo-tbt", "trades", "tickers"})
+BUSINESS_CHANNELS = frozenset(f"candle{bar}" for bar in fmt.BARS)
+PRIVATE_CHANNELS = frozenset({"orders", "positions", "account"})
+_PATH_CHANNELS = {"public": PUBLIC_CHANNELS, "business": BUSINESS_CHANNELS, "private": PRIVATE_CHANNELS}
+_encode = msgspec.json.Encoder().encode
+Data = list[dict[str, Any]] | list[list[str]]
+
+
+@dataclass(eq=False)
+class _Conn:
+    request: web.Request
+    ws: web.WebSocketResponse
+    path: str
+    conn_id: str
+    send: Any
+    recv: Any
+    subs: set[tuple[str, str]] = field(default_factory=set)
+    private: list[dict[str, str]] = field(default_factory=list)
+    logged_in: bool = False
+    malformed: bool = False
+    last_in: float = field(default_factory=time.monotonic)
+    last_out: float = field(default_factory=time.monotonic)
+
+
+class OkxStreams:
+    """All WebSocket connections of one OKX twin and the (channel, instId) -> connections index."""
+
+    def __init__(self, twin: OkxTwin) -> None:
+        self.twin = twin
+        self.conns: set[_Conn] = set()
+        self._index: dict[tuple[str, str], set[_Conn]] = {}
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get(f"/ws/v5/{p}", self._make(p)) for p in _PATH_CHANNELS]
+
+    # -- publishing ---------------------------------------------------------------------------------------
+    def publish(self, channel: str, inst_id: str, data: Data | Callable[[], Data], action: str | None = None) -> None:
+        """Push ``data`` (or the factory's result, built only if someone listens) to (channel, instId)."""
+        conns = self._index.get((channel, inst_id))
+        if not conns:
+            return
+        msg: dict[str, Any] = {"arg": {"channel": channel, "instId": inst_id}}
+        if action is not None:
+            msg["action"] = action
+        msg["data"] = data() if callable(data) else data
+        frame = _encode(msg).decode()
+        for conn in list(conns):
+            self._enqueue(conn, frame)
+
+    def publish_private(self, channel: str, inst_id: str, data: Data | None) -> None:
+        """Push to logged-in private subscribers of ``channel`` whose filter matches ``inst_id``.
+
+        ``data`` None means "build the channel's current rows" (positions / account).
+        """
+        from simulator.okx_account import balance_data, position_rows
+
+        for conn in list(self.conns):
+            for arg in conn.private:
+                if arg["channel"] != channel or not conn.logged_in:
+                    continue
+                if arg.get("instId") and arg["instId"] != inst_id:
+                    continue
+                if channel == "account":
+                    spec = self.twin.specs[inst_id]
+                    ccy = arg.get("ccy")
+                    if ccy and ccy != spec.settle_asset:
+                        continue
+                    rows: Data = [balance_data(self.twin, {ccy} if ccy else None)]
+                elif channel == "positions":
+                    rows = position_rows(self.twin, {arg["instId"]} if arg.get("instId") else None, include={inst_id})
+                else:
+                    rows = data or []
+                self._enqueue(conn, _encode({"arg": arg | {"uid": self.twin.config.uid}, "data": rows}).decode())
+
+    def _enqueue(self, conn: _Conn, frame: str) -> None:
+        try:
+            conn.send.send_nowait(frame)
+        except anyio.WouldBlock:
+            self._abort(conn)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    # -- faults -------------------------------------------------------------------------------------------
+    def _abort(self, conn: _Conn) -> None:
+        transport = conn.request.transport
+        if transport is not None:
+            transport.abort()
+        conn.send.close()
+
+    def drop_all(self) -> None:
+        """Abort every connection's TCP transport (no close frame)."""
+        for conn in list(self.conns):
+            self._abort(conn)
+
+    def mark_malformed(self) -> None:
+        for conn in self.conns:
+            conn.malformed = True
+
+    async def close_all(self) -> None:
+        for conn in list(self.conns):
+            await conn.ws.close()
+
+    # -- connection lifecycle -----------------------------------------------------------------------------
+    def _make(self, path: str) -> Callable[[web.Request], Any]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, path)
+
+        return handler
+
+    async def _serve(self, request: web.Request, path: str) -> web.StreamResponse:
+        twin = self.twin
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        send, recv = anyio.create_memory_object_stream[str](twin.config.send_queue)
+        conn = _Conn(request, ws, path, f"{twin.rng.getrandbits(32):08x}", send, recv)
+        self.conns.add(conn)
+        if twin.faults.active(FaultKind.DROP_WS) is not None:
+            self._abort(conn)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._writer, conn)
+                tg.start_soon(self._watchdog, conn)
+                await self._reader(conn)
+                tg.cancel_scope.cancel()
+        finally:
+            self.conns.discard(conn)
+            for key in conn.subs:
+                self._index.get(key, set()).discard(conn)
+            send.close()
+            recv.close()
+        return ws
+
+    async def _writer(self, conn: _Conn) -> None:
+        faults = self.twin.faults
+        async with conn.recv:
+            async for frame in conn.recv:
+                if faults.active(FaultKind.STALL) is not None:
+                    continue  # stalled: nothing is sent
+                delay = faults.param(FaultKind.LATENCY, "ms", 200)
+                if delay > 0:
+                    await anyio.sleep(delay / 1000)
+                if conn.malformed:
+                    conn.malformed = False
+                    frame = frame[: max(1, len(frame) // 2)] + "\x00}"  # truncated: not valid JSON
+                try:
+                    await conn.ws.send_str(frame)
+                except (ConnectionResetError, RuntimeError):
+                    return
+                conn.last_out = time.monotonic()
+
+    async def _watchdog(self, conn: _Conn) -> None:
+        idle = self.twin.config.idle_timeout_s
+        while not conn.ws.closed:
+            await anyio.sleep(min(1.0, idle / 4))
+            now = time.monotonic()
+            if self.twin.faults.active(FaultKind.STALL) is not None:
+                conn.last_in = now  # held open and silent: the idle clock does not run
+                continue
+            if now - max(conn.last_in, conn.last_out) > idle:
+                await conn.ws.close(code=4004, message=b"No data received in 30s.")
+                return
+
+    async def _reader(self, conn: _Conn) -> None:
+        faults = self.twin.faults
+        async for msg in conn.ws:
+            conn.last_in = time.monotonic()
+            if faults.active(FaultKind.STALL) is not None:
+                continue  # stalled: requests and pings go unanswered
+            if msg.type is WSMsgType.PING:
+                await conn.ws.pong(msg.data)
+                continue
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            if msg.data == "ping":
+                self._enqueue(conn, "pong")
+                continue
+            for reply in self._handle(conn, msg.data):
+                self._enqueue(conn, _encode(reply).decode())
+
+    # -- requests -----------------------------------------------------------------------------------------
+    def _error(self, conn: _Conn, code: str, msg: str, req_id: Any = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": str(req_id)} if req_id is not None else {}
+        return out | {"event": "error", "code": code, "msg": msg, "connId": conn.conn_id}
+
+    def _handle(self, conn: _Conn, text: str) -> list[dict[str, Any]]:
+        try:
+            req = json.loads(text)
+        except json.JSONDecodeError:
+            return [self._error(conn, "60012", f"Invalid request: {text}")]
+        if not isinstance(req, dict) or not isinstance(req.get("args"), list):
+            return [self._error(conn, "60012", f"Invalid request: {text}", req.get("id") if isinstance(req, dict) else None)]
+        op, req_id, args = req.get("op"), req.get("id"), req["args"]
+        if op == "login":
+            return [self._login(conn, args, req_id)]
+        if op not in ("subscribe", "unsubscribe"):
+            return [self._error(conn, "60012", f"Invalid request: {text}", req_id)]
+        out: list[dict[str, Any]] = []
+        for arg in args:
+            out += self._subscribe(conn, arg, req_id, op == "subscribe")
+        return out
+
+    def _login(self, conn: _Conn, args: list[Any], req_id: Any) -> dict[str, Any]:
+        twin = self.twin
+        try:
+            if len(args) != 1 or not isinstance(args[0], dict):
+                raise OkxError("60009", "Login failed.")
+            verify_login(twin.keys, args[0], twin.now_ms(), int(twin.config.timestamp_window_s * 1000))
+        except OkxError as exc:
+            return self._error(conn, exc.code, exc.msg, req_id)
+        conn.logged_in = True
+        out: dict[str, Any] = {"id": str(req_id)} if req_id is not None else {}
+        return out | {"event": "login", "code": "0", "msg": "", "connId": conn.conn_id}
+
+    def _subscribe(self, conn: _Conn, arg: Any, req_id: Any, sub: bool) -> list[dict[str, Any]]:
+        twin = self.twin
+        if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str):
+            return [self._error(conn, "60012", f"Invalid request: {json.dumps(arg)}", req_id)]
+        arg = {str(k): str(v) for k, v in arg.items()}
+        channel, inst = arg["channel"], arg.get("instId", "")
+        wrong = (f"Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use the correct URL, "
+                 "channel and parameters referring to API document.")
+        if channel not in _PATH_CHANNELS[conn.path]:
+            return [self._error(conn, "60018", wrong, req_id)]
+        ack: dict[str, Any] = ({"id": str(req_id)} if req_id is not None else {}) | {
+            "event": "subscribe" if sub else "unsubscribe", "arg": arg, "connId": conn.conn_id}
+        if conn.path == "private":
+            if not conn.logged_in:
+                return [self._error(conn, "60011", "Please log in", req_id)]
+            if channel != "account" and arg.get("instType", "") not in ("SWAP", "ANY"):
+                return [self._error(conn, "60018", wrong, req_id)]
+            if inst and inst not in twin.specs:
+                return [self._error(conn, "60018", wrong, req_id)]
+            conn.private = [a for a in conn.private if a != arg] + ([arg] if sub else [])
+            return [ack]
+        if inst not in twin.specs:
+            return [self._error(conn, "60018", wrong, req_id)]
+        key = (channel, inst)
+        if not sub:
+            conn.subs.discard(key)
+            self._index.get(key, set()).discard(conn)
+            return [ack]
+        conn.subs.add(key)
+        self._index.setdefault(key, set()).add(conn)
+        out = [ack]
+        if channel == "books":
+            d = twin.depth[inst]
+            bids, asks = fmt.levels(d.mirror.bids(400)), fmt.levels(d.mirror.asks(400))
+            row = twin.book_update(inst, d.seq, -1, bids, asks, twin.now_ms(), fmt.checksum(bids[:25], asks[:25]))
+            out.append({"arg": {"channel": channel, "instId": inst}, "action": "snapshot", "data": [row]})
+        return out
