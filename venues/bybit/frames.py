@@ -15,8 +15,11 @@ from collections.abc import Sequence
 
 import msgspec
 
+from messages.instruments import Instrument
+from messages.orders import PlaceOrder
 from venues import Credentials
-from venues.bybit.signing import ws_auth_signature
+from venues.bybit.rest import order_body
+from venues.bybit.signing import DEFAULT_RECV_WINDOW_MS, ws_auth_signature
 from venues.errors import ConfigError
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "unsubscribe",
     "ping",
     "auth",
+    "order_create",
 ]
 
 BOOK_DEPTHS = (1, 50, 200, 1000)
@@ -128,4 +132,24 @@ def auth(creds: Credentials, expires_ms: int, req_id: str = "") -> bytes:
     }
     if req_id:
         frame = {"req_id": req_id, **frame}
+    return _encode(frame)
+
+
+def order_create(
+    req_id: str, now_ms: int, order: PlaceOrder, instrument: Instrument,
+    recv_window_ms: int = DEFAULT_RECV_WINDOW_MS, referer: str = "",
+) -> bytes:  # fmt: skip
+    """The WS trade frame ``{"reqId","header","op":"order.create","args":[{...}]}`` (on /v5/trade).
+
+    The order fields are those of REST ``place_order`` (rest.order_body: same rounding and checks);
+    the connection is authorised by ``auth`` beforehand, so the header carries only the timestamp, the
+    receive window and, when given, the broker ``Referer``.
+
+    Raises:
+        InvalidOrder: see ``rest.place_order``.
+    """
+    header = {"X-BAPI-TIMESTAMP": str(now_ms), "X-BAPI-RECV-WINDOW": str(recv_window_ms)}
+    if referer:
+        header["Referer"] = referer
+    frame = {"reqId": req_id, "header": header, "op": "order.create", "args": [order_body(order, instrument)]}
     return _encode(frame)

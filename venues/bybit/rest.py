@@ -427,6 +427,16 @@ def place_order(
         InvalidOrder: limit without price, post-only market order, post-only with IOC/FOK, a bad
             client order id, or a size/price the instrument refuses.
     """
+    body = order_body(order, instrument)
+    return _signed_post(Endpoint.PLACE_ORDER, body, creds, now_ms, recv_window_ms, idempotent=False)
+
+
+def order_body(order: PlaceOrder, instrument: Instrument) -> dict[str, object]:
+    """The fields of a v5 order create (shared by REST /v5/order/create and the WS ``order.create``).
+
+    Raises:
+        InvalidOrder: see ``place_order``.
+    """
     cid = codes.validate_client_order_id(order.client_order_id)
     qty = round_qty(instrument, order.quantity)
     if qty <= 0:
@@ -458,7 +468,7 @@ def place_order(
     body["orderLinkId"] = cid
     if order.reduce_only:
         body["reduceOnly"] = True
-    return _signed_post(Endpoint.PLACE_ORDER, body, creds, now_ms, recv_window_ms, idempotent=False)
+    return body
 
 
 def parse_order_ack(response: Response, ts_recv: int) -> OrderAck:

@@ -28,6 +28,7 @@ __all__ = [
     "quote_channel",
     "chart_channel",
     "user_orders_channel",
+    "user_orders_kind_channel",
     "user_trades_channel",
     "user_changes_channel",
     "user_portfolio_channel",
@@ -99,6 +100,11 @@ def chart_channel(symbol: str, resolution: str) -> str:
 
 def user_orders_channel(symbol: str, interval: Interval = Interval.RAW) -> str:
     return f"user.orders.{symbol}.{interval}"
+
+
+def user_orders_kind_channel(kind: str, currency: str, interval: Interval = Interval.RAW) -> str:
+    """Orders of every instrument of one kind ("future", "option", "any") and currency ("BTC", "any")."""
+    return f"user.orders.{kind}.{currency}.{interval}"
 
 
 def user_trades_channel(symbol: str, interval: Interval = Interval.RAW) -> str:

@@ -26,7 +26,7 @@ import msgspec
 from messages.account import Balance, Position
 from messages.base import InstrumentId, OrderType, Side, TimeInForce, Venue
 from messages.instruments import Instrument
-from messages.market import BookSnapshot, Kline, Trade
+from messages.market import BookSnapshot, Kline, Quote, Trade
 from messages.orders import Fill, OrderUpdate, PlaceOrder
 from venues import Credentials
 from venues.deribit import codes, parse, wire
@@ -44,6 +44,8 @@ __all__ = [
     "instruments",
     "instrument",
     "order_book",
+    "ticker",
+    "status",
     "klines",
     "recent_trades",
     "auth",
@@ -52,6 +54,8 @@ __all__ = [
     "positions",
     "place_order",
     "cancel_order",
+    "cancel_all",
+    "edit_order",
     "cancel_by_client_id",
     "query_order",
     "query_by_client_id",
@@ -61,6 +65,8 @@ __all__ = [
     "parse_instruments",
     "parse_instrument",
     "parse_order_book",
+    "parse_ticker",
+    "parse_status",
     "parse_klines",
     "parse_trades",
     "parse_auth",
@@ -88,6 +94,8 @@ class Endpoint(enum.StrEnum):
     ORDER_BOOK = "public/get_order_book"
     KLINES = "public/get_tradingview_chart_data"
     TRADES = "public/get_last_trades_by_instrument"
+    TICKER = "public/ticker"
+    STATUS = "public/status"
     AUTH = "public/auth"
     ACCOUNT_SUMMARY = "private/get_account_summary"
     ACCOUNT_SUMMARIES = "private/get_account_summaries"
@@ -95,6 +103,8 @@ class Endpoint(enum.StrEnum):
     BUY = "private/buy"
     SELL = "private/sell"
     CANCEL = "private/cancel"
+    CANCEL_ALL = "private/cancel_all"
+    EDIT = "private/edit"
     CANCEL_BY_LABEL = "private/cancel_by_label"
     ORDER_STATE = "private/get_order_state"
     ORDER_STATE_BY_LABEL = "private/get_order_state_by_label"
@@ -102,7 +112,9 @@ class Endpoint(enum.StrEnum):
     OPEN_ORDERS_BY_INSTRUMENT = "private/get_open_orders_by_instrument"
 
 
-_MATCHING_ENGINE = frozenset({Endpoint.BUY, Endpoint.SELL, Endpoint.CANCEL, Endpoint.CANCEL_BY_LABEL})
+_MATCHING_ENGINE = frozenset({
+    Endpoint.BUY, Endpoint.SELL, Endpoint.EDIT, Endpoint.CANCEL, Endpoint.CANCEL_ALL, Endpoint.CANCEL_BY_LABEL,
+})  # fmt: skip
 
 
 class AuthTokens:
@@ -201,6 +213,16 @@ def order_book(symbol: str, depth: int = 20) -> RequestSpec:
     return _public(Endpoint.ORDER_BOOK, [("instrument_name", symbol), ("depth", depth)])
 
 
+def ticker(symbol: str) -> RequestSpec:
+    """``public/ticker``: best bid/ask, mark and index of one instrument (parse with parse_ticker)."""
+    return _public(Endpoint.TICKER, [("instrument_name", symbol)])
+
+
+def status() -> RequestSpec:
+    """``public/status``: whether the platform (or some currencies) is locked (parse with parse_status)."""
+    return _public(Endpoint.STATUS, [])
+
+
 def klines(symbol: str, resolution: str, start_ms: int, end_ms: int) -> RequestSpec:
     """``public/get_tradingview_chart_data``; resolution is minutes ("1", "60") or "1D"."""
     parse.resolution_ms(resolution)  # refuse unknown resolutions before sending
@@ -230,8 +252,14 @@ def auth(credentials: Credentials, now_ms: int, nonce: str, data: str = "") -> R
     return _spec(Endpoint.AUTH, params, {}, True, False)
 
 
-def account_summary(currency: str, *, credentials: Credentials, now_ms: int, nonce: str) -> RequestSpec:
-    return _private(Endpoint.ACCOUNT_SUMMARY, [("currency", currency)], credentials, now_ms, nonce)
+def account_summary(
+    currency: str, extended: bool = False, *, credentials: Credentials, now_ms: int, nonce: str
+) -> RequestSpec:
+    """``private/get_account_summary`` of one currency; ``extended`` adds account id, fees and limits."""
+    params: Params = [("currency", currency)]
+    if extended:
+        params.append(("extended", True))
+    return _private(Endpoint.ACCOUNT_SUMMARY, params, credentials, now_ms, nonce)
 
 
 def account_summaries(*, credentials: Credentials, now_ms: int, nonce: str) -> RequestSpec:
@@ -304,6 +332,34 @@ def place_order(
 
 def cancel_order(venue_order_id: str, *, credentials: Credentials, now_ms: int, nonce: str) -> RequestSpec:
     return _private(Endpoint.CANCEL, [("order_id", venue_order_id)], credentials, now_ms, nonce)
+
+
+def cancel_all(*, credentials: Credentials, now_ms: int, nonce: str) -> RequestSpec:
+    """``private/cancel_all``: every open order of the account; parse the count with parse_cancel_count."""
+    return _private(Endpoint.CANCEL_ALL, [], credentials, now_ms, nonce)
+
+
+def edit_order(
+    venue_order_id: str,
+    amount: Decimal,
+    price: Decimal | None = None,
+    advanced: str | None = None,
+    *,
+    credentials: Credentials,
+    now_ms: int,
+    nonce: str,
+) -> RequestSpec:
+    """``private/edit``: new amount (and price) of an open order; parse the answer with parse_place_order.
+
+    ``amount`` is the new total amount, in the same unit as ``place_order``; ``advanced`` ("usd" or
+    "implv") is for options only. Not idempotent: the amount may meanwhile have been partly filled.
+    """
+    params: Params = [("order_id", venue_order_id), ("amount", amount)]
+    if price is not None:
+        params.append(("price", price))
+    if advanced is not None:
+        params.append(("advanced", advanced))
+    return _private(Endpoint.EDIT, params, credentials, now_ms, nonce, idempotent=False)
 
 
 def cancel_by_client_id(
@@ -390,6 +446,8 @@ _INSTRUMENT = _decoder(wire.InstrumentWire)
 _BOOK = _decoder(wire.OrderBookResult, strict=False)
 _CHART = _decoder(wire.ChartData, strict=False)
 _TRADES = _decoder(wire.LastTrades, strict=False)
+_TICKER = _decoder(wire.TopOfBook, strict=False)
+_STATUS = _decoder(wire.PlatformStatus, strict=False)
 _AUTH = _decoder(wire.AuthResult)
 _SUMMARY = _decoder(wire.Portfolio)
 _SUMMARIES = _decoder(wire.AccountSummaries)
@@ -445,6 +503,18 @@ def parse_order_book(response: Response, symbols: parse.SymbolMap, ts_recv: int)
         ts_event=w.timestamp * parse.MS,
         ts_recv=ts_recv,
     )
+
+
+def parse_ticker(response: Response, symbols: parse.SymbolMap, ts_recv: int) -> Quote | None:
+    """``public/ticker`` -> Quote of the best bid/ask; None while either side is empty."""
+    w: wire.TopOfBook = _result(_TICKER, response, Endpoint.TICKER)
+    return parse.quote(w, symbols(w.instrument_name), ts_recv)
+
+
+def parse_status(response: Response) -> wire.PlatformStatus:
+    """``public/status`` -> whether trading is locked, and in which currencies."""
+    result: wire.PlatformStatus = _result(_STATUS, response, Endpoint.STATUS)
+    return result
 
 
 def parse_klines(

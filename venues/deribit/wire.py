@@ -41,6 +41,7 @@ __all__ = [
     "OrderBookResult",
     "ChartData",
     "LastTrades",
+    "PlatformStatus",
     "PlaceResult",
     "AuthResult",
     "AccountSummaries",
@@ -291,6 +292,13 @@ class ChartData(msgspec.Struct):
 class LastTrades(msgspec.Struct):
     trades: list[PublicTrade]
     has_more: bool = False
+
+
+class PlatformStatus(msgspec.Struct, frozen=True):
+    """public/status result. ``locked`` is a bool in older answers, "true"/"partial"/"false" in newer ones."""
+
+    locked: bool | str = False
+    locked_currencies: list[str] = []
 
 
 class PlaceResult(msgspec.Struct):

@@ -21,7 +21,7 @@ import msgspec
 from messages.account import Balance, Position
 from messages.base import ClientOrderId, InstrumentId, OrderType, TimeInForce, Venue, VenueOrderId
 from messages.instruments import Instrument
-from messages.market import BookSnapshot, Kline, Trade
+from messages.market import BookSnapshot, Kline, Quote, Trade
 from messages.orders import CancelOrder, OrderRejected, OrderUpdate, PlaceOrder, QueryOrder
 from venues import Credentials
 from venues.errors import (
@@ -49,6 +49,7 @@ __all__ = [
     "order_book",
     "klines",
     "recent_trades",
+    "ticker",
     "balances",
     "positions",
     "place_order",
@@ -61,6 +62,7 @@ __all__ = [
     "parse_order_book",
     "parse_klines",
     "parse_trades",
+    "parse_ticker",
     "parse_balances",
     "parse_positions",
     "parse_order_ack",
@@ -85,6 +87,7 @@ RATE_LIMITS: dict[str, RateLimit] = {
     "market/books": RateLimit(40, 2.0, "ip"),
     "market/candles": RateLimit(40, 2.0, "ip"),
     "market/trades": RateLimit(100, 2.0, "ip"),
+    "market/ticker": RateLimit(20, 2.0, "ip"),
     "account/balance": RateLimit(10, 2.0, "uid"),
     "account/positions": RateLimit(10, 2.0, "uid"),
     "trade/order": RateLimit(60, 2.0, "uid+instId"),  # place; shared with WS order ops
@@ -161,6 +164,11 @@ def klines(symbol: str, bar: str = "1m", limit: int = 100) -> RequestSpec:
 def recent_trades(symbol: str, limit: int = 100) -> RequestSpec:
     """GET /api/v5/market/trades (limit up to 500)."""
     return _public("/api/v5/market/trades", {"instId": symbol, "limit": str(limit)}, "market/trades")
+
+
+def ticker(symbol: str) -> RequestSpec:
+    """GET /api/v5/market/ticker for one instrument (best bid/ask, last, 24 h stats)."""
+    return _public("/api/v5/market/ticker", {"instId": symbol}, "market/ticker")
 
 
 def balances(creds: Credentials, now_ms: int, ccy: str = "", demo: bool = False) -> RequestSpec:
@@ -416,6 +424,18 @@ def parse_trades(resp: Response, instrument: InstrumentId, ts_recv: int) -> list
     """Recent public trades as sent (newest first)."""
     rows = _data(resp, list[wire.TradeData], "trades")
     return [parse.trade(instrument, t, ts_recv) for t in rows]
+
+
+def parse_ticker(resp: Response, instrument: InstrumentId, ts_recv: int) -> Quote | None:
+    """The best bid/ask of a ``market/ticker`` answer; None when a side is empty.
+
+    Raises:
+        DecodeError: no row, or non-numeric prices/sizes.
+    """
+    rows = _data(resp, list[wire.TickerData], "ticker")
+    if not rows:
+        raise DecodeError(VENUE, "ticker", "expected one row, got none", resp.body)
+    return parse.quote_from_ticker(instrument, rows[0], ts_recv)
 
 
 def parse_balances(resp: Response, ts_recv: int) -> list[Balance]:

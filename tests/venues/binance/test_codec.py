@@ -285,6 +285,43 @@ def test_ping_answer_becomes_pong_carrying_the_send_time(registry: InstrumentReg
     assert codec.feed(json.dumps({"result": [], "id": frame["id"]}).encode(), 2) == [Pong(ts_sent=123_456)]
 
 
+def test_documented_subscribe_response_acks_the_documented_subscribe_request(
+    registry: InstrumentRegistry, wire_json: Callable[[str], Any], wire_bytes: Callable[[str], bytes]
+) -> None:
+    request = wire_json("ws_subscribe_request.json")
+    answer = wire_json("ws_subscribe_response.json")
+    codec = BinanceCodec(registry)
+    sent = json.loads(codec.subscribe(request["params"]))
+    assert (sent["method"], sent["params"], sent["id"]) == (
+        request["method"],
+        request["params"],
+        request["id"],
+    )
+    assert answer["id"] == sent["id"] and answer["result"] is None
+    assert codec.feed(wire_bytes("ws_subscribe_response.json"), 1) == [
+        Subscribed(channels=tuple(request["params"]), request_id=str(answer["id"]))
+    ]
+
+
+def test_documented_list_subscriptions_response(
+    registry: InstrumentRegistry, wire_json: Callable[[str], Any], wire_bytes: Callable[[str], bytes]
+) -> None:
+    answer = wire_json("ws_list_subscriptions_response.json")
+    raw = wire_bytes("ws_list_subscriptions_response.json")
+    # Not one of our requests: the listed streams are reported as they are.
+    assert BinanceCodec(registry).feed(raw, 1) == [
+        Subscribed(channels=tuple(answer["result"]), request_id=str(answer["id"]))
+    ]
+    # As the answer to our ping (LIST_SUBSCRIPTIONS with the same id) it becomes the Pong.
+    codec = BinanceCodec(registry)
+    while True:
+        sent = json.loads(codec.ping(ts_sent=777))
+        if sent["id"] >= answer["id"]:
+            break
+    assert sent == {"method": "LIST_SUBSCRIPTIONS", "params": [], "id": answer["id"]}
+    assert codec.feed(raw, 2) == [Pong(ts_sent=777)]
+
+
 def test_error_answers_become_subscribe_failed(registry: InstrumentRegistry) -> None:
     codec = BinanceCodec(registry)
     old = b'{"code": 2, "msg": "Invalid request: unknown variant", "id": 5}'

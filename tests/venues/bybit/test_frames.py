@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
+from messages.base import ClientOrderId, OrderType, Side, TimeInForce, Venue
+from messages.orders import PlaceOrder
+from tests.venues.bybit.sample_registry import ETH_PERP
 from tests.venues.bybit.wire_files import wire_json
 from venues import Credentials
 from venues.bybit import frames
@@ -62,3 +66,41 @@ def test_subscribe_refuses_an_args_list_past_the_documented_length() -> None:
         frames.subscribe(topics)
     with pytest.raises(ConfigError, match="at least one topic"):
         frames.subscribe([])
+
+
+def test_ws_order_create_frame_matches_the_documented_request() -> None:
+    doc = wire_json("bybit/ws_trade_order_create_request.json")
+    (fields,) = doc["args"]
+    assert fields["symbol"] == ETH_PERP.venue_symbol and fields["category"] == "linear"
+    order = PlaceOrder(
+        venue=Venue.BYBIT, instrument=ETH_PERP.id, client_order_id=ClientOrderId("ws-create-1"),
+        side=Side(fields["side"].lower()), order_type=OrderType(fields["orderType"].lower()),
+        quantity=Decimal(fields["qty"]), price=Decimal(fields["price"]),
+        time_in_force=TimeInForce.GTC, post_only=fields["timeInForce"] == "PostOnly",
+    )  # fmt: skip
+    header = doc["header"]
+    sent = json.loads(
+        frames.order_create(
+            doc["reqId"], int(header["X-BAPI-TIMESTAMP"]), order, ETH_PERP,
+            recv_window_ms=int(header["X-BAPI-RECV-WINDOW"]), referer=header["Referer"],
+        )
+    )  # fmt: skip
+    assert (sent["reqId"], sent["op"], sent["header"]) == (doc["reqId"], doc["op"], doc["header"])
+    (ours,) = sent["args"]
+    for key, value in fields.items():
+        assert ours[key] == value, key
+    # A PlaceOrder always carries a client order id, so ours adds orderLinkId (the doc example has none).
+    assert set(ours) - set(fields) == {"orderLinkId"} and ours["orderLinkId"] == "ws-create-1"
+
+
+def test_ws_order_create_header_without_referer() -> None:
+    order = PlaceOrder(
+        venue=Venue.BYBIT, instrument=ETH_PERP.id, client_order_id=ClientOrderId("c-2"), side=Side.SELL,
+        order_type=OrderType.MARKET, quantity=Decimal("0.05"),
+    )  # fmt: skip
+    sent = json.loads(frames.order_create("r-1", 1_700_000_000_000, order, ETH_PERP))
+    assert sent["header"] == {"X-BAPI-TIMESTAMP": "1700000000000", "X-BAPI-RECV-WINDOW": "5000"}
+    assert sent["args"] == [
+        {"category": "linear", "symbol": "ETHUSDT", "side": "Sell", "orderType": "Market", "qty": "0.05",
+         "orderLinkId": "c-2"}
+    ]  # fmt: skip

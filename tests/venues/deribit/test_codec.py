@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -478,3 +479,84 @@ def test_a_live_book_is_never_crossed_even_when_updates_would_cross_it(
             assert not codec.book(PERP).is_crossed()
         else:
             assert any(isinstance(m, NeedResubscribe) for m in out) or out == []
+
+
+# -- documented channels we deliberately do not turn into messages ----------------------------------------
+@pytest.mark.parametrize(
+    ("name", "channel"),
+    [
+        ("ws_incremental_ticker_snapshot_data.json", "incremental_ticker.BTC-PERPETUAL"),
+        ("ws_incremental_ticker_change_data.json", "incremental_ticker.BTC-PERPETUAL"),
+        ("ws_instrument_state_data.json", "instrument.state.future.btc"),
+        ("ws_perpetual_data.json", "perpetual.BTC-PERPETUAL.100ms"),
+    ],
+)
+def test_ignored_channels_are_accepted_and_give_no_message(
+    notification: Callable[[str, str], bytes], deribit_json: Callable[[str], Any], name: str, channel: str
+) -> None:
+    codec = DeribitCodec()
+    frame = notification(name, channel)
+    assert json.loads(frame)["params"]["data"] == deribit_json(name)  # wrapped as on the wire, data intact
+    # Documented behaviour (codec._IGNORED_PREFIXES): no message, no Dropped, no book kept.
+    assert codec.feed(frame, 1) == []
+    pretty = json.dumps(json.loads(frame), indent=2).encode()  # the envelope (non-compact) path agrees
+    assert codec.feed(pretty, 2) == []
+    assert codec.book_state(PERP) is BookState.SYNCING and "books=0" in repr(codec)
+
+
+# -- documented responses to our requests ------------------------------------------------------------------
+def _codec_at(rid: int) -> DeribitCodec:
+    """A codec whose next request gets the id of the documented exchange (ids are allocated by the codec)."""
+    codec = DeribitCodec()
+    codec._next_id = rid
+    return codec
+
+
+def _unmatched(codec: DeribitCodec, raw: bytes) -> bool:
+    (out,) = codec.feed(raw, 9)
+    return isinstance(out, Dropped) and out.reason == "unmatched response"
+
+
+@pytest.mark.parametrize("name", ["ws_public_subscribe_response.json", "ws_private_subscribe_response.json"])
+def test_subscribe_responses_become_subscribed(
+    deribit_bytes: Callable[[str], bytes], deribit_json: Callable[[str], Any], name: str
+) -> None:
+    answer = deribit_json(name)
+    codec = _codec_at(answer["id"])
+    assert _rid(codec.subscribe(answer["result"])) == answer["id"]
+    assert codec.feed(deribit_bytes(name), 1) == [
+        Subscribed(channels=tuple(answer["result"]), request_id=str(answer["id"]))
+    ]
+
+
+def test_test_response_becomes_pong(
+    deribit_bytes: Callable[[str], bytes], deribit_json: Callable[[str], Any]
+) -> None:
+    answer = deribit_json("ws_public_test_response.json")
+    codec = _codec_at(answer["id"])
+    assert _rid(codec.ping(ts_sent=555)) == answer["id"] and "version" in answer["result"]
+    assert codec.feed(deribit_bytes("ws_public_test_response.json"), 1) == [Pong(ts_sent=555)]
+
+
+@pytest.mark.parametrize(
+    ("name", "send"),
+    [
+        ("ws_public_hello_response.json", lambda c: c.hello("crossbook", "1.0")),
+        ("ws_set_heartbeat_response.json", lambda c: c.set_heartbeat(30)),
+        ("ws_private_enable_cancel_on_disconnect_response.json", lambda c: c.enable_cancel_on_disconnect()),
+        ("ws_public_unsubscribe_response.json", lambda c: c.unsubscribe(["deribit_price_index.btc_usd"])),
+    ],
+)
+def test_acks_without_an_event_are_matched_and_consumed(
+    deribit_bytes: Callable[[str], bytes],
+    deribit_json: Callable[[str], Any],
+    name: str,
+    send: Callable[[DeribitCodec], bytes],
+) -> None:
+    answer = deribit_json(name)
+    raw = deribit_bytes(name)
+    codec = _codec_at(answer["id"])
+    assert _rid(send(codec)) == answer["id"]
+    assert "result" in answer and "error" not in answer
+    assert codec.feed(raw, 1) == []  # hello/set_heartbeat/cancel-on-disconnect/unsubscribe acks: no event
+    assert _unmatched(codec, raw)  # ...but the request was matched: a second copy is unknown

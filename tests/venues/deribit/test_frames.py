@@ -83,3 +83,46 @@ def test_own_subscribe_frame_bytes_are_compact_json_rpc() -> None:
 def test_heartbeat_interval_below_ten_seconds_is_refused() -> None:
     with pytest.raises(ConfigError, match=">= 10 s, got 5"):
         frames.set_heartbeat_frame(1, 5)
+
+
+def _fill(template: str, **values: str) -> str:
+    """The doc writes channel parameters as ``(name)``; put concrete values in their place."""
+    for key, value in values.items():
+        template = template.replace(f"({key})", value)
+    assert "(" not in template, template
+    return template
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "channel"),
+    [
+        (
+            "ws_book_grouped_subscribe_request.json",
+            {"group": "none", "depth": "10"},
+            frames.grouped_book_channel("BTC-PERPETUAL", "none", 10),
+        ),
+        ("ws_chart_trades_subscribe_request.json", {"resolution": "60"}, frames.chart_channel("BTC-PERPETUAL", "60")),
+        (
+            "ws_user_orders_kind_currency_subscribe_request.json",
+            {"kind": "future", "currency": "BTC"},
+            frames.user_orders_kind_channel("future", "BTC", frames.Interval.MS100),
+        ),
+        ("ws_user_portfolio_subscribe_request.json", {"currency": "btc"}, frames.user_portfolio_channel("BTC")),
+        # Channels we subscribe to by name but do not turn into messages (the codec ignores them).
+        ("ws_incremental_ticker_subscribe_request.json", {}, "incremental_ticker.BTC-PERPETUAL"),
+        ("ws_perpetual_subscribe_request.json", {}, "perpetual.BTC-PERPETUAL.100ms"),
+        ("ws_platform_state_subscribe_request.json", {}, "platform_state"),
+        ("ws_instrument_state_subscribe_request.json", {"kind": "future", "currency": "btc"}, "instrument.state.future.btc"),
+    ],
+)  # fmt: skip
+def test_subscribe_frames_equal_the_documented_channel_requests(
+    deribit_json: Callable[[str], Any], name: str, values: dict[str, str], channel: str
+) -> None:
+    doc = deribit_json(name)
+    (template,) = doc["params"]["channels"]
+    assert _fill(template, **values) == channel
+    # The doc sends these with public/subscribe (also the user.* ones); the frame builder does the same
+    # when private=False. DeribitCodec.subscribe picks private/subscribe for user.* channels.
+    sent = msgspec.json.decode(frames.subscribe_frame(doc["id"], [channel]))
+    assert sent == {**doc, "params": {"channels": [channel]}}
+    assert (sent["jsonrpc"], sent["method"], sent["id"]) == (doc["jsonrpc"], doc["method"], doc["id"])

@@ -409,3 +409,186 @@ def test_rest_auth_request_signs_with_client_signature() -> None:
     spec = rest.auth(CREDS, 1576074319000, "1iqt2wls")
     assert spec.query == ("grant_type=client_signature&client_id=AMANDA&timestamp=1576074319000&nonce=1iqt2wls&data="
                           "&signature=56590594f97921b09b18f166befe0d1319b198bbcdad7ca73382de2f88fe9aa1")  # fmt: skip
+
+
+# -- documented requests: our builders send the same method and params ------------------------------------
+def _wire_value(value: Any) -> str:
+    """How a JSON-RPC param value reads in our GET query string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _query_of(spec: Any) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(spec.query, keep_blank_values=True)
+    assert len(pairs) == len({k for k, _ in pairs})  # no repeated key
+    return dict(pairs)
+
+
+def _assert_same_request(spec: Any, doc: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+    """Method and every documented param equal; our only additions are ``extra``.
+
+    The JSON-RPC ``id`` is not compared: over REST the method travels in the path and there is no id.
+    """
+    assert spec.path == rest.API_PREFIX + doc["method"]
+    ours = _query_of(spec)
+    for key, value in doc["params"].items():
+        assert ours.get(key) == _wire_value(value), key
+    assert {k: v for k, v in ours.items() if k not in doc["params"]} == (extra or {})
+
+
+ETH_PERP = Instrument(
+    id=InstrumentId("ETH-USD-PERP"), venue=Venue.DERIBIT, venue_symbol="ETH-PERPETUAL",
+    kind=InstrumentKind.PERPETUAL, base="ETH", quote="USD", settle="ETH", contract_type=ContractType.INVERSE,
+    tick_size=D("0.05"), lot_size=D(1), contract_size=D(1), min_qty=D(1),
+)  # fmt: skip
+_SIGN = {"credentials": CREDS, "now_ms": 1576074319000, "nonce": "1iqt2wls"}
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "extra"),
+    [
+        ("rest_get_time_request.json", lambda p: rest.server_time(), None),
+        ("rest_get_instrument_request.json", lambda p: rest.instrument(p["instrument_name"]), None),
+        # We always say expired=false (Deribit's default) so the request is explicit.
+        (
+            "rest_get_instruments_request.json",
+            lambda p: rest.instruments(p["currency"], p["kind"]),
+            {"expired": "false"},
+        ),
+        (
+            "rest_get_last_trades_by_instrument_request.json",
+            lambda p: rest.recent_trades(p["instrument_name"], p["count"]),
+            None,
+        ),
+        (
+            "rest_get_order_book_request.json",
+            lambda p: rest.order_book(p["instrument_name"], p["depth"]),
+            None,
+        ),
+        ("rest_ticker_request.json", lambda p: rest.ticker(p["instrument_name"]), None),
+        ("rest_public_status_request.json", lambda p: rest.status(), None),
+        ("rest_private_cancel_all_request.json", lambda p: rest.cancel_all(**_SIGN), None),
+        ("rest_private_cancel_request.json", lambda p: rest.cancel_order(p["order_id"], **_SIGN), None),
+        ("rest_private_get_order_state_request.json", lambda p: rest.query_order(p["order_id"], **_SIGN), None),
+        (
+            "rest_private_get_open_orders_by_instrument_request.json",
+            lambda p: rest.open_orders(p["instrument_name"], **_SIGN),
+            None,
+        ),
+        (
+            "rest_private_get_positions_request.json",
+            lambda p: rest.positions(p["currency"], p["kind"], **_SIGN),
+            None,
+        ),
+        (
+            "rest_private_get_account_summary_request.json",
+            lambda p: rest.account_summary(p["currency"], p["extended"], **_SIGN),
+            None,
+        ),
+        (
+            "rest_private_edit_request.json",
+            lambda p: rest.edit_order(
+                p["order_id"], _dec(p["amount"]), _dec(p["price"]), p["advanced"], **_SIGN
+            ),
+            None,
+        ),
+        # Our PlaceOrder always has a time in force; Deribit's default (GTC) is sent explicitly.
+        (
+            "rest_private_buy_request.json",
+            lambda p: rest.place_order(
+                PlaceOrder(
+                    venue=Venue.DERIBIT, instrument=ETH_PERP.id, client_order_id=ClientOrderId(p["label"]),
+                    side=Side.BUY, order_type=OrderType(p["type"]), quantity=_dec(p["amount"]),
+                ),
+                ETH_PERP, **_SIGN,
+            ),
+            {"time_in_force": "good_til_cancelled"},
+        ),
+    ],
+)  # fmt: skip
+def test_builders_send_the_documented_method_and_params(
+    deribit_json: Callable[[str], Any],
+    name: str,
+    build: Callable[[dict[str, Any]], Any],
+    extra: dict[str, str] | None,
+) -> None:
+    doc = deribit_json(name)
+    spec = build(doc["params"])
+    _assert_same_request(spec, doc, extra)
+    private = doc["method"].startswith("private/")
+    assert spec.signed is private and ("Authorization" in spec.headers) is private
+
+
+def test_edit_and_cancel_all_draw_on_the_matching_engine_limit() -> None:
+    edit = rest.edit_order("438994", D(4), None, **_SIGN)
+    assert _query_of(edit) == {"order_id": "438994", "amount": "4"}
+    assert (edit.weight, edit.endpoint, edit.idempotent) == (1, "matching_engine", False)
+    cancel_all = rest.cancel_all(**_SIGN)
+    assert (cancel_all.weight, cancel_all.endpoint, cancel_all.target) == (
+        1, "matching_engine", "/api/v2/private/cancel_all")  # fmt: skip
+    assert _query_of(rest.account_summary("BTC", **_SIGN)) == {"currency": "BTC"}
+
+
+def test_auth_request_signs_instead_of_sending_the_documented_client_secret(
+    deribit_json: Callable[[str], Any],
+) -> None:
+    doc = deribit_json("rest_public_auth_request.json")
+    p = doc["params"]
+    spec = rest.auth(Credentials(p["client_id"], p["client_secret"]), 1576074319000, "1iqt2wls")
+    ours = _query_of(spec)
+    assert spec.path == rest.API_PREFIX + doc["method"] and ours["client_id"] == p["client_id"]
+    # Deliberate difference: the doc example uses grant_type=client_credentials, which puts the secret in
+    # the request; we use client_signature, so timestamp/nonce/signature replace client_secret.
+    assert p["grant_type"] == "client_credentials" and ours["grant_type"] == "client_signature"
+    assert "client_secret" not in ours and p["client_secret"] not in spec.target
+    assert set(ours) == {"grant_type", "client_id", "timestamp", "nonce", "data", "signature"}
+
+
+# -- documented responses ------------------------------------------------------------------------------
+def test_edit_response_becomes_the_order_update(
+    deribit_bytes: Callable[[str], bytes], deribit_json: Callable[[str], Any]
+) -> None:
+    r = deribit_json("rest_private_edit_response.json")["result"]
+    o = r["order"]
+    (update,) = rest.parse_place_order(
+        _ok(deribit_bytes("rest_private_edit_response.json")), parse.SymbolMap(), 9
+    )
+    assert r["trades"] == [] and isinstance(update, OrderUpdate)
+    assert update.instrument == "BTC-USD-PERP" and o["instrument_name"] == "BTC-PERPETUAL"
+    assert (update.venue_order_id, update.client_order_id, update.raw_status) == (
+        o["order_id"], o["label"], o["order_state"])  # fmt: skip
+    assert (update.status, update.side, update.order_type) == (
+        OrderStatus.SUBMITTED, Side(o["direction"]), OrderType(o["order_type"]))  # fmt: skip
+    assert (update.price, update.quantity, update.filled_qty, update.avg_price) == (
+        _dec(o["price"]), _dec(o["amount"]), _dec(o["filled_amount"]), None)  # average_price 0: none yet  # fmt: skip
+    assert (update.reduce_only, update.ts_event, update.ts_recv) == (
+        o["reduce_only"],
+        o["last_update_timestamp"] * MS,
+        9,
+    )
+
+
+def test_status_response(deribit_bytes: Callable[[str], bytes], deribit_json: Callable[[str], Any]) -> None:
+    r = deribit_json("rest_public_status_response.json")["result"]
+    status = rest.parse_status(_ok(deribit_bytes("rest_public_status_response.json")))
+    assert (status.locked, status.locked_currencies) == (r["locked"], r["locked_currencies"])
+    newer = rest.parse_status(
+        _ok(b'{"jsonrpc":"2.0","id":1,"result":{"locked":"partial","locked_currencies":["ETH"]}}')
+    )
+    assert (newer.locked, newer.locked_currencies) == ("partial", ["ETH"])
+
+
+def test_ticker_response_becomes_the_best_bid_and_ask(
+    deribit_bytes: Callable[[str], bytes], deribit_json: Callable[[str], Any]
+) -> None:
+    r = deribit_json("rest_ticker_response.json")["result"]
+    quote = rest.parse_ticker(_ok(deribit_bytes("rest_ticker_response.json")), parse.SymbolMap(), 3)
+    assert (
+        quote is not None and quote.instrument == "BTC-USD-PERP" and r["instrument_name"] == "BTC-PERPETUAL"
+    )
+    assert (quote.bid_px, quote.bid_sz, quote.ask_px, quote.ask_sz) == (
+        r["best_bid_price"], r["best_bid_amount"], r["best_ask_price"], r["best_ask_amount"])  # fmt: skip
+    assert (quote.ts_event, quote.ts_recv) == (r["timestamp"] * MS, 3)

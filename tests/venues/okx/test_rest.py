@@ -10,7 +10,9 @@ import pytest
 
 from messages.base import (
     ClientOrderId,
+    ContractType,
     InstrumentId,
+    InstrumentKind,
     OrderStatus,
     OrderType,
     Side,
@@ -18,6 +20,7 @@ from messages.base import (
     Venue,
     VenueOrderId,
 )
+from messages.instruments import Instrument
 from messages.orders import CancelOrder, PlaceOrder, QueryOrder
 from venues import Credentials
 from venues.errors import (
@@ -162,6 +165,60 @@ def test_real_swap_instruments_parse_with_contract_sizes(okx_bytes: OkxBytes) ->
         Decimal("0.1"), Decimal("1"), Decimal("1"), "USDT", "USDT")  # fmt: skip
     assert (inverse.id, inverse.contract_type, inverse.contract_size, inverse.settle, inverse.quote) == (
         "BTC-USD-PERP", "inverse", Decimal("100"), "BTC", "USD")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["rest_real_instrument_BTC_USDT_SWAP.json", "rest_real_instrument_BTC_USD_SWAP.json"]
+)
+def test_real_swap_instrument_fields_equal_the_capture(okx_bytes: OkxBytes, name: str) -> None:
+    raw = okx_bytes(name)
+    row = json.loads(raw)
+    (inst,) = rest.parse_instruments(_ok(b'{"code":"0","msg":"","data":[' + raw + b"]}"))
+    assert inst.venue_symbol == row["instId"] and inst.kind == "perpetual" and row["instType"] == "SWAP"
+    assert inst.contract_type == row["ctType"]
+    assert inst.contract_size == Decimal(row["ctVal"]) * Decimal(row["ctMult"])
+    assert (inst.tick_size, inst.lot_size, inst.min_qty) == (
+        Decimal(row["tickSz"]), Decimal(row["lotSz"]), Decimal(row["minSz"]))  # fmt: skip
+    assert inst.settle == row["settleCcy"]
+    assert inst.base + "-" + inst.quote == row["uly"]
+
+
+def test_place_order_body_equals_the_documented_request(okx_bytes: OkxBytes) -> None:
+    doc = json.loads(okx_bytes("rest_place_order_request.json"))
+    # The doc's spot example (px 2.15) needs a 0.01 tick; our fixture registry's BTC-USDT has 0.1.
+    spot = Instrument(
+        id=InstrumentId(doc["instId"]), venue=Venue.OKX, venue_symbol=doc["instId"], kind=InstrumentKind.SPOT,
+        base="BTC", quote="USDT", settle="USDT", contract_type=ContractType.LINEAR, tick_size=Decimal("0.01"),
+        lot_size=Decimal(1), min_qty=Decimal(1),
+    )  # fmt: skip
+    order = PlaceOrder(
+        venue=Venue.OKX, instrument=spot.id, client_order_id=ClientOrderId(doc["clOrdId"]),
+        side=Side(doc["side"]), order_type=OrderType(doc["ordType"]), quantity=Decimal(doc["sz"]),
+        price=Decimal(doc["px"]),
+    )  # fmt: skip
+    spec = rest.place_order(order, spot, CREDS, NOW, td_mode=doc["tdMode"])
+    body = json.loads(spec.body)
+    for key, value in doc.items():
+        assert body[key] == value, key
+    assert set(body) == set(doc)
+    assert (spec.method, spec.path) == (Method.POST, "/api/v5/trade/order")
+
+
+def test_ticker_builder_and_response(okx_bytes: OkxBytes) -> None:
+    raw = okx_bytes("rest_ticker_response.json")
+    (row,) = json.loads(raw)["data"]
+    spec = rest.ticker(row["instId"])
+    assert spec.target == f"/api/v5/market/ticker?instId={row['instId']}" and spec.method is Method.GET
+    assert spec.endpoint in rest.RATE_LIMITS and not spec.signed
+    quote = rest.parse_ticker(_ok(raw), InstrumentId("BTC-USD-PERP"), 5)
+    assert quote is not None and quote.instrument == "BTC-USD-PERP"
+    assert (quote.bid_px, quote.bid_sz, quote.ask_px, quote.ask_sz) == (
+        float(row["bidPx"]), float(row["bidSz"]), float(row["askPx"]), float(row["askSz"]))  # fmt: skip
+    assert (quote.ts_event, quote.ts_recv) == (int(row["ts"]) * 1_000_000, 5)
+    empty = json.dumps({"code": "0", "msg": "", "data": [{**row, "bidPx": "", "bidSz": ""}]})
+    assert rest.parse_ticker(_ok(empty), InstrumentId("BTC-USD-PERP"), 5) is None
+    with pytest.raises(DecodeError, match="expected one row"):
+        rest.parse_ticker(_ok('{"code":"0","msg":"","data":[]}'), InstrumentId("BTC-USD-PERP"), 5)
 
 
 def test_spot_instruments_doc_example_parses(okx_bytes: OkxBytes) -> None:
