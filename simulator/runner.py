@@ -48,9 +48,15 @@ def _okx(model: MarketModel, seed: int, options: dict[str, Any]) -> Twin:
     return okx_twin_factory(model, seed, options)
 
 
+def _deribit(model: MarketModel, seed: int, options: dict[str, Any]) -> Twin:
+    from simulator.deribit import deribit_twin
+
+    return deribit_twin(model, seed, options)
+
+
 def default_factories() -> dict[str, TwinFactory]:
     """The venue registry: venue name -> twin factory."""
-    return {"binance": _binance, "bybit": _bybit, "okx": _okx}
+    return {"binance": _binance, "bybit": _bybit, "okx": _okx, "deribit": _deribit}
 
 
 class UnknownVenue(ValueError):
