@@ -33,6 +33,17 @@ def _log(fmt: str, event: str, **fields: Any) -> None:
 
 
 async def _amain(args: argparse.Namespace) -> int:
+    if not args.simulate:
+        return await _run(args)
+    from simulator.runner import default_factories, start_twins
+
+    async with start_twins(list(default_factories()), seed=1, symbols=("BTC", "ETH"), rate=10.0) as twins:
+        for venue, rt in twins.running.items():
+            _log(args.log_format, "twin.started", venue=venue, rest=rt.rest)
+        return await _run(args)
+
+
+async def _run(args: argparse.Namespace) -> int:
     bus = Bus()
     clock = LiveClock()
     sup = Supervisor("root", [], bus=bus, clock=clock)

@@ -217,3 +217,13 @@ def test_daemon_starts_and_stops_cleanly_with_duration() -> None:
     assert out.returncode == 0, out.stderr
     events = [line for line in out.stdout.splitlines() if line.startswith("{")]
     assert '"daemon.started"' in events[1] and '"daemon.stopped"' in events[-1]
+
+
+def test_simulate_starts_the_four_venue_twins_and_stops_cleanly() -> None:
+    out = subprocess.run([sys.executable, "-m", "supervisor", "--simulate", "--duration", "0.5", "--log-format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    twins = [line for line in out.stdout.splitlines() if '"twin.started"' in line]
+    assert [v for v in ("binance", "bybit", "okx", "deribit") if any(f'"{v}"' in t for t in twins)] == [
+        "binance", "bybit", "okx", "deribit"]
+    assert '"daemon.stopped"' in out.stdout.splitlines()[-1]
