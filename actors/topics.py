@@ -45,6 +45,7 @@ from messages import (
     Trade,
     Venue,
     VenueHealth,
+    VenueSignal,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "circuit",
     "book_integrity",
     "rate_limit",
+    "venue_signal",
     "failover",
     "actor",
     "order_intent",
@@ -153,6 +155,10 @@ def rate_limit(venue: Venue | str = "*") -> str:
     return f"venue.ratelimit.{venue if venue == '*' else token(venue)}"
 
 
+def venue_signal(venue: Venue | str = "*") -> str:
+    return f"venue.signal.{venue if venue == '*' else token(venue)}"
+
+
 def failover() -> str:
     return "control.failover"
 
@@ -214,6 +220,8 @@ def topic_for(msg: Message) -> str:
             return book_integrity(v, i)
         case RateLimited(venue=v):
             return rate_limit(v)
+        case VenueSignal(venue=v):
+            return venue_signal(v)
         case Failover():
             return failover()
         case ActorStarted(name=n) | ActorFailed(name=n) | ActorRestarted(name=n) | ActorGaveUp(name=n) | ActorStopped(

@@ -29,6 +29,14 @@ from messages.base import (
     Venue,
     VenueOrderId,
 )
+from messages.commands import (
+    GetBalances,
+    GetOpenOrders,
+    GetPositions,
+    HealthCheck,
+    HealthReport,
+    SubscribeMarketData,
+)
 from messages.control import (
     ActorFailed,
     ActorGaveUp,
@@ -40,7 +48,9 @@ from messages.control import (
     Failover,
     MailboxOverflow,
     RateLimited,
+    SignalKind,
     VenueHealth,
+    VenueSignal,
 )
 from messages.instruments import Instrument
 from messages.market import BookDelta, BookSnapshot, Kline, Level, Quote, Trade
@@ -84,6 +94,13 @@ BusMessage = Union[  # noqa: UP007 - a runtime Union object is what msgspec deco
     RateLimited,
     BestBidAsk,
     ArbOpportunity,
+    GetBalances,
+    GetPositions,
+    GetOpenOrders,
+    HealthCheck,
+    HealthReport,
+    SubscribeMarketData,
+    VenueSignal,
 ]
 
 BUS_TYPES: tuple[type[Message], ...] = BusMessage.__args__  # type: ignore[attr-defined]
@@ -151,4 +168,12 @@ __all__ = [
     "ArbPhase",
     "Exclusion",
     "ExclusionReason",
+    "GetBalances",
+    "GetPositions",
+    "GetOpenOrders",
+    "HealthCheck",
+    "HealthReport",
+    "SubscribeMarketData",
+    "SignalKind",
+    "VenueSignal",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from messages.base import BookState, CircuitState, HealthStatus, InstrumentId, Message, Venue
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "BookIntegrity",
     "MailboxOverflow",
     "RateLimited",
+    "SignalKind",
+    "VenueSignal",
 ]
 
 
@@ -115,4 +119,29 @@ class RateLimited(Message, frozen=True, kw_only=True):
     code: str
     banned: bool
     until_ns: int
+    ts: int
+
+
+class SignalKind(enum.StrEnum):
+    """Passive health signals an exchange actor emits about its venue."""
+
+    WS_CLOSED = "ws_closed"
+    WS_OPEN = "ws_open"
+    DATA_GAP = "data_gap"  # no data on a stream for longer than its liveness limit
+    HEARTBEAT_MISSED = "heartbeat_missed"
+    REST_ERROR = "rest_error"
+    REST_TIMEOUT = "rest_timeout"
+    REST_OK = "rest_ok"
+    LATENCY = "latency"  # value = milliseconds
+    RATE_LIMIT_BAN = "rate_limit_ban"
+    BOOK_INTEGRITY = "book_integrity"
+
+
+class VenueSignal(Message, frozen=True, kw_only=True):
+    """One observation about a venue's health; ``value`` is kind-specific (latency in ms, counts)."""
+
+    venue: Venue
+    kind: SignalKind
+    value: float
+    detail: str
     ts: int
