@@ -32,7 +32,7 @@ from actors import topics
 from actors.backoff import Backoff
 from actors.base import Actor
 from actors.bus import Bus
-from actors.clock import Clock, LiveClock
+from actors.clock import Clock
 from actors.ref import ActorRef
 from messages import ActorFailed, ActorGaveUp, ActorRestarted, ActorStarted, ActorStopped, Message, Venue
 

@@ -23,9 +23,13 @@ __all__ = ["Bucket", "VenueLimiter"]
 
 
 class Bucket(msgspec.Struct, frozen=True, kw_only=True):
+    """``capacity`` units per ``period_s``; with ``per_request`` each request costs 1 whatever its weight
+    (order counters count orders, not weight)."""
+
     name: str
     capacity: float
     period_s: float
+    per_request: bool = False
 
 
 class VenueLimiter:
@@ -41,6 +45,7 @@ class VenueLimiter:
         self._clock = clock or LiveClock()
         self._limiters = {b.name: AsyncLimiter(b.capacity, b.period_s) for b in buckets}
         self._buckets = {b.name: b for b in buckets}
+        self._buckets.setdefault("default", Bucket(name="default", capacity=1e9, period_s=1.0))
         self._routes = routes or {}
         if "default" not in self._limiters:
             self._limiters["default"] = AsyncLimiter(1e9, 1.0)
@@ -62,7 +67,10 @@ class VenueLimiter:
             await self._clock.sleep(self.paused_until - now)
         for name in self._names(spec):
             lim = self._limiters[name]
-            weight = min(float(spec.weight), lim.max_rate)
+            cost = 1.0 if self._buckets[name].per_request else float(spec.weight)
+            if cost <= 0.0:
+                continue
+            weight = min(cost, lim.max_rate)
             if not lim.has_capacity(weight):
                 self.waits += 1
             await lim.acquire(weight)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
@@ -27,7 +27,7 @@ import yarl
 
 from actors.backoff import Backoff
 from actors.clock import Clock, LiveClock
-from venues.errors import VenueUnavailable
+from venues.errors import RemoteError, VenueUnavailable
 from venues.http import RequestSpec, Response
 
 __all__ = ["WsHandler", "WsTransport", "RestClient", "TransportTimeout", "ConnectionStats"]
@@ -68,7 +68,7 @@ class WsTransport:
     def __init__(
         self,
         name: str,
-        url: Callable[[], str],
+        url: Callable[[], Awaitable[str]],
         handler: WsHandler,
         session: aiohttp.ClientSession,
         *,
@@ -133,15 +133,16 @@ class WsTransport:
             started = clock.monotonic()
             reason = "closed by venue"
             try:
+                url = await self._url()
                 ws = await self._session.ws_connect(
-                    self._url(),
+                    url,
                     heartbeat=self._heartbeat,
                     autoping=True,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
                     max_msg_size=self._max_msg_size,
                     compress=0,
                 )
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError, RemoteError) as exc:
                 reason = f"connect failed: {type(exc).__name__}: {exc}"
             else:
                 self._ws = ws
@@ -155,7 +156,7 @@ class WsTransport:
                             tg.start_soon(self._pinger, ws)
                         reason = await self._read(ws)
                         tg.cancel_scope.cancel()
-                except (aiohttp.ClientError, OSError, VenueUnavailable) as exc:
+                except (aiohttp.ClientError, OSError, RemoteError) as exc:
                     reason = f"{type(exc).__name__}: {exc}"
                 finally:
                     self._ws = None
@@ -246,7 +247,7 @@ class RestClient:
                 body = await resp.read()
                 headers = {k.lower(): v for k, v in resp.headers.items()}
                 status = resp.status
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.errors += 1
             raise TransportTimeout(self.base_url, "timeout", f"{spec.method} {spec.path} timed out") from None
         except (aiohttp.ClientError, OSError) as exc:
