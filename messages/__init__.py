@@ -10,7 +10,7 @@ from typing import Union
 
 import msgspec
 
-from messages.account import AccountView, Balance, Exposure, Position
+from messages.account import AccountView, Balance, Exposure, GetAccount, Position, VenueAccount
 from messages.aggregate import ArbOpportunity, ArbPhase, BestBidAsk, Exclusion, ExclusionReason
 from messages.base import (
     TERMINAL_STATUSES,
@@ -74,6 +74,8 @@ BusMessage = Union[  # noqa: UP007 - a runtime Union object is what msgspec deco
     Balance,
     Position,
     AccountView,
+    GetAccount,
+    VenueAccount,
     OrderIntent,
     PlaceOrder,
     CancelOrder,
@@ -145,6 +147,8 @@ __all__ = [
     "Position",
     "Exposure",
     "AccountView",
+    "GetAccount",
+    "VenueAccount",
     "OrderIntent",
     "PlaceOrder",
     "CancelOrder",

@@ -8,7 +8,7 @@ import msgspec
 
 from messages.base import InstrumentId, Message, Side, Venue
 
-__all__ = ["Balance", "Position", "AccountView", "Exposure"]
+__all__ = ["Balance", "Position", "AccountView", "Exposure", "GetAccount", "VenueAccount"]
 
 
 class Balance(Message, frozen=True, kw_only=True):
@@ -51,4 +51,19 @@ class AccountView(Message, frozen=True, kw_only=True):
     positions: tuple[Position, ...]
     exposures: tuple[Exposure, ...]
     stale: tuple[Venue, ...]
+    ts: int
+
+
+class GetAccount(Message, frozen=True, kw_only=True):
+    """Command: answer with this venue's VenueAccount (``venue`` set) or the consolidated AccountView (None)."""
+
+    venue: Venue | None = None
+
+
+class VenueAccount(Message, frozen=True, kw_only=True):
+    """One venue's balances and positions, as its exchange actor answers GetAccount."""
+
+    venue: Venue
+    balances: tuple[Balance, ...]
+    positions: tuple[Position, ...]
     ts: int
