@@ -190,6 +190,7 @@ class BybitTwin:
     def _on_fault(self, fault: Fault) -> None:
         if fault.kind is FaultKind.DROP_WS:
             self.hub.drop_all()
+            self.faults.consume(FaultKind.DROP_WS)  # one-shot unless it has a duration
         elif fault.kind is FaultKind.MALFORMED_FRAME:
             self.hub.mark_malformed()
 

@@ -4,8 +4,10 @@ Book rules (docs/v5/websocket/public/orderbook.mdx; PROTOCOLS.md section 2):
 - Topic ``orderbook.{depth}.{symbol}``; one depth per instrument. A ``snapshot`` replaces the book (the
   first one makes it LIVE, any later one overwrites it); ``delta`` levels are absolute, size 0 deletes.
 - ``u == 1`` means the service restarted: that message overwrites the book like a snapshot.
-- Bybit documents no previous-id and no checksum, so the only gap check is ``u`` strictly increasing:
-  a delta with ``u <= previous u`` is a gap. Crossed or locked after an update is a resync too. Either
+- Bybit documents no previous-id and no checksum. Its docs say the update id is "generally
+  continuous" (一般情況下該id是連續的, orderbook page of the v3/v5 docs): with ``contiguous_u=True``
+  (what the exchange actor uses) a delta whose ``u`` is not ``previous u + 1`` is a gap; by default only a
+  non-increasing ``u`` is. A false gap costs one resubscribe. Crossed or locked after an update is a resync too. Either
   way the book goes RESYNCING (``venues.book.next_book_state``) and feed returns ``BookIntegrity`` +
   ``NeedResubscribe``: Bybit sends a fresh snapshot on subscribe. Deltas are not applied until then.
 - A delta before any snapshot (SYNCING) or while RESYNCING is dropped (``Dropped``), never applied.
@@ -94,6 +96,7 @@ class BybitCodec:
         emit_deltas: bool = False,
         depth: int = 50,
         category: str = "linear",
+        contiguous_u: bool = False,
     ) -> None:
         """
         Args:
@@ -101,12 +104,14 @@ class BybitCodec:
             emit_deltas: also return BookDelta/BookSnapshot after each applied book update.
             depth: book depth used by ``track_book`` (1, 50, 200 or 1000).
             category: the public stream's category; private rows are matched on their own category.
+            contiguous_u: treat any ``u`` other than ``previous u + 1`` as a gap (else only ``u <= previous``).
         """
         frames.orderbook_topic("X", depth)  # validates the depth
         self._registry = registry
         self._emit_deltas = emit_deltas
         self._depth = depth
         self._category = category
+        self._contiguous = contiguous_u
         self._by_topic: dict[str, _BookSlot] = {}
         self._by_instrument: dict[InstrumentId, _BookSlot] = {}
         self._symbols: dict[tuple[str, str], Instrument] = {}
@@ -310,8 +315,13 @@ class BybitCodec:
                 )
             ]
         prev_u = slot.last_u
-        if data.u <= prev_u:
-            reason = f"expected u > {prev_u} for bybit {slot.instrument} {msg.topic}, got {data.u}; resyncing"
+        if data.u <= prev_u or (self._contiguous and data.u != prev_u + 1):
+            if self._contiguous and data.u > prev_u:
+                gap = data.u - prev_u - 1
+                reason = (f"expected u {prev_u + 1} after {prev_u} for bybit {slot.instrument} {msg.topic}, "
+                          f"got {data.u} (gap of {gap}); resyncing")
+            else:
+                reason = f"expected u > {prev_u} for bybit {slot.instrument} {msg.topic}, got {data.u}; resyncing"
             return self._integrity_fail(slot, BookInput.GAP, reason, ts_recv)
         book = slot.book
         book.apply(data.b, data.a)

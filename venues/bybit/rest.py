@@ -20,7 +20,15 @@ from urllib.parse import urlencode
 import msgspec
 
 from messages.account import Balance, Position
-from messages.base import ClientOrderId, InstrumentId, OrderType, TimeInForce, Venue, VenueOrderId
+from messages.base import (
+    ClientOrderId,
+    InstrumentId,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+    Venue,
+    VenueOrderId,
+)
 from messages.instruments import Instrument
 from messages.market import BookSnapshot, Kline, Quote, Trade
 from messages.orders import OrderUpdate, PlaceOrder
@@ -63,6 +71,8 @@ __all__ = [
     "parse_positions",
     "place_order",
     "parse_order_ack",
+    "parse_place_ack",
+    "parse_cancel_ack",
     "cancel_order",
     "query_order",
     "parse_query_order",
@@ -481,6 +491,74 @@ def parse_order_ack(response: Response, ts_recv: int) -> OrderAck:
     return OrderAck(
         venue_order_id=VenueOrderId(ids.orderId),
         client_order_id=ClientOrderId(ids.orderLinkId) if ids.orderLinkId else None,
+    )
+
+
+def parse_place_ack(
+    response: Response, order: PlaceOrder, instrument: Instrument, ts_recv: int
+) -> OrderUpdate:
+    """A create ack as an ``OrderUpdate``: SUBMITTED, the venue's ids, and the order as ``place_order`` sent it.
+
+    Bybit's create answer carries ids only; the order's real state (a market order's fill, a post-only
+    order killed on entry) follows on the private ``order`` topic. Quantity and price are rounded exactly
+    as ``place_order`` rounds them; ``raw_status`` is ``""`` (the venue sent none); ``ts_event`` is the
+    response's server ``time``.
+
+    Raises:
+        VenueReject: as ``parse_order_ack``.
+        InvalidOrder: the order cannot be rounded to the instrument (it could not have been sent).
+    """
+    env = check(response, ts_recv, "order")
+    ids = _decode(env.result, wire.ORDER_IDS, "order")
+    price = None
+    if order.order_type is OrderType.LIMIT and order.price is not None:
+        price = round_price(instrument, order.price, order.side)
+    return OrderUpdate(
+        venue=Venue.BYBIT,
+        instrument=instrument.id,
+        client_order_id=ClientOrderId(ids.orderLinkId) if ids.orderLinkId else order.client_order_id,
+        venue_order_id=VenueOrderId(ids.orderId) if ids.orderId else None,
+        status=OrderStatus.SUBMITTED,
+        raw_status="",
+        side=order.side,
+        order_type=order.order_type,
+        quantity=round_qty(instrument, order.quantity),
+        filled_qty=Decimal(0),
+        avg_price=None,
+        price=price,
+        ts_event=env.time * _MS,
+        ts_recv=ts_recv,
+        reduce_only=order.reduce_only,
+    )
+
+
+def parse_cancel_ack(response: Response, known: OrderUpdate | None, ts_recv: int) -> OrderUpdate | None:
+    """A cancel ack joined to the last known state of that order.
+
+    A successful linear cancel means the order is cancelled (a fill that got there first makes the venue
+    answer 110001 instead). Bybit's answer carries ids only, so the update is ``known`` (the caller's last
+    state of the order) with status CANCELLED, raw ``"Cancelled"``, the ack's ids and the response's server
+    time; ``filled_qty`` stays what ``known`` says, and the private ``order`` topic brings the venue's
+    final numbers. A ``known`` that is already terminal is returned as it is; without ``known`` there is
+    nothing to report (``None``).
+
+    Raises:
+        VenueReject: e.g. UnknownOrder (110001: never existed, already closed, or filled first).
+    """
+    env = check(response, ts_recv, "order")
+    ids = _decode(env.result, wire.ORDER_IDS, "order")
+    if known is None:
+        return None
+    if known.status.is_terminal:
+        return known
+    return msgspec.structs.replace(
+        known,
+        status=OrderStatus.CANCELLED,
+        raw_status="Cancelled",
+        venue_order_id=VenueOrderId(ids.orderId) if ids.orderId else known.venue_order_id,
+        client_order_id=ClientOrderId(ids.orderLinkId) if ids.orderLinkId else known.client_order_id,
+        ts_event=env.time * _MS,
+        ts_recv=ts_recv,
     )
 
 

@@ -389,3 +389,12 @@ def test_bybit_package_imports_no_io_or_clock_module() -> None:
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not {n.split(".")[0] for n in names} & banned, f"{path} imports {names}"
+
+
+def test_u_jump_is_a_gap_when_the_codec_enforces_contiguous_u(registry: InstrumentRegistry) -> None:
+    codec = BybitCodec(registry, contiguous_u=True)
+    codec.feed(wire_bytes("bybit/ws_orderbook_snapshot.json"), 1)
+    out = codec.feed(wire_bytes("bybit/ws_orderbook_delta.json"), 2)
+    assert [type(m) for m in out] == [BookIntegrity, NeedResubscribe]
+    assert isinstance(out[0], BookIntegrity) and out[0].state is BookState.RESYNCING
+    assert "expected u 18521289 after 18521288" in out[0].reason and "got 177400507" in out[0].reason
