@@ -6,7 +6,9 @@ Rules:
   ``on_start``) or gets its start-up error.
 - One message at a time: the control inbox (tell/ask) first, then bus subscriptions in turn.
 - A failing ``ask`` gives its error to the asker and the actor goes on; an error while handling a
-  ``tell`` or a bus message ends the actor's task (the supervisor decides about a restart).
+  ``tell`` or a bus message ends the actor's task (the supervisor decides about a restart), except the
+  ``refusals`` a subclass declares: those refuse one message (the actor has already reported it, e.g. on
+  the bus), so a teller's message is dropped and the actor goes on.
 - When an actor stops, every pending ask fails with ActorDead; ``on_stop`` always runs.
 - Background work the actor needs (a socket reader, a timer) runs in the actor's own task group via
   ``self.start_soon``; it is cancelled when the actor stops and its failure fails the actor.
@@ -35,6 +37,9 @@ _STOP = object()  # the stop request travels through the inbox, behind what was 
 
 class Actor:
     """Base class. Subclasses override ``on_start``, ``on_stop`` and ``handle``."""
+
+    refusals: tuple[type[Exception], ...] = ()
+    """Errors that refuse one told message without failing the actor (an asker still gets them)."""
 
     def __init__(self, name: str, *, bus: Bus | None = None, clock: Clock | None = None, capacity: int = 1024) -> None:
         self.name = name
@@ -137,7 +142,10 @@ class Actor:
                     self._stop_requested = True
                     break
                 if reply is None:
-                    await handle(env.msg)
+                    try:
+                        await handle(env.msg)
+                    except self.refusals:
+                        pass  # reported by the actor itself; the teller has nobody to hear it
                 else:
                     try:
                         result = await handle(env.msg)

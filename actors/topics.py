@@ -9,7 +9,7 @@ topic maps to a NATS subject one to one. Nobody formats a topic by hand: call th
     md.kline.<venue>.<instrument>       Kline                 agg.best.<group> / agg.arb.<group>
     venue.health.<venue>  venue.circuit.<venue>  venue.book.<venue>.<instrument>  venue.ratelimit.<venue>
     control.failover  control.actor.<name>  orders.intent  orders.update.<venue>  orders.rejected
-    orders.fill.<venue>  account.balance.<venue>  account.position.<venue>  account.view
+    orders.at_risk.<venue>  orders.fill.<venue>  account.balance.<venue>  account.position.<venue>  account.view
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from messages import (
     Message,
     OrderIntent,
     OrderRejected,
+    OrdersAtRisk,
     OrderUpdate,
     Position,
     Quote,
@@ -67,6 +68,7 @@ __all__ = [
     "order_intent",
     "order_update",
     "order_rejected",
+    "orders_at_risk",
     "fill",
     "balance",
     "position",
@@ -179,6 +181,10 @@ def order_rejected() -> str:
     return "orders.rejected"
 
 
+def orders_at_risk(venue: Venue | str = "*") -> str:
+    return f"orders.at_risk.{venue if venue == '*' else token(venue)}"
+
+
 def fill(venue: Venue | str = "*") -> str:
     return f"orders.fill.{venue if venue == '*' else token(venue)}"
 
@@ -234,6 +240,8 @@ def topic_for(msg: Message) -> str:
             return order_update(v)
         case OrderRejected():
             return order_rejected()
+        case OrdersAtRisk(venue=v):
+            return orders_at_risk(v)
         case Fill(venue=v):
             return fill(v)
         case Balance(venue=v):

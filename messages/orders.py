@@ -30,6 +30,7 @@ __all__ = [
     "OrderUpdate",
     "OrderRejected",
     "Fill",
+    "OrdersAtRisk",
 ]
 
 
@@ -132,3 +133,12 @@ class Fill(Message, frozen=True, kw_only=True):
     liquidity: str  # "maker" or "taker"
     ts_event: int
     ts_recv: int
+
+
+class OrdersAtRisk(Message, frozen=True, kw_only=True):
+    """Orders left working (or of unknown outcome) on a venue that failed over; the router reconciles them
+    with that venue when it answers again."""
+
+    venue: Venue
+    client_order_ids: tuple[ClientOrderId, ...]
+    ts: int

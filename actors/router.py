@@ -1,0 +1,525 @@
+"""OrderRouter: OrderIntent -> client order id -> journal -> exchange actor, tracked to a terminal state.
+
+The order-safety rules, in the order they apply:
+
+1. Journal first. An intent is written to the SQLite journal, fsynced, before its PlaceOrder is handed to
+   an exchange actor. ``ask(intent)`` answers with the client order id once the intent is durable; the
+   venue's answer arrives later on the bus (OrderUpdate on ``orders.update.<venue>``, OrderRejected on
+   ``orders.rejected``). Refusals the router makes itself (no active venue, venue down, bad size...) are
+   published on ``orders.rejected`` too and raised to an asker as ``IntentRejected``.
+2. One id per intent, never reused for another intent: ``make_client_order_id("<prefix>-<journal id>-<seq>-
+   <strategy>")`` in the venue's format, from the journal's own sequence (deterministic, survives restarts).
+3. An unknown outcome (timeout, lost connection, 5xx, ``OutcomeUnknown``, a dead exchange actor) is never
+   answered by sending again. The router asks the venue about that client id (QueryOrder), and keeps asking
+   while the venue cannot answer.
+4. Re-send rule. The same PlaceOrder (same venue, same client id) may go out again only when all hold:
+   the venue answered "unknown order" to a query made at least ``resend_grace_s`` after the previous send
+   attempt ended; fewer than ``max_sends`` sends were made; the venue has not failed over; and the intent
+   was made by this router process (an intent replayed from the journal after a restart is never re-sent:
+   the market has moved, so it is reported not placed and the strategy decides again).
+   ``resend_grace_s`` must exceed the venue's receive window for signed requests plus the clock offset
+   (Binance recvWindow is 5 s, so 6 s by default): a delayed original can then no longer be accepted when
+   the copy leaves, and venues refuse a client id that is already open.
+   When a query says "unknown order" and a re-send is not allowed, the intent ends ``not_placed``.
+5. Failover. New intents without a venue go to the active venue (``control.failover`` events, or the
+   configured initial venue). Orders already on the failed venue stay there (re-routing them could double
+   the position): they are published as ``OrdersAtRisk`` and reconciled (GetOpenOrders, then QueryOrder per
+   tracked id) until the venue answers, and again when it becomes active or healthy.
+6. Start. The journal's non-terminal intents are replayed and reconciled with their venues the same way.
+
+Every order ends in exactly one final journal state: ``done`` (the venue's terminal status) or
+``not_placed``. All SQLite work goes through ``Journal.call`` (a worker thread, one at a time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import anyio
+import msgspec
+
+from actors import topics
+from actors.base import Actor
+from actors.bus import Bus
+from actors.clock import Clock
+from actors.errors import ActorDead, AskTimeout
+from actors.journal import Journal, JournalEntry, JournalState
+from actors.ref import ActorRef
+from messages import (
+    CancelOrder,
+    ClientOrderId,
+    Failover,
+    GetOpenOrders,
+    HealthStatus,
+    OrderIntent,
+    OrderRejected,
+    OrdersAtRisk,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PlaceOrder,
+    QueryOrder,
+    Venue,
+    VenueHealth,
+    VenueOrderId,
+)
+from venues.errors import (
+    CrossbookError,
+    DuplicateClientOrderId,
+    InvalidOrder,
+    LocalError,
+    UnknownOrder,
+    VenueReject,
+    VenueUnavailable,
+)
+from venues.symbols import InstrumentRegistry, check_order_size, round_price, round_qty
+
+__all__ = ["OrderRouter", "RouterConfig", "IntentRejected", "TrackedOrder", "RejectCode"]
+
+log = logging.getLogger("crossbook.router")
+
+IdMaker = Callable[[str], str]
+
+# Router-made rejection codes (OrderRejected.code); venue rejections keep the venue's own code.
+RejectCode = str
+NO_ACTIVE_VENUE: RejectCode = "no_active_venue"
+UNKNOWN_VENUE: RejectCode = "unknown_venue"
+VENUE_DOWN: RejectCode = "venue_down"
+UNKNOWN_INSTRUMENT: RejectCode = "unknown_instrument"
+INVALID_SIZE: RejectCode = "invalid_size"
+INVALID_PRICE: RejectCode = "invalid_price"
+DUPLICATE_ID: RejectCode = "duplicate_client_order_id"
+INVALID_CLIENT_ID: RejectCode = "invalid_client_order_id"
+NOT_PLACED: RejectCode = "not_placed"
+
+_RANK = {OrderStatus.PENDING: 0, OrderStatus.SUBMITTED: 1, OrderStatus.PARTIALLY_FILLED: 2}
+
+
+class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    initial_venue: Venue | None = None
+    id_prefix: str = "cb"
+    place_timeout_s: float = 30.0  # ask timeout for a PlaceOrder: above the actor's REST timeout + its own checks
+    query_timeout_s: float = 15.0
+    query_interval_s: float = 0.5  # between queries about an order of unknown outcome
+    resend_grace_s: float = 6.0  # > venue receive window (Binance 5 s) + clock offset; see rule 4
+    max_sends: int = 3
+    reconcile_retry_s: float = 1.0
+
+
+class IntentRejected(LocalError):
+    """The router refused an intent; ``rejection`` is the OrderRejected it also published."""
+
+    def __init__(self, rejection: OrderRejected) -> None:
+        self.rejection = rejection
+        self.code = rejection.code
+        where = rejection.venue.value if rejection.venue is not None else "no venue"
+        super().__init__(f"intent for {rejection.instrument} refused ({where}): {rejection.code}: {rejection.text}")
+
+
+@dataclass(slots=True)
+class TrackedOrder:
+    """The router's view of one order (its state mirrors the journal row)."""
+
+    order: PlaceOrder
+    strategy: str
+    state: JournalState
+    sends: int = 0
+    last_send_ns: int = 0  # when the last send attempt ended (wall clock: it survives restarts via the journal)
+    status: OrderStatus | None = None
+    filled_qty: Decimal = Decimal(0)
+    venue_order_id: VenueOrderId | None = None
+    reason: str = ""
+    replayed: bool = False
+    busy: bool = False  # a task of this router is sending or resolving it
+    history: list[JournalState] = field(default_factory=list)
+
+    @property
+    def client_order_id(self) -> ClientOrderId:
+        return self.order.client_order_id
+
+    @property
+    def venue(self) -> Venue:
+        return self.order.venue
+
+
+class OrderRouter(Actor):
+    """Routes strategies' intents to exchange actors and tracks every order to a terminal state.
+
+    Args:
+        journal: The intent journal (owned by the caller, who closes it).
+        venues: Exchange actor refs by venue.
+        bus: The bus (order updates and failovers in; rejections and at-risk reports out).
+        config: Router settings.
+        id_makers: The venue's ``make_client_order_id`` per venue (adapter/codec); a conservative default
+            (letters, digits and ``-``, at most 32 characters) serves venues without one.
+        registries: The instrument registry of each venue's exchange actor, for tick/lot rounding and size
+            checks; a venue without one only gets the basic checks (positive size, a price for a limit).
+        after_journal / after_send: Test hooks called with the client order id after the intent is durable /
+            after a send attempt returned (crash tests kill the process there).
+    """
+
+    refusals = (IntentRejected,)
+
+    def __init__(
+        self,
+        journal: Journal,
+        venues: Mapping[Venue, ActorRef],
+        *,
+        bus: Bus,
+        config: RouterConfig | None = None,
+        clock: Clock | None = None,
+        id_makers: Mapping[Venue, IdMaker] | None = None,
+        registries: Mapping[Venue, InstrumentRegistry] | None = None,
+        after_journal: Callable[[ClientOrderId], None] | None = None,
+        after_send: Callable[[ClientOrderId], None] | None = None,
+        name: str = "router",
+    ) -> None:
+        super().__init__(name, bus=bus, clock=clock)
+        self.journal = journal
+        self.venues = dict(venues)
+        self.config = config or RouterConfig()
+        self.active: Venue | None = self.config.initial_venue
+        self.registries = dict(registries or {})
+        self._bus = bus
+        self._id_makers = dict(id_makers or {})
+        self._after_journal = after_journal
+        self._after_send = after_send
+        self.orders: dict[ClientOrderId, TrackedOrder] = {}
+        self.down: set[Venue] = set()
+        self._reconciling: set[Venue] = set()
+        self.reconciled: dict[Venue, int] = {}  # venue -> completed reconciliations (observability, tests)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def on_start(self) -> None:
+        self.subscribe(topics.order_update("*"), conflate=False)
+        self.subscribe(topics.failover(), conflate=False)
+        self.subscribe(topics.venue_health("*"), conflate=True)
+        entries = await self.journal.call(self.journal.non_terminal)
+        for e in entries:
+            self.orders[e.client_order_id] = self._replayed(e)
+        for venue in sorted({e.order.venue for e in entries}):
+            if venue not in self.venues:
+                ids = tuple(e.client_order_id for e in entries if e.order.venue is venue)
+                log.error("%s: %d journaled orders on %s, which has no exchange actor", self.name, len(ids), venue)
+                self._bus.publish_msg(OrdersAtRisk(venue=venue, client_order_ids=ids, ts=self.clock.time_ns()))
+                continue
+            self._reconcile_soon(venue)
+
+    def _replayed(self, e: JournalEntry) -> TrackedOrder:
+        return TrackedOrder(order=e.order, strategy=e.strategy, state=e.state, sends=e.sends,
+                            last_send_ns=e.updated_ns, status=e.status, filled_qty=e.filled_qty,
+                            venue_order_id=e.venue_order_id, reason=e.reason, replayed=True, history=[e.state])
+
+    # -- messages ----------------------------------------------------------------------------------
+    async def handle(self, msg: Any) -> Any:
+        match msg:
+            case OrderIntent():
+                return await self._submit(msg)
+            case OrderUpdate(client_order_id=cid) if cid is not None:
+                o = self.orders.get(cid)
+                if o is not None and o.venue is msg.venue:
+                    await self._apply(o, msg)
+                return None
+            case Failover():
+                self._on_failover(msg)
+                return None
+            case VenueHealth(venue=v, status=HealthStatus.OK) if v in self.down:
+                self.down.discard(v)  # healthy again: explicit intents may go there; check what happened meanwhile
+                self._reconcile_soon(v)
+                return None
+            case CancelOrder() | QueryOrder():
+                return await self._forward(msg)
+        return None
+
+    # -- intents -----------------------------------------------------------------------------------
+    async def _submit(self, intent: OrderIntent) -> ClientOrderId:
+        venue = intent.venue or self.active
+        if venue is None:
+            self._refuse(intent, None, NO_ACTIVE_VENUE, "no venue in the intent and no active venue")
+        ref = self.venues.get(venue)
+        if ref is None:
+            known = ", ".join(sorted(v.value for v in self.venues))
+            self._refuse(intent, venue, UNKNOWN_VENUE, f"no exchange actor for {venue}; known: {known}")
+        if venue in self.down or not ref.alive:
+            why = "failed over" if venue in self.down else "its exchange actor is not running"
+            self._refuse(intent, venue, VENUE_DOWN, f"{venue} is down ({why})")
+        qty, price = self._size(intent, venue)
+        seq = self.journal.next_seq()
+        cid = self._client_id(intent, venue, seq)
+        order = PlaceOrder(
+            venue=venue, instrument=intent.instrument, client_order_id=cid, side=intent.side, quantity=qty,
+            order_type=intent.order_type, price=price, time_in_force=intent.time_in_force,
+            post_only=intent.post_only, reduce_only=intent.reduce_only,
+        )
+        now = self.clock.time_ns()
+        try:
+            await self.journal.call(self.journal.record_intent, seq, intent.strategy, order, now)
+        except sqlite3.IntegrityError:
+            self._refuse(intent, venue, DUPLICATE_ID, f"client order id {cid!r} is already in the journal")
+        o = TrackedOrder(order=order, strategy=intent.strategy, state=JournalState.JOURNALED,
+                         history=[JournalState.JOURNALED])
+        self.orders[cid] = o
+        if self._after_journal is not None:
+            self._after_journal(cid)
+        o.busy = True
+        self.start_soon(self._drive, o, name=f"{self.name}:{cid}")
+        return cid
+
+    def _size(self, intent: OrderIntent, venue: Venue) -> tuple[Decimal, Decimal | None]:
+        qty = intent.quantity
+        price = intent.price if intent.order_type is OrderType.LIMIT else None
+        if intent.order_type is OrderType.LIMIT and (price is None or price <= 0):
+            self._refuse(intent, venue, INVALID_PRICE, f"a limit order needs a positive price, got {price}")
+        registry = self.registries.get(venue)
+        if registry is None:
+            if qty <= 0:
+                self._refuse(intent, venue, INVALID_SIZE, f"quantity must be positive, got {qty}")
+            return qty, price
+        inst = registry.find(venue, intent.instrument)
+        if inst is None:
+            self._refuse(intent, venue, UNKNOWN_INSTRUMENT, f"{intent.instrument} is not listed on {venue}")
+        try:
+            qty = round_qty(inst, qty)
+            if price is not None:
+                price = round_price(inst, price, intent.side)  # passive: rounding never makes it more aggressive
+            check_order_size(inst, qty, price)
+        except InvalidOrder as exc:
+            self._refuse(intent, venue, INVALID_SIZE, f"{exc} (asked {intent.quantity} @ {intent.price})")
+        return qty, price
+
+    def _client_id(self, intent: OrderIntent, venue: Venue, seq: int) -> ClientOrderId:
+        make = self._id_makers.get(venue, _default_id)
+        if intent.client_order_id is not None:
+            if make(intent.client_order_id) != intent.client_order_id:
+                self._refuse(intent, venue, INVALID_CLIENT_ID,
+                             f"{intent.client_order_id!r} is not a valid {venue} client order id")
+            if intent.client_order_id in self.orders:
+                self._refuse(intent, venue, DUPLICATE_ID, f"{intent.client_order_id!r} is already used")
+            return intent.client_order_id
+        seed = f"{self.config.id_prefix}-{self.journal.journal_id}-{seq}-{intent.strategy}"
+        return ClientOrderId(make(seed))
+
+    def _refuse(self, intent: OrderIntent, venue: Venue | None, code: str, text: str) -> NoReturn:
+        rej = OrderRejected(venue=venue, instrument=intent.instrument, client_order_id=intent.client_order_id,
+                            code=code, text=f"{intent.strategy}: {text}", ts=self.clock.time_ns())
+        self._bus.publish_msg(rej)
+        raise IntentRejected(rej)
+
+    # -- sending and resolving ---------------------------------------------------------------------
+    async def _drive(self, o: TrackedOrder) -> None:
+        """Send a fresh intent once, then resolve an unknown outcome by asking (rules 3 and 4)."""
+        try:
+            if o.state is JournalState.JOURNALED and not o.replayed:
+                await self._send(o)
+            while o.state in (JournalState.JOURNALED, JournalState.SENT, JournalState.UNKNOWN):
+                await self.clock.sleep(self.config.query_interval_s)
+                await self._resolve_once(o)
+        finally:
+            o.busy = False
+
+    async def _send(self, o: TrackedOrder) -> None:
+        cid = o.client_order_id
+        ref = self.venues[o.venue]
+        o.sends = await self.journal.call(self.journal.mark_sent, cid, self.clock.time_ns())
+        o.state = JournalState.SENT
+        o.history.append(JournalState.SENT)
+        outcome: OrderUpdate | BaseException
+        try:
+            outcome = await ref.ask(o.order, timeout=self.config.place_timeout_s)
+        except Exception as exc:  # classified below, after the hook
+            outcome = exc
+        if self._after_send is not None:
+            self._after_send(cid)
+        match outcome:
+            case OrderUpdate():
+                o.last_send_ns = self.clock.time_ns()
+                await self._apply(o, outcome)
+            case DuplicateClientOrderId():
+                await self._unknown(o, f"venue says the id is taken: {outcome}")
+            case VenueUnavailable() | AskTimeout() | ActorDead():  # OutcomeUnknown, timeouts, 5xx, lost links
+                await self._unknown(o, str(outcome))
+            case VenueReject():  # a definite refusal: the venue does not have the order
+                await self._final(o, JournalState.DONE, f"{outcome.code}: {outcome.text}", status=OrderStatus.REJECTED)
+            case LocalError():  # refused while building the request: it never left
+                await self._final(o, JournalState.NOT_PLACED, str(outcome))
+                self._bus.publish_msg(OrderRejected(venue=o.venue, instrument=o.order.instrument, client_order_id=cid,
+                                                    code=NOT_PLACED, text=str(outcome), ts=self.clock.time_ns()))
+            case _:  # anything else: we cannot tell whether it left, so treat it as unknown
+                log.error("%s: sending %s: %r", self.name, cid, outcome)
+                await self._unknown(o, f"{type(outcome).__name__}: {outcome}")
+
+    async def _unknown(self, o: TrackedOrder, reason: str) -> None:
+        o.last_send_ns = self.clock.time_ns()
+        if o.state is not JournalState.SENT:  # a bus update already told us more
+            return
+        o.state = JournalState.UNKNOWN
+        o.history.append(JournalState.UNKNOWN)
+        o.reason = reason
+        await self.journal.call(self.journal.mark_unknown, o.client_order_id, o.last_send_ns, reason[:500])
+
+    async def _resolve_once(self, o: TrackedOrder) -> None:
+        ref = self.venues.get(o.venue)
+        if ref is None:
+            return
+        q = QueryOrder(venue=o.venue, instrument=o.order.instrument, client_order_id=o.client_order_id)
+        try:
+            upd = await ref.ask(q, timeout=self.config.query_timeout_s)
+        except UnknownOrder:
+            waited = (self.clock.time_ns() - o.last_send_ns) / 1e9
+            if waited < self.config.resend_grace_s:
+                return  # a delayed original could still arrive: ask again later
+            if o.replayed or o.sends >= self.config.max_sends or o.venue in self.down:
+                why = ("replayed after a restart" if o.replayed else
+                       "venue failed over" if o.venue in self.down else f"{o.sends} sends")
+                text = f"{o.venue} does not know {o.client_order_id} {waited:.1f} s after the last send ({why})"
+                await self._final(o, JournalState.NOT_PLACED, text)
+                self._bus.publish_msg(OrderRejected(venue=o.venue, instrument=o.order.instrument,
+                                                    client_order_id=o.client_order_id, code=NOT_PLACED, text=text,
+                                                    ts=self.clock.time_ns()))
+                return
+            await self._send(o)  # rule 4: the same PlaceOrder, the same client id
+        except (CrossbookError, AskTimeout, ActorDead) as exc:
+            log.info("%s: query %s on %s failed (%s); asking again", self.name, o.client_order_id, o.venue, exc)
+        else:
+            await self._apply(o, upd)
+
+    # -- state -------------------------------------------------------------------------------------
+    async def _apply(self, o: TrackedOrder, upd: OrderUpdate) -> None:
+        """Take a venue update if it moves the order forward (updates can arrive out of order)."""
+        if o.state.is_final:
+            return
+        if o.status is not None and not upd.status.is_terminal:
+            if _RANK.get(upd.status, 0) < _RANK.get(o.status, 0) and upd.filled_qty <= o.filled_qty:
+                return
+            if upd.status is o.status and upd.filled_qty <= o.filled_qty and o.state is JournalState.OPEN:
+                return  # nothing new
+        o.status = upd.status
+        o.filled_qty = max(o.filled_qty, upd.filled_qty)
+        o.venue_order_id = upd.venue_order_id or o.venue_order_id
+        o.state = JournalState.DONE if upd.status.is_terminal else JournalState.OPEN
+        o.history.append(o.state)
+        await self.journal.call(self.journal.record_update, o.client_order_id, self.clock.time_ns(), o.status,
+                                o.filled_qty, o.venue_order_id, upd.raw_status)
+
+    async def _final(self, o: TrackedOrder, state: JournalState, reason: str, status: OrderStatus | None = None) -> None:
+        if o.state.is_final:
+            return
+        o.state = state
+        o.history.append(state)
+        o.reason = reason
+        now = self.clock.time_ns()
+        if status is not None:
+            o.status = status
+            await self.journal.call(self.journal.record_update, o.client_order_id, now, status, o.filled_qty,
+                                    o.venue_order_id, "final", reason[:500])
+        else:
+            await self.journal.call(self.journal.mark_terminal, o.client_order_id, now, state, reason[:500])
+
+    async def _forward(self, cmd: CancelOrder | QueryOrder) -> OrderUpdate | None:
+        """Cancel or query for a strategy, on the venue the order actually went to."""
+        cid = cmd.client_order_id
+        o = self.orders.get(cid) if cid is not None else None
+        if o is not None and o.venue is not cmd.venue:
+            cmd = msgspec.structs.replace(cmd, venue=o.venue)
+        ref = self.venues.get(cmd.venue)
+        if ref is None:
+            msg = f"no exchange actor for {cmd.venue}"
+            raise InvalidOrder(msg)
+        upd: OrderUpdate | None = await ref.ask(cmd, timeout=self.config.query_timeout_s)
+        if upd is not None and o is not None:
+            await self._apply(o, upd)
+        return upd
+
+    # -- failover and reconciliation ---------------------------------------------------------------
+    def _on_failover(self, ev: Failover) -> None:
+        self.active = ev.to_venue
+        if ev.to_venue is not None and ev.to_venue in self.down:
+            self.down.discard(ev.to_venue)
+            self._reconcile_soon(ev.to_venue)  # it is back: what happened while it was away?
+        failed = ev.from_venue
+        if failed is None or failed is ev.to_venue:
+            return
+        self.down.add(failed)
+        ids = tuple(o.client_order_id for o in self.orders.values() if o.venue is failed and not o.state.is_final)
+        self._bus.publish_msg(OrdersAtRisk(venue=failed, client_order_ids=ids, ts=self.clock.time_ns()))
+        if ids:
+            self._reconcile_soon(failed)
+
+    def _reconcile_soon(self, venue: Venue) -> None:
+        if venue in self._reconciling or venue not in self.venues:
+            return
+        self._reconciling.add(venue)
+        self.start_soon(self._reconcile_until_done, venue, name=f"{self.name}:reconcile:{venue}")
+
+    async def _reconcile_until_done(self, venue: Venue) -> None:
+        try:
+            while True:
+                try:
+                    await self.reconcile(venue)
+                    return
+                except (CrossbookError, AskTimeout, ActorDead) as exc:
+                    log.info("%s: reconciling %s failed (%s); retrying", self.name, venue, exc)
+                await self.clock.sleep(self.config.reconcile_retry_s)
+        finally:
+            self._reconciling.discard(venue)
+
+    async def reconcile(self, venue: Venue) -> None:
+        """Bring every non-final order on ``venue`` up to date: open orders first, then one query per id.
+
+        Raises:
+            VenueReject, AskTimeout, ActorDead: the venue could not answer; nothing was concluded.
+        """
+        ref = self.venues[venue]
+        opens: list[OrderUpdate] = await ref.ask(GetOpenOrders(venue=venue), timeout=self.config.query_timeout_s)
+        seen = set()
+        for upd in opens:
+            o = self.orders.get(upd.client_order_id) if upd.client_order_id is not None else None
+            if o is not None and o.venue is venue:
+                seen.add(o.client_order_id)
+                await self._apply(o, upd)
+        for o in [o for o in self.orders.values() if o.venue is venue and not o.state.is_final]:
+            if o.client_order_id in seen or o.busy:
+                continue  # open at the venue, or a task of ours is already asking about it
+            if o.state is JournalState.OPEN:
+                q = QueryOrder(venue=venue, instrument=o.order.instrument, client_order_id=o.client_order_id)
+                try:
+                    await self._apply(o, await ref.ask(q, timeout=self.config.query_timeout_s))
+                except UnknownOrder:
+                    await self._final(o, JournalState.DONE, "acknowledged earlier, unknown to the venue now",
+                                      status=OrderStatus.EXPIRED)
+                continue
+            # journaled / sent / unknown: resolve it by asking, under the re-send rule
+            if o.state is not JournalState.UNKNOWN:
+                o.state = JournalState.UNKNOWN
+                o.history.append(JournalState.UNKNOWN)
+            o.busy = True
+            self.start_soon(self._drive, o, name=f"{self.name}:{o.client_order_id}")
+        self.reconciled[venue] = self.reconciled.get(venue, 0) + 1
+
+    # -- views -------------------------------------------------------------------------------------
+    def open_orders(self) -> list[TrackedOrder]:
+        return [o for o in self.orders.values() if not o.state.is_final]
+
+    async def wait_settled(self, timeout: float) -> None:
+        """Wait until no order is between states (a test and shutdown helper; polls the router's state)."""
+        with anyio.fail_after(timeout):
+            while self._unsettled():  # noqa: ASYNC110 - many orders' tasks, no single event to wait on
+                await anyio.sleep(0.02)
+
+    def _unsettled(self) -> bool:
+        pending = (JournalState.JOURNALED, JournalState.SENT, JournalState.UNKNOWN)
+        return any(o.busy or o.state in pending for o in self.orders.values())
+
+
+def _default_id(seed: str) -> str:
+    """Letters, digits and '-', at most 32 characters: accepted by every venue we know of."""
+    clean = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else "-" for ch in seed)
+    if len(clean) <= 32:
+        return clean
+    return clean[:15] + "-" + hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
