@@ -269,13 +269,35 @@ class DeribitCodec:
         slot = self._by_id.get(instrument)
         return slot.state if slot is not None else BookState.SYNCING
 
-    def reset(self) -> None:
-        """After a reconnect: every book back to SYNCING (emptied), pending requests forgotten."""
+    def reset(self, ts_recv: int = 0) -> list[Output]:
+        """After a reconnect: every book back to SYNCING (emptied), pending requests forgotten.
+
+        Returns:
+            One BookIntegrity(SYNCING) per book that was not already SYNCING.
+        """
+        out: list[Output] = []
         for slot in self._books.values():
-            slot.state = next_book_state(slot.state, BookInput.DISCONNECT)
+            before = slot.state
+            slot.state = next_book_state(before, BookInput.DISCONNECT)
             slot.book.clear()
             slot.change_id = -1
+            if before is not slot.state:
+                out.append(BookIntegrity(
+                    venue=_VENUE, instrument=slot.instrument, state=slot.state, reason="disconnected", ts=ts_recv,
+                ))  # fmt: skip
         self._pending.clear()
+        return out
+
+    def _awaiting_snapshot(self, channels: tuple[str, ...], ts_recv: int) -> list[Output]:
+        """BookIntegrity for each confirmed book channel whose snapshot has not arrived yet (SYNCING)."""
+        out: list[Output] = []
+        for channel in channels:
+            route = _route(channel)
+            slot = self._books.get(route.symbol) if route is not None and route.kind is _Kind.BOOK else None
+            if slot is not None and slot.state is not BookState.LIVE:
+                reason = f"subscribed to {channel}; waiting for its snapshot"
+                out.append(BookIntegrity(venue=_VENUE, instrument=slot.instrument, state=slot.state, reason=reason, ts=ts_recv))
+        return out
 
     def _resync(self, slot: _Book, event: BookInput, reason: str, ts_recv: int) -> list[Output]:
         slot.state = next_book_state(slot.state, event)
@@ -505,7 +527,8 @@ class DeribitCodec:
                 out.append(StreamExpired(reason=str(err)))
             return out
         if subscribe:
-            return [Subscribed(channels=tuple(_CHANNEL_LIST.decode(env.result)), request_id=str(rid))]
+            channels = tuple(_CHANNEL_LIST.decode(env.result))
+            return [*self._awaiting_snapshot(channels, ts_recv), Subscribed(channels=channels, request_id=str(rid))]
         if method is frames.Method.AUTH:
             self._tokens = _AUTH_RESULT.decode(env.result)
             return [LoggedIn()]

@@ -30,7 +30,9 @@ __all__ = [
     "user_orders_channel",
     "user_orders_kind_channel",
     "user_trades_channel",
+    "user_trades_kind_channel",
     "user_changes_channel",
+    "user_changes_kind_channel",
     "user_portfolio_channel",
     "request_frame",
     "subscribe_frame",
@@ -111,8 +113,18 @@ def user_trades_channel(symbol: str, interval: Interval = Interval.RAW) -> str:
     return f"user.trades.{symbol}.{interval}"
 
 
+def user_trades_kind_channel(kind: str, currency: str, interval: Interval = Interval.RAW) -> str:
+    """Our executions in every instrument of one kind ("future", "option", "any") and currency ("BTC", "any")."""
+    return f"user.trades.{kind}.{currency}.{interval}"
+
+
 def user_changes_channel(symbol: str, interval: Interval = Interval.RAW) -> str:
     return f"user.changes.{symbol}.{interval}"
+
+
+def user_changes_kind_channel(kind: str, currency: str, interval: Interval = Interval.RAW) -> str:
+    """Orders, trades and positions together, for one kind and currency (``any`` for all)."""
+    return f"user.changes.{kind}.{currency}.{interval}"
 
 
 def user_portfolio_channel(currency: str) -> str:

@@ -31,7 +31,15 @@ from messages.orders import Fill, OrderUpdate, PlaceOrder
 from venues import Credentials
 from venues.deribit import codes, parse, wire
 from venues.deribit.signing import client_signature, rest_authorization
-from venues.errors import AuthError, DecodeError, InvalidOrder, RateLimited, VenueReject, VenueUnavailable
+from venues.errors import (
+    AuthError,
+    DecodeError,
+    InvalidOrder,
+    RateLimited,
+    UnknownOrder,
+    VenueReject,
+    VenueUnavailable,
+)
 from venues.http import Method, RequestSpec, Response
 from venues.symbols import check_order_size
 
@@ -75,7 +83,9 @@ __all__ = [
     "parse_place_order",
     "parse_order",
     "parse_orders",
+    "parse_order_by_label",
     "parse_cancel_count",
+    "parse_cancel_by_label",
 ]
 
 API_PREFIX = "/api/v2/"
@@ -586,3 +596,41 @@ def parse_cancel_count(response: Response) -> int:
     """``private/cancel_by_label`` / ``cancel_all`` -> number of orders cancelled."""
     result: int = _result(_COUNT, response, Endpoint.CANCEL_BY_LABEL)
     return result
+
+
+_LIVE_STATES = ("open", "untriggered")
+
+
+def parse_order_by_label(
+    response: Response, symbols: parse.SymbolMap, ts_recv: int, client_order_id: str
+) -> OrderUpdate:
+    """``private/get_order_state_by_label`` -> the one order carrying ``client_order_id``.
+
+    Deribit lists recent orders with the label; a label is unique among open orders but a closed order's
+    label may be reused, so the open order wins, else the most recently updated one.
+
+    Raises:
+        UnknownOrder: no order carries the label (Deribit answers an empty list, not an error).
+        VenueReject / DecodeError: an error answer or an unexpected shape.
+    """
+    items: list[wire.Order] = _result(_ORDERS, response, Endpoint.ORDER_STATE_BY_LABEL)
+    if not items:
+        msg = f"no order with label {client_order_id!r} in get_order_state_by_label"
+        raise UnknownOrder(codes.VENUE, 10004, msg, response.status)
+    live = [w for w in items if w.order_state in _LIVE_STATES]
+    w = max(live or items, key=lambda o: o.last_update_timestamp)
+    return parse.order_update(w, symbols(w.instrument_name), ts_recv)
+
+
+def parse_cancel_by_label(response: Response, client_order_id: str) -> int:
+    """``private/cancel_by_label`` -> how many orders it cancelled (at least one).
+
+    Raises:
+        UnknownOrder: it cancelled nothing: no open order carries the label.
+        VenueReject / DecodeError: an error answer or an unexpected shape.
+    """
+    count = parse_cancel_count(response)
+    if count == 0:
+        msg = f"no open order with label {client_order_id!r} to cancel"
+        raise UnknownOrder(codes.VENUE, 11044, msg, response.status)
+    return count

@@ -28,6 +28,7 @@ __all__ = [
     "candle_channel",
     "subscribe",
     "unsubscribe",
+    "resubscribe",
     "login",
     "PUBLIC_PATH",
     "PRIVATE_PATH",
@@ -114,6 +115,15 @@ def subscribe(args: Iterable[SubscriptionArg], request_id: str = "") -> bytes:
 def unsubscribe(args: Iterable[SubscriptionArg], request_id: str = "") -> bytes:
     """An unsubscribe frame (same shape as subscribe)."""
     return _encode(_OpFrame(op="unsubscribe", args=list(args), id=request_id))
+
+
+def resubscribe(args: Iterable[SubscriptionArg]) -> tuple[bytes, bytes]:
+    """Unsubscribe then subscribe frames for the same channels: OKX answers the new ``books``
+    subscription with a fresh ``action:"snapshot"`` (how a book recovers from a gap or a bad checksum).
+    Costs two of the 480 ops per connection per hour.
+    """
+    items = list(args)
+    return unsubscribe(items), subscribe(items)
 
 
 def login(creds: Credentials, now_s: int) -> bytes:

@@ -13,13 +13,22 @@ Rules for this module:
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
 
 from messages.account import Balance, Position
-from messages.base import ClientOrderId, InstrumentId, OrderType, TimeInForce, Venue, VenueOrderId
+from messages.base import (
+    ClientOrderId,
+    InstrumentId,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+    Venue,
+    VenueOrderId,
+)
 from messages.instruments import Instrument
 from messages.market import BookSnapshot, Kline, Quote, Trade
 from messages.orders import CancelOrder, OrderRejected, OrderUpdate, PlaceOrder, QueryOrder
@@ -57,6 +66,7 @@ __all__ = [
     "query_order",
     "open_orders",
     "raise_for_error",
+    "check_response",
     "parse_server_time",
     "parse_instruments",
     "parse_order_book",
@@ -66,6 +76,8 @@ __all__ = [
     "parse_balances",
     "parse_positions",
     "parse_order_ack",
+    "order_accepted",
+    "parse_place",
     "parse_order",
     "parse_open_orders",
     "order_rejected",
@@ -346,6 +358,51 @@ def raise_for_error(resp: Response) -> None:
         raise VenueUnavailable(VENUE, str(resp.status), text, resp.status)
 
 
+class _AnyEnvelope(msgspec.Struct):
+    """OKX's envelope with ``data`` left undecoded (check_response looks at codes only)."""
+
+    code: str
+    msg: str = ""
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_ANY_ENVELOPE = msgspec.json.Decoder(_AnyEnvelope, strict=False)
+_ACK_ROWS = msgspec.json.Decoder(list[wire.OrderAckData], strict=False)
+
+
+def check_response(resp: Response) -> None:
+    """Raise the typed error for ANY failed OKX response, before a parser sees it.
+
+    The exchange actor calls this on every response so that errors hidden in HTTP 200 bodies (a 50011
+    rate limit, a 50102 timestamp error, a 50121 ban, a per-order ``sCode``) reach its retry / clock /
+    ban handling. A body that is not OKX's envelope falls back to ``raise_for_error`` (HTML 5xx, bare
+    429); anything else is left to the parser (which raises DecodeError). Cheap on success: ``data`` is
+    only decoded (as order-ack rows) when the body carries an ``sCode``.
+
+    Raises:
+        VenueReject subclass: from codes.make_error, keeping OKX's code and text (the first failed
+            item's ``sCode``/``sMsg`` for order endpoints answering "1"/"2").
+    """
+    try:
+        env = _ANY_ENVELOPE.decode(resp.body)
+    except msgspec.MsgspecError:
+        raise_for_error(resp)
+        return
+    if env.code in ("1", "2") or (env.code == "0" and b'"sCode"' in resp.body):
+        # Order endpoints: the per-item sCode is the real outcome (even under a top-level "0").
+        try:
+            rows = _ACK_ROWS.decode(env.data)
+        except msgspec.MsgspecError:
+            rows = []
+        for item in rows:
+            if item.sCode != "0":
+                raise make_error(item.sCode, item.sMsg, resp.status, _retry_after(resp))
+    if env.code != "0":
+        raise make_error(env.code, env.msg, resp.status, _retry_after(resp))
+    if resp.status != 200:
+        raise make_error(str(resp.status), f"HTTP {resp.status} with code 0", resp.status, _retry_after(resp))
+
+
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
 
 
@@ -480,6 +537,40 @@ def parse_order_ack(resp: Response) -> OrderAck:
         client_order_id=ClientOrderId(row.clOrdId) if row.clOrdId else None,
         ts_event=(int(row.ts) if row.ts.isdigit() else 0) * parse.MS,
     )
+
+
+def order_accepted(order: PlaceOrder, ack: OrderAck, ts_recv: int) -> OrderUpdate:
+    """The OrderUpdate for a placement OKX acknowledged: SUBMITTED with the order's own fields.
+
+    OKX's place ack carries only ids (``ordId``, ``clOrdId``, ``ts``); fills, if any, arrive on the
+    orders channel (or a query). ``raw_status`` is "" because OKX sent no state.
+    """
+    return OrderUpdate(
+        venue=Venue.OKX,
+        instrument=order.instrument,
+        client_order_id=ack.client_order_id or order.client_order_id,
+        venue_order_id=ack.venue_order_id or None,
+        status=OrderStatus.SUBMITTED,
+        raw_status="",
+        side=order.side,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        filled_qty=Decimal(0),
+        avg_price=None,
+        price=order.price if order.order_type is not OrderType.MARKET else None,
+        ts_event=ack.ts_event or ts_recv,
+        ts_recv=ts_recv,
+        reduce_only=order.reduce_only,
+    )
+
+
+def parse_place(resp: Response, order: PlaceOrder, ts_recv: int) -> OrderUpdate:
+    """A place-order answer as an OrderUpdate (``order_accepted`` of ``parse_order_ack``).
+
+    Raises:
+        VenueReject subclass: the per-order ``sCode`` (or top-level ``code``) was not "0".
+    """
+    return order_accepted(order, parse_order_ack(resp), ts_recv)
 
 
 def parse_order(resp: Response, instrument: InstrumentId, ts_recv: int) -> OrderUpdate:

@@ -208,7 +208,9 @@ def test_emit_deltas_false_returns_quotes_only() -> None:
 def test_reset_sends_every_book_back_to_syncing_and_ignores_deltas() -> None:
     codec = DeribitCodec()
     codec.feed(SNAPSHOT, 0)
-    codec.reset()
+    out = codec.reset(7)
+    assert out == [BookIntegrity(venue=Venue.DERIBIT, instrument=PERP, state=BookState.SYNCING, reason="disconnected", ts=7)]
+    assert codec.reset(8) == []  # already SYNCING: nothing new to report
     assert codec.book_state(PERP) is BookState.SYNCING and codec.book(PERP).depth == (0, 0)
     assert codec.feed(_book("change", 11, [["change", 100.0, 9.0]], [], prev=10), 1) == []
 
@@ -254,8 +256,13 @@ def test_subscribe_response_lists_the_channels_from_the_real_capture(
     frame = codec.subscribe(request["params"]["channels"])
     assert msgspec.json.decode(frame)["params"] == request["params"]
     out = codec.feed(_response(_rid(frame), answer["result"]), 0)
-    assert out == [Subscribed(channels=tuple(answer["result"]), request_id=str(_rid(frame)))]
+    assert out[-1] == Subscribed(channels=tuple(answer["result"]), request_id=str(_rid(frame)))
     assert codec.book_state(OPTION) is BookState.SYNCING
+    # Each confirmed book channel reports that it waits for its snapshot (the start of SYNCING -> LIVE).
+    books = [c for c in answer["result"] if c.startswith("book.") and c.count(".") == 2]
+    integrity = out[:-1]
+    assert books and len(integrity) == len(books)
+    assert all(isinstance(m, BookIntegrity) and m.state is BookState.SYNCING for m in integrity)
 
 
 def test_auth_response_logs_in_and_keeps_the_token_out_of_repr(deribit_json: Callable[[str], Any]) -> None:

@@ -126,3 +126,9 @@ def test_subscribe_frames_equal_the_documented_channel_requests(
     sent = msgspec.json.decode(frames.subscribe_frame(doc["id"], [channel]))
     assert sent == {**doc, "params": {"channels": [channel]}}
     assert (sent["jsonrpc"], sent["method"], sent["id"]) == (doc["jsonrpc"], doc["method"], doc["id"])
+
+
+def test_kind_currency_user_channels_follow_the_user_orders_pattern() -> None:
+    assert frames.user_trades_kind_channel("any", "any") == "user.trades.any.any.raw"
+    assert frames.user_changes_kind_channel("future", "BTC", frames.Interval.MS100) == "user.changes.future.BTC.100ms"
+    assert frames.user_orders_kind_channel("any", "any").replace("orders", "trades") == frames.user_trades_kind_channel("any", "any")

@@ -251,6 +251,29 @@ def test_cancel_count(deribit_bytes: Callable[[str], bytes]) -> None:
     assert rest.parse_cancel_count(_ok(deribit_bytes("rest_private_cancel_all_response.json"))) == 4
 
 
+def _label_order(order_id: str, state: str, updated: int, label: str = "s1-42") -> dict[str, Any]:
+    return {"order_id": order_id, "order_state": state, "instrument_name": "BTC-PERPETUAL", "direction": "buy",
+            "amount": 100, "filled_amount": 0, "order_type": "limit", "price": 50000.0, "label": label,
+            "last_update_timestamp": updated}  # fmt: skip
+
+
+def test_order_by_label_prefers_the_open_order_then_the_latest() -> None:
+    rows = [_label_order("1", "cancelled", 30), _label_order("2", "open", 20), _label_order("3", "filled", 10)]
+    u = rest.parse_order_by_label(_ok(msgspec.json.encode({"jsonrpc": "2.0", "result": rows})), parse.SymbolMap(), 5, "s1-42")
+    assert (u.venue_order_id, u.status, u.client_order_id, u.instrument) == ("2", OrderStatus.SUBMITTED, "s1-42", "BTC-USD-PERP")
+    closed = [_label_order("1", "cancelled", 30), _label_order("3", "filled", 10)]
+    u = rest.parse_order_by_label(_ok(msgspec.json.encode({"jsonrpc": "2.0", "result": closed})), parse.SymbolMap(), 5, "s1-42")
+    assert (u.venue_order_id, u.status) == ("1", OrderStatus.CANCELLED)
+    with pytest.raises(UnknownOrder, match="s1-42"):
+        rest.parse_order_by_label(_ok(b'{"jsonrpc":"2.0","result":[]}'), parse.SymbolMap(), 5, "s1-42")
+
+
+def test_cancel_by_label_that_cancelled_nothing_is_an_unknown_order() -> None:
+    assert rest.parse_cancel_by_label(_ok(b'{"jsonrpc":"2.0","result":1}'), "s1-42") == 1
+    with pytest.raises(UnknownOrder, match="s1-42"):
+        rest.parse_cancel_by_label(_ok(b'{"jsonrpc":"2.0","result":0}'), "s1-42")
+
+
 # -- errors ---------------------------------------------------------------------------------------------
 def _error(code: int, message: str, status: int = 400, headers: dict[str, str] | None = None) -> Response:
     body = msgspec.json.encode({"jsonrpc": "2.0", "id": 1, "error": {"code": code, "message": message, "data": {"reason": "r"}},
