@@ -33,7 +33,7 @@ from actors.backoff import Backoff
 from actors.base import Actor
 from actors.bus import Bus
 from actors.clock import Clock
-from actors.ref import ActorRef
+from actors.ref import ActorRef, ProxyRef
 from messages import ActorFailed, ActorGaveUp, ActorRestarted, ActorStarted, ActorStopped, Message, Venue
 
 __all__ = [
@@ -141,6 +141,15 @@ class Supervisor(Actor):
 
     def child(self, name: str) -> ChildHandle:
         return self.children[name]
+
+    def child_ref(self, name: str) -> ProxyRef:
+        """A ref to child ``name`` that follows it across restarts (the child need not exist yet)."""
+
+        def resolve() -> ActorRef | None:
+            h = self.children.get(name)
+            return h.ref if h is not None else None
+
+        return ProxyRef(name, resolve)
 
     async def _run_child(self, h: ChildHandle, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         spec = h.spec

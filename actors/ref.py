@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from actors.errors import ActorDead, AskTimeout, MailboxClosed
@@ -10,7 +11,7 @@ from actors.errors import ActorDead, AskTimeout, MailboxClosed
 if TYPE_CHECKING:
     from actors.base import Actor
 
-__all__ = ["ActorRef", "Envelope"]
+__all__ = ["ActorRef", "Envelope", "ProxyRef"]
 
 
 class Envelope:
@@ -74,3 +75,46 @@ class ActorRef:
 
     def __repr__(self) -> str:
         return f"ActorRef({self.name!r}, alive={self.alive})"
+
+
+class ProxyRef:
+    """A handle that always reaches the current incarnation of a supervised actor.
+
+    The supervisor restarts a failed child as a new Actor object; holders of a ProxyRef (the router's
+    venue refs, for instance) keep working across restarts. Between incarnations every verb raises
+    ActorDead, like a dead actor's own ref.
+    """
+
+    __slots__ = ("name", "_resolve")
+
+    def __init__(self, name: str, resolve: Callable[[], ActorRef | None]) -> None:
+        self.name = name
+        self._resolve = resolve
+
+    def _current(self) -> ActorRef:
+        ref = self._resolve()
+        if ref is None or not ref.alive:
+            raise ActorDead(self.name, "not running (between restarts or given up)")
+        return ref
+
+    @property
+    def alive(self) -> bool:
+        ref = self._resolve()
+        return ref is not None and ref.alive
+
+    async def tell(self, msg: Any) -> None:
+        await self._current().tell(msg)
+
+    def tell_nowait(self, msg: Any) -> None:
+        self._current().tell_nowait(msg)
+
+    async def ask(self, msg: Any, timeout: float = 5.0) -> Any:
+        return await self._current().ask(msg, timeout)
+
+    async def stop(self, timeout: float | None = None) -> None:
+        ref = self._resolve()
+        if ref is not None:
+            await ref.stop(timeout)
+
+    def __repr__(self) -> str:
+        return f"ProxyRef({self.name!r}, alive={self.alive})"

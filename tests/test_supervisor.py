@@ -227,3 +227,29 @@ def test_simulate_starts_the_four_venue_twins_and_stops_cleanly() -> None:
     assert [v for v in ("binance", "bybit", "okx", "deribit") if any(f'"{v}"' in t for t in twins)] == [
         "binance", "bybit", "okx", "deribit"]
     assert '"daemon.stopped"' in out.stdout.splitlines()[-1]
+
+
+@pytest.mark.anyio
+async def test_proxy_ref_follows_a_child_across_restarts() -> None:
+    from actors.errors import ActorDead
+
+    clock = ManualClock()
+    bus = Bus()
+    control: dict[str, Any] = {"fail": False}
+    spec = ChildSpec(name="c", factory=lambda: Crasher("c", control), backoff=Backoff(base_s=1.0, cap_s=1.0))
+    sup = Supervisor("sup", [spec], bus=bus, clock=clock, rng=random.Random(3))
+    proxy = sup.child_ref("c")
+    async with anyio.create_task_group() as tg:
+        await tg.start(sup.run)
+        first = sup.child("c").actor
+        assert await proxy.ask("one") == "one"
+        await proxy.tell("crash")
+        await _wait_for(lambda: clock.sleepers > 0, clock)
+        with pytest.raises(ActorDead, match="between restarts"):
+            await proxy.ask("during backoff")
+        clock.advance(2.0)
+        await _wait_for(lambda: sup.child("c").running, clock)
+        assert sup.child("c").actor is not first
+        assert await proxy.ask("two") == "two"
+        await sup.stop()
+    bus.close()
