@@ -135,6 +135,8 @@ class SignalKind(enum.StrEnum):
     LATENCY = "latency"  # value = milliseconds
     RATE_LIMIT_BAN = "rate_limit_ban"
     BOOK_INTEGRITY = "book_integrity"
+    FRAME_DROPPED = "frame_dropped"  # frames the codec could not use (value = how many since the last signal)
+    CLOCK_RESYNC = "clock_resync"  # the venue refused our timestamp; value = the re-measured offset in ms
 
 
 class VenueSignal(Message, frozen=True, kw_only=True):

@@ -66,6 +66,7 @@ from venues.errors import (
     DuplicateClientOrderId,
     InstrumentError,
     IpBanned,
+    RemoteError,
     TimestampError,
     UnknownOrder,
     VenueReject,
@@ -106,6 +107,10 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     clock_sync_interval_s: float = 60.0
     connect_timeout_s: float = 10.0
     unknown_outcome_grace_s: float = 0.5
+    # A request that would wait longer than this behind a ban / retry-after fails at once with the venue's
+    # error (nothing is sent): commands are handled one at a time, so waiting out a 2-minute ban would
+    # block every other ask (health checks, cancels) behind it.
+    max_pause_wait_s: float = 2.0
     backoff: Backoff = Backoff(base_s=0.2, cap_s=10.0, reset_after_s=30.0)
 
 
@@ -150,6 +155,8 @@ class ExchangeActor(Actor):
         self._rest: RestClient | None = None
         buckets, routes = adapter.rate_buckets()
         self.limiter = VenueLimiter(str(self.venue), buckets, clock=self.clock, routes=routes)
+        self._pause_banned = False
+        self._pause_why = ""
         self.offset_ms = 0.0
         self._streams: dict[str, _Stream] = {}
         self._instruments: list[InstrumentId] = [InstrumentId(i) for i in config.instruments]
@@ -158,6 +165,10 @@ class ExchangeActor(Actor):
         self._pending_resync: set[InstrumentId] = set()
         self._tracked: dict[ClientOrderId, PlaceOrder] = {}
         self.dropped: Counter[str] = Counter()
+        self._drop_signalled: dict[str, float] = {}
+        self._drop_reported: dict[str, int] = {}
+        self._reconcile_pending = False
+        self.reconciles = 0
         self.resyncs = 0
         self.latencies_ms: deque[float] = deque(maxlen=1000)
         self.ready_at_ns = 0
@@ -194,17 +205,26 @@ class ExchangeActor(Actor):
         resynced = False
         while True:
             req = build()
+            left = self.limiter.paused_until - self.clock.monotonic()
+            if left > self.config.max_pause_wait_s:
+                text = f"requests paused for {left:.1f} s more after the venue's {self._pause_why}; not sent"
+                if self._pause_banned:
+                    raise IpBanned(str(self.venue), "paused", text, retry_after_s=left)
+                raise RateLimitedError(str(self.venue), "paused", text, retry_after_s=left)
             await self.limiter.acquire(req)
             t0 = time.perf_counter()
             try:
                 resp = await self._rest.send(req)
                 self.adapter.observe_headers(resp.headers, self.limiter)
                 self.adapter.raise_for_error(resp)
-            except TimestampError:
+            except TimestampError as exc:
                 if resynced:
                     raise
                 resynced = True
+                before = self.offset_ms
                 await self._sync_clock()
+                self._emit_signal(SignalKind.CLOCK_RESYNC, self.offset_ms,
+                                  f"timestamp refused ({exc.code}); offset {before:.0f} -> {self.offset_ms:.0f} ms")
                 continue  # the venue refused it: re-sending with a corrected timestamp is safe
             except IpBanned as exc:
                 self._banned(exc)
@@ -224,10 +244,20 @@ class ExchangeActor(Actor):
             else:
                 ms = (time.perf_counter() - t0) * 1000.0
                 self.latencies_ms.append(ms)
+                self._emit_signal(SignalKind.LATENCY, ms, req.path)
                 return resp
             delay = self.config.backoff.delay(attempt, self._rng)
             attempt += 1
             await self.clock.sleep(delay)
+
+    @staticmethod
+    def _builders(make: Callable[[], list[RequestSpec]]) -> list[Callable[[], RequestSpec]]:
+        """One builder per request ``make`` returns, each re-signing with a fresh timestamp when called, so
+        a retry after a clock re-sync (or a 5xx) does not re-send a stale, refused timestamp."""
+        def nth(i: int) -> Callable[[], RequestSpec]:
+            return lambda: make()[i]
+
+        return [nth(i) for i in range(len(make()))]
 
     def _banned(self, exc: IpBanned) -> None:
         now = self.clock.monotonic()
@@ -236,12 +266,15 @@ class ExchangeActor(Actor):
         else:
             wait = exc.retry_after_s if exc.retry_after_s is not None else 60.0
         self.limiter.pause_until(now + wait)
+        self._pause_banned, self._pause_why = True, f"IP ban ({exc.code})"
         until_ns = self.clock.time_ns() + int(wait * 1e9)
         self._publish(RateLimited(venue=self.venue, code=exc.code, banned=True, until_ns=until_ns, ts=self.clock.time_ns()))
         self._emit_signal(SignalKind.RATE_LIMIT_BAN, wait, exc.text[:200])
 
     def _rate_limited(self, exc: RateLimitedError) -> None:
         wait = exc.retry_after_s if exc.retry_after_s is not None else 1.0
+        if not self.limiter.paused:
+            self._pause_banned, self._pause_why = False, f"rate limit ({exc.code})"
         self.limiter.pause_until(self.clock.monotonic() + wait)
         until_ns = self.clock.time_ns() + int(wait * 1e9)
         self._publish(RateLimited(venue=self.venue, code=exc.code, banned=False, until_ns=until_ns, ts=self.clock.time_ns()))
@@ -261,21 +294,21 @@ class ExchangeActor(Actor):
         for iid in self._instruments:
             self.registry.get(self.venue, iid)  # unknown instrument: fail the start with a clear error
         self.start_soon(self._worker)
-        for spec in self.adapter.streams(self.credentials is not None):
-            st = _Stream(spec)
-            st.limiter = AsyncLimiter(spec.control_rate_per_s, 1.0)
-            self._streams[spec.name] = st
+        for sspec in self.adapter.streams(self.credentials is not None):
+            st = _Stream(sspec)
+            st.limiter = AsyncLimiter(sspec.control_rate_per_s, 1.0)
+            self._streams[sspec.name] = st
             st.transport = WsTransport(
-                f"{self.venue}.{spec.name}",
-                self._url_factory(spec.name),
+                f"{self.venue}.{sspec.name}",
+                self._url_factory(sspec.name),
                 _Handler(self, st),
                 self._session,
                 clock=self.clock,
                 rng=self._rng,
                 backoff=self.config.backoff,
-                ping_interval_s=spec.ping_interval_s,
-                ping_frame=(lambda name=spec.name: self.adapter.ping_frame(name, time.time_ns()) or b""),
-                protocol_heartbeat_s=spec.protocol_heartbeat_s,
+                ping_interval_s=sspec.ping_interval_s,
+                ping_frame=self._ping_factory(sspec.name),
+                protocol_heartbeat_s=sspec.protocol_heartbeat_s,
             )
             self.start_soon(st.transport.run)
         self.start_soon(self._watchdog)
@@ -293,6 +326,9 @@ class ExchangeActor(Actor):
         if self._session is not None:
             with anyio.CancelScope(shield=True):
                 await self._session.close()
+
+    def _ping_factory(self, stream: str) -> Callable[[], bytes]:
+        return lambda: self.adapter.ping_frame(stream, time.time_ns()) or b""
 
     def _url_factory(self, stream: str) -> Callable[[], Any]:
         async def url() -> str:
@@ -365,8 +401,8 @@ class ExchangeActor(Actor):
                     self._work_tx.send_nowait(("resubscribe", inst))
             case StreamExpired(reason=reason):
                 self._work_tx.send_nowait(("reconnect", stream, reason))
-            case Dropped(reason=reason):
-                self.dropped[reason] += 1
+            case Dropped(reason=reason, error=error):
+                self._on_dropped(reason, error, stream)
             case Pong(ts_sent=ts_sent):
                 if ts_sent:
                     self.latencies_ms.append((time.time_ns() - ts_sent) / 1e6)
@@ -380,6 +416,21 @@ class ExchangeActor(Actor):
             case _:
                 pass
 
+    def _on_dropped(self, reason: str, error: str, stream: str) -> None:
+        """Count an unusable frame; report at most one signal per reason per second (a broken feed must not
+        flood the bus). A private frame we could not read may have been an order update: reconcile."""
+        self.dropped[reason] += 1
+        now = time.monotonic()
+        if now - self._drop_signalled.get(reason, -1e9) >= 1.0:
+            n = self.dropped[reason] - self._drop_reported.get(reason, 0)
+            self._drop_signalled[reason] = now
+            self._drop_reported[reason] = self.dropped[reason]
+            self._emit_signal(SignalKind.FRAME_DROPPED, float(n), f"{stream}: {reason}: {error}"[:200])
+        st = self._streams.get(stream)
+        if st is not None and st.spec.private and not self._reconcile_pending:
+            self._reconcile_pending = True
+            self._work_tx.send_nowait(("reconcile",))
+
     # -- background work ---------------------------------------------------------------------------
     async def _worker(self) -> None:
         rx = self._work_rx
@@ -387,8 +438,12 @@ class ExchangeActor(Actor):
             item = await rx.receive()
             try:
                 await self._do(item)
-            except (VenueReject, VenueUnavailable, InstrumentError) as exc:
+            except (RemoteError, InstrumentError) as exc:  # venue errors, undecodable answers
                 log.warning("%s: %s failed: %s", self.name, item[0], exc)
+                if item[0] == "reconcile" and not self._reconcile_pending:
+                    await self.clock.sleep(self.config.backoff.delay(1, self._rng))
+                    self._reconcile_pending = True
+                    self._work_tx.send_nowait(("reconcile",))
                 if item[0] in ("snapshot", "resubscribe"):
                     inst = item[1]
                     self._pending_resync.discard(inst)
@@ -416,6 +471,7 @@ class ExchangeActor(Actor):
         elif kind == "reconnect":
             await self.reconnect(item[1], item[2])
         elif kind == "reconcile":
+            self._reconcile_pending = False
             await self.reconcile()
 
     async def reconcile(self) -> list[OrderUpdate]:
@@ -423,9 +479,10 @@ class ExchangeActor(Actor):
 
         Runs after every private reconnect so no fill is missed while the stream was down.
         """
+        self.reconciles += 1
         out: list[OrderUpdate] = []
         ts = time.time_ns()
-        for spec_fn in self.adapter.open_orders(None, self):
+        for spec_fn in self._builders(lambda: self.adapter.open_orders(None, self)):
             resp = await self.request(spec_fn)
             out.extend(self.adapter.parse_open_orders(resp, ts))
         seen = {u.client_order_id for u in out}
@@ -500,7 +557,7 @@ class ExchangeActor(Actor):
                 return await self.positions()
             case GetOpenOrders(instrument=inst):
                 out: list[OrderUpdate] = []
-                for spec in self.adapter.open_orders(inst, self):
+                for spec in self._builders(lambda: self.adapter.open_orders(inst, self)):
                     out.extend(self.adapter.parse_open_orders(await self.request(spec), time.time_ns()))
                 return out
             case HealthCheck():
@@ -556,14 +613,14 @@ class ExchangeActor(Actor):
 
     async def balances(self) -> list[Balance]:
         out: list[Balance] = []
-        for spec in self.adapter.balances(self):
+        for spec in self._builders(lambda: self.adapter.balances(self)):
             out.extend(self.adapter.parse_balances(await self.request(spec), time.time_ns()))
         self._dispatch(out, "")
         return out
 
     async def positions(self) -> list[Position]:
         out: list[Position] = []
-        for spec in self.adapter.positions(self):
+        for spec in self._builders(lambda: self.adapter.positions(self)):
             out.extend(self.adapter.parse_positions(await self.request(spec), time.time_ns()))
         self._dispatch(out, "")
         return out
@@ -571,14 +628,21 @@ class ExchangeActor(Actor):
     async def health(self) -> HealthReport:
         t0 = time.perf_counter()
         detail = ""
-        try:
-            await self.request(self.adapter.server_time_request(), retries=0)
-            latency = (time.perf_counter() - t0) * 1000.0
-            rest_ok = True
-        except (VenueReject, VenueUnavailable) as exc:
-            latency = (time.perf_counter() - t0) * 1000.0
+        if self.limiter.paused:
+            # Banned or told to retry later: answer now instead of queueing behind the pause.
+            left = self.limiter.paused_until - self.clock.monotonic()
+            latency = 0.0
             rest_ok = False
-            detail = str(exc)[:200]
+            detail = f"requests paused by the venue for {left:.1f} s more (rate limit / ban)"
+        else:
+            try:
+                await self.request(self.adapter.server_time_request(), retries=0)
+                latency = (time.perf_counter() - t0) * 1000.0
+                rest_ok = True
+            except (VenueReject, VenueUnavailable) as exc:
+                latency = (time.perf_counter() - t0) * 1000.0
+                rest_ok = False
+                detail = str(exc)[:200]
         connected = sum(1 for s in self._streams.values() if s.connected)
         live = sum(1 for i in self._instruments if self.adapter.book_state_live(i))
         if not rest_ok or connected == 0:
@@ -598,7 +662,8 @@ class ExchangeActor(Actor):
         st.last_data = time.monotonic()
         await self.adapter.on_connected(st.spec.name, self, self._instruments)
         self._emit_signal(SignalKind.WS_OPEN, float(st.connects), st.spec.name)
-        if st.spec.private and st.connects > 1:
+        if st.spec.private and st.connects > 1 and not self._reconcile_pending:
+            self._reconcile_pending = True
             self._work_tx.send_nowait(("reconcile",))
         st.ready.set()
 
