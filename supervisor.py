@@ -158,11 +158,11 @@ class Supervisor(Actor):
         with anyio.CancelScope() as outer:
             h.scope = outer
             while True:
-                actor = spec.factory()
-                h.actor = actor
                 started_at = clock.monotonic()
                 failed: BaseException | None = None
                 try:
+                    actor = spec.factory()  # a factory that raises is a failed start, decided on like any other
+                    h.actor = actor
                     async with anyio.create_task_group() as tg:
                         await tg.start(actor.run)
                         self._publish(ActorStarted(name=spec.name, ts=clock.time_ns(), venue=spec.venue))
@@ -279,7 +279,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--simulate", action="store_true", help="start the venue twins and point every venue at them")
     p.add_argument("--check", action="store_true", help="validate the configuration and exit")
     p.add_argument("--duration", type=float, metavar="S", help="run for S seconds, then shut down and exit 0")
-    p.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    p.add_argument("--log-format", choices=["auto", "json", "text"], default="auto",
+                   help="auto: live table on a terminal, JSON lines otherwise")
+    p.add_argument("--seed", type=int, default=1, help="with --simulate: the twins' market seed")
+    p.add_argument("--rate", type=float, default=10.0, help="with --simulate: book updates per second per instrument")
     return p
 
 

@@ -231,6 +231,8 @@ class HealthMonitor(Actor):
 
     async def handle(self, msg: Any) -> Any:
         match msg:
+            case ("active", str(scope)):
+                return self.active(scope)  # for a late starter (a restarted router) that missed the Failover
             case VenueSignal():
                 self.on_signal(msg)
             case ActorGaveUp(venue=v, name=n) if v in self.trackers:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -112,6 +112,17 @@ class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     reconcile_retry_s: float = 1.0
 
 
+class SettleOrders(msgspec.Struct, frozen=True, kw_only=True):
+    """Shutdown command: ``cancel`` every order still working (or ``leave`` them), then report.
+
+    The answer is a dict: ``working`` (orders still open on a venue), ``cancelled`` (cancel requests the
+    venues accepted), ``unknown`` (orders whose outcome is still being resolved), ``failed`` (cancels refused).
+    """
+
+    policy: str = "cancel"
+    timeout_s: float = 5.0
+
+
 class IntentRejected(LocalError):
     """The router refused an intent; ``rejection`` is the OrderRejected it also published."""
 
@@ -178,6 +189,7 @@ class OrderRouter(Actor):
         registries: Mapping[Venue, InstrumentRegistry] | None = None,
         after_journal: Callable[[ClientOrderId], None] | None = None,
         after_send: Callable[[ClientOrderId], None] | None = None,
+        active_venue: Callable[[], Awaitable[Venue | None]] | None = None,
         name: str = "router",
     ) -> None:
         super().__init__(name, bus=bus, clock=clock)
@@ -190,6 +202,7 @@ class OrderRouter(Actor):
         self._id_makers = dict(id_makers or {})
         self._after_journal = after_journal
         self._after_send = after_send
+        self._active_venue = active_venue
         self.orders: dict[ClientOrderId, TrackedOrder] = {}
         self.down: set[Venue] = set()
         self._reconciling: set[Venue] = set()
@@ -210,6 +223,11 @@ class OrderRouter(Actor):
                 self._bus.publish_msg(OrdersAtRisk(venue=venue, client_order_ids=ids, ts=self.clock.time_ns()))
                 continue
             self._reconcile_soon(venue)
+        if self._active_venue is not None and self.active is None:
+            try:
+                self.active = await self._active_venue()  # a restart after the last Failover was published
+            except (ActorDead, AskTimeout):
+                pass  # the health monitor is not up yet: its first Failover will come on the bus
 
     def _replayed(self, e: JournalEntry) -> TrackedOrder:
         return TrackedOrder(order=e.order, strategy=e.strategy, state=e.state, sends=e.sends,
@@ -235,7 +253,27 @@ class OrderRouter(Actor):
                 return None
             case CancelOrder() | QueryOrder():
                 return await self._forward(msg)
+            case SettleOrders():
+                return await self._settle(msg)
         return None
+
+    async def _settle(self, cmd: SettleOrders) -> dict[str, int]:
+        """Cancel (or leave) what is still working, within ``timeout_s``; the journal keeps every state."""
+        cancelled = failed = 0
+        working = [o for o in self.orders.values() if o.state is JournalState.OPEN]
+        if cmd.policy == "cancel":
+            with anyio.move_on_after(cmd.timeout_s):
+                for o in working:
+                    try:
+                        await self._forward(CancelOrder(venue=o.venue, instrument=o.order.instrument,
+                                                        client_order_id=o.client_order_id))
+                        cancelled += 1
+                    except (LocalError, VenueReject, VenueUnavailable, AskTimeout, ActorDead) as exc:
+                        failed += 1
+                        log.warning("router: cancel %s on %s at shutdown failed: %s", o.client_order_id, o.venue, exc)
+        still = sum(1 for o in self.orders.values() if o.state is JournalState.OPEN)
+        unknown = sum(1 for o in self.orders.values() if o.state in (JournalState.UNKNOWN, JournalState.SENT))
+        return {"working": still, "cancelled": cancelled, "unknown": unknown, "failed": failed}
 
     # -- intents -----------------------------------------------------------------------------------
     async def _submit(self, intent: OrderIntent) -> ClientOrderId:

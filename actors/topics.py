@@ -75,6 +75,8 @@ __all__ = [
     "account_view",
     "topic_for",
     "matches",
+    "covers",
+    "overlaps",
     "validate_pattern",
     "ALL",
     "any_venue",
@@ -166,7 +168,8 @@ def failover() -> str:
 
 
 def actor(name: str = "*") -> str:
-    return f"control.actor.{name if name == '*' else token(name)}"
+    """Actor names may be dotted (``exchange.binance``); the dots become ``_`` inside the one token."""
+    return f"control.actor.{name if name == '*' else token(name.replace('.', '_'))}"
 
 
 def order_intent() -> str:
@@ -281,3 +284,27 @@ def matches(pattern: str | tuple[str, ...], topic: str) -> bool:
         if p != "*" and p != toks[n]:
             return False
     return len(toks) == len(pat)
+
+
+def covers(outer: str, inner: str) -> bool:
+    """True when every topic matching pattern ``inner`` also matches pattern ``outer``."""
+    a, b = validate_pattern(outer), validate_pattern(inner)
+    for n, p in enumerate(a):
+        if p == ">":
+            return len(b) > n
+        if n >= len(b) or b[n] == ">":
+            return False
+        if p != "*" and (b[n] == "*" or b[n] != p):
+            return False
+    return len(a) == len(b)
+
+
+def overlaps(first: str, second: str) -> bool:
+    """True when some topic matches both patterns."""
+    a, b = validate_pattern(first), validate_pattern(second)
+    for n in range(min(len(a), len(b))):
+        if a[n] == ">" or b[n] == ">":
+            return True
+        if a[n] != "*" and b[n] != "*" and a[n] != b[n]:
+            return False
+    return len(a) == len(b)

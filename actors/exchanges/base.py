@@ -38,6 +38,7 @@ from actors.clock import Clock
 from actors.exchanges.adapter import StreamSpec, VenueAdapter
 from actors.mailbox import fifo_mailbox
 from actors.ratelimit import VenueLimiter
+from actors.stats import Histogram
 from actors.transport import RestClient, TransportTimeout, WsTransport
 from messages import (
     Balance,
@@ -171,6 +172,7 @@ class ExchangeActor(Actor):
         self.reconciles = 0
         self.resyncs = 0
         self.latencies_ms: deque[float] = deque(maxlen=1000)
+        self.rest_latency_hist = Histogram()  # cumulative, for the metrics endpoint
         self.ready_at_ns = 0
 
     # -- context offered to the adapter ------------------------------------------------------------
@@ -244,6 +246,7 @@ class ExchangeActor(Actor):
             else:
                 ms = (time.perf_counter() - t0) * 1000.0
                 self.latencies_ms.append(ms)
+                self.rest_latency_hist.observe(ms)
                 self._emit_signal(SignalKind.LATENCY, ms, req.path)
                 return resp
             delay = self.config.backoff.delay(attempt, self._rng)
@@ -678,6 +681,30 @@ class ExchangeActor(Actor):
     @property
     def streams(self) -> dict[str, _Stream]:
         return self._streams
+
+    def stats(self) -> dict[str, Any]:
+        """A read-only snapshot of counters for the status view and metrics (no state is shared)."""
+        lat = sorted(self.latencies_ms)
+        frames = sum(st.transport.stats.frames for st in self._streams.values() if st.transport is not None)
+        reconnects = sum(max(0, st.connects - 1) for st in self._streams.values())
+        live = sum(1 for i in self._instruments if self.adapter.book_state_live(i))
+        return {
+            "frames": frames,
+            "reconnects": reconnects,
+            "connected": sum(1 for st in self._streams.values() if st.connected),
+            "streams": len(self._streams),
+            "books_live": live,
+            "books_total": len(self._instruments),
+            "resyncs": self.resyncs,
+            "reconciles": self.reconciles,
+            "dropped": sum(self.dropped.values()),
+            "rest_p50_ms": lat[len(lat) // 2] if lat else float("nan"),
+            "rest_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
+            "clock_offset_ms": self.offset_ms,
+            "ratelimit_headroom": self.limiter.headroom("default"),
+            "paused": self.limiter.paused,
+            "tracked_orders": len(self._tracked),
+        }
 
 
 class _Handler:

@@ -1,0 +1,108 @@
+"""What the metrics endpoint and /health report, read from the running graph at scrape time."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from actors.bus import Bus
+from actors.exchanges.base import ExchangeActor
+from actors.router import OrderRouter
+from daemon.metrics import Collector, HistogramSample, Sample
+from daemon.status import StatusView
+from messages import CircuitState, HealthStatus
+
+__all__ = ["collectors", "health_summary"]
+
+_HEALTH_VALUE = {HealthStatus.OK: 2, HealthStatus.DEGRADED: 1, HealthStatus.DOWN: 0}
+_CIRCUIT_VALUE = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
+
+
+def collectors(sup: Any, graph: Any, status: StatusView, bus: Bus) -> list[Collector]:
+    def venues() -> list[Sample | HistogramSample]:
+        out: list[Sample | HistogramSample] = []
+        for venue, name in graph.exchange_names.items():
+            h = sup.children.get(name)
+            actor = h.actor if h is not None else None
+            labels = {"venue": venue.value}
+            up = 1.0 if actor is not None and actor.alive else 0.0
+            out.append(Sample("crossbook_exchange_up", up, labels, help="1 when the venue's exchange actor runs"))
+            if h is not None:
+                out.append(Sample("crossbook_exchange_restarts_total", float(h.total_restarts), labels, kind="counter",
+                                  help="restarts of the venue's exchange actor"))
+            if not isinstance(actor, ExchangeActor):
+                continue
+            st = actor.stats()
+            out.append(HistogramSample("crossbook_rest_latency_ms", actor.rest_latency_hist, labels,
+                                       help="REST request latency"))
+            out += [
+                Sample("crossbook_ws_frames_total", st["frames"], labels, kind="counter", help="WebSocket frames received"),
+                Sample("crossbook_ws_reconnects_total", st["reconnects"], labels, kind="counter", help="WebSocket reconnects"),
+                Sample("crossbook_ws_connected", st["connected"], labels, help="connected WebSocket streams"),
+                Sample("crossbook_books_live", st["books_live"], labels, help="order books in sync"),
+                Sample("crossbook_book_resyncs_total", st["resyncs"], labels, kind="counter", help="book resyncs"),
+                Sample("crossbook_frames_dropped_total", st["dropped"], labels, kind="counter", help="frames dropped"),
+                Sample("crossbook_rest_latency_p50_ms", st["rest_p50_ms"], labels, help="REST latency p50 (last 1000)"),
+                Sample("crossbook_rest_latency_p99_ms", st["rest_p99_ms"], labels, help="REST latency p99 (last 1000)"),
+                Sample("crossbook_clock_offset_ms", st["clock_offset_ms"], labels, help="venue clock minus ours"),
+                Sample("crossbook_ratelimit_headroom_ratio", st["ratelimit_headroom"], labels,
+                       help="free fraction of the venue's main request budget"),
+                Sample("crossbook_requests_paused", 1.0 if st["paused"] else 0.0, labels, help="1 during a ban/retry-after"),
+            ]
+        for venue, hv in status.health.items():
+            lab = {"venue": str(venue)}
+            out.append(Sample("crossbook_venue_health", _HEALTH_VALUE[hv.status], lab, help="2 ok, 1 degraded, 0 down"))
+            out.append(Sample("crossbook_venue_latency_p50_ms", hv.latency_p50_us / 1000, lab, help="probe latency p50"))
+            out.append(Sample("crossbook_venue_latency_p99_ms", hv.latency_p99_us / 1000, lab, help="probe latency p99"))
+        for venue, cc in status.circuits.items():
+            out.append(Sample("crossbook_circuit_state", _CIRCUIT_VALUE[cc.current], {"venue": str(venue)},
+                              help="0 closed, 1 half-open, 2 open"))
+        out.append(Sample("crossbook_failovers_total", float(len(status.failovers_seen)), kind="counter",
+                          help="active-venue changes"))
+        out.append(Sample("crossbook_arb_opened_total", float(status.arb_opened), kind="counter",
+                          help="arbitrage opportunities opened"))
+        out.append(Sample("crossbook_best_updates_total", float(status.best_updates), kind="counter",
+                          help="BestBidAsk messages seen"))
+        return out
+
+    def mailboxes() -> list[Sample]:
+        out: list[Sample] = [Sample("crossbook_bus_published_total", float(bus.published), kind="counter",
+                                    help="messages published on the bus")]
+        for sub in bus.subscriptions():
+            st = sub.target.statistics() if hasattr(sub.target, "statistics") else None
+            if st is None:
+                continue
+            lab = {"mailbox": st.name}
+            out.append(Sample("crossbook_mailbox_depth", st.depth, lab, help="messages waiting"))
+            out.append(Sample("crossbook_mailbox_peak", st.peak, lab, help="deepest it has been"))
+            out.append(Sample("crossbook_mailbox_conflated_total", st.conflated, lab, kind="counter",
+                              help="older values replaced unread"))
+            out.append(Sample("crossbook_mailbox_overflowed_total", st.overflowed, lab, kind="counter",
+                              help="events dropped (reported to the subscriber)"))
+        return out
+
+    def orders() -> list[Sample]:
+        h = sup.children.get("router")
+        router = h.actor if h is not None else None
+        if not isinstance(router, OrderRouter):
+            return []
+        counts = Counter(str(o.status.value if o.status is not None else o.state.value) for o in router.orders.values())
+        return [Sample("crossbook_orders", float(n), {"status": s}, help="orders tracked by the router, by status")
+                for s, n in sorted(counts.items())]
+
+    return [venues, mailboxes, orders]
+
+
+def health_summary(status: StatusView) -> dict[str, Any]:
+    venues = {str(v): h.status.value for v, h in status.health.items()}
+    if not venues:
+        overall = "starting"
+    elif all(s == "down" for s in venues.values()):
+        overall = "down"
+    elif all(s == "ok" for s in venues.values()):
+        overall = "ok"
+    else:
+        overall = "degraded"
+    active = status.failovers[-1].to_venue if status.failovers else None
+    return {"status": overall, "venues": venues, "active_venue": active, "best": {
+        g: {"bid": b.bid_px, "ask": b.ask_px} for g, b in status.best.items()}}

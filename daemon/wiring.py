@@ -1,0 +1,259 @@
+"""The object graph: from a Config to the supervisor's child specs. The one place that knows every
+component (the composition root); everything is passed down explicitly.
+
+Start order (the supervisor stops them in reverse): status view, exchange actors, router, health monitor,
+aggregator, account view, strategies. Strategies are stopped first at shutdown, then the router settles
+open orders, then the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import random
+import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from actors.account import AccountBook
+from actors.aggregation import AggregatorConfig, InstrumentGroup
+from actors.aggregator import Aggregator
+from actors.backoff import Backoff
+from actors.base import Actor
+from actors.bus import Bus
+from actors.circuit import CircuitConfig
+from actors.clock import Clock
+from actors.exchanges.adapter import Endpoints, VenueAdapter
+from actors.exchanges.base import ExchangeActor, ExchangeConfig
+from actors.health import HealthConfig, HealthMonitor
+from actors.journal import Journal
+from actors.ref import ProxyRef
+from actors.router import OrderRouter, RouterConfig
+from actors.selection import SelectionConfig, VenueSelector
+from actors.strategies.base import Strategy
+from daemon.config import Config, StrategySection, VenueSection, credentials_for
+from messages import GetBalances, GetPositions, HealthCheck, InstrumentId, Venue, VenueAccount
+from supervisor import ChildSpec, Intensity, RestartPolicy, Supervisor
+from venues import Credentials
+from venues.errors import ConfigError
+from venues.symbols import InstrumentRegistry
+
+__all__ = ["Graph", "build_graph", "adapter_for", "load_strategy_class"]
+
+
+def adapter_for(venue: Venue, registry: InstrumentRegistry, endpoints: Endpoints | None, section: VenueSection) -> VenueAdapter:
+    """The venue's wiring module, with live endpoints unless overridden."""
+    if venue is Venue.BINANCE:
+        from actors.exchanges import binance as m
+    elif venue is Venue.BYBIT:
+        from actors.exchanges import bybit as m  # type: ignore[no-redef]
+    elif venue is Venue.OKX:
+        from actors.exchanges import okx as m  # type: ignore[no-redef]
+    else:
+        from actors.exchanges import deribit as m  # type: ignore[no-redef]
+    cls = {Venue.BINANCE: "BinanceAdapter", Venue.BYBIT: "BybitAdapter", Venue.OKX: "OkxAdapter",
+           Venue.DERIBIT: "DeribitAdapter"}[venue]
+    ep = endpoints or _configured_endpoints(m.LIVE_ENDPOINTS, section)
+    adapter: VenueAdapter = getattr(m, cls)(registry, ep, stale_after_s=section.stale_after_s)
+    return adapter
+
+
+def _configured_endpoints(live: Endpoints, section: VenueSection) -> Endpoints:
+    if not section.rest and not section.ws:
+        return live
+    return Endpoints(rest=section.rest or live.rest, ws={**live.ws, **section.ws})
+
+
+def load_strategy_class(path: str) -> type[Strategy[Any]]:
+    """Import ``package.module:ClassName``.
+
+    Raises:
+        ConfigError: not importable, or not a Strategy subclass.
+    """
+    module, _, name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        msg = f"strategy {path!r} cannot be loaded: {exc}"
+        raise ConfigError(msg) from None
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        msg = f"strategy {path!r} is not a Strategy subclass"
+        raise ConfigError(msg)
+    return cls
+
+
+def settings_type(cls: type[Strategy[Any]]) -> type[msgspec.Struct]:
+    for base in getattr(cls, "__orig_bases__", ()):
+        args = typing.get_args(base)
+        if args and isinstance(args[0], type):
+            return args[0]
+    msg = f"{cls.__name__} does not declare its settings type (class X(Strategy[MySettings]))"
+    raise ConfigError(msg)
+
+
+def strategy_settings(cls: type[Strategy[Any]], section: StrategySection) -> msgspec.Struct:
+    try:
+        return msgspec.convert(section.settings, type=settings_type(cls))
+    except msgspec.ValidationError as exc:
+        msg = f"strategy {section.name!r} settings: {exc}"
+        raise ConfigError(msg) from None
+
+
+@dataclass
+class Graph:
+    supervisor: Supervisor
+    registry: InstrumentRegistry
+    journal: Journal | None
+    exchange_names: dict[Venue, str] = field(default_factory=dict)
+    strategy_names: list[str] = field(default_factory=list)
+    strategy_sections: dict[str, StrategySection] = field(default_factory=dict)
+
+
+def build_graph(
+    config: Config,
+    bus: Bus,
+    clock: Clock,
+    rng: random.Random,
+    *,
+    endpoints: dict[Venue, Endpoints] | None = None,
+    credentials: dict[Venue, Credentials] | None = None,
+    with_strategies: bool = True,
+    extra: list[ChildSpec] | None = None,
+) -> Graph:
+    """Child specs for the whole system, under one supervisor (not started)."""
+    r = config.restart
+    backoff = Backoff(base_s=r.base_s, cap_s=r.cap_s, reset_after_s=r.reset_after_s)
+    intensity = Intensity(max_restarts=r.max_restarts, window_s=r.window_s)
+    registry = InstrumentRegistry()
+    venues = config.enabled_venues()
+    specs: list[ChildSpec] = []
+    names: dict[Venue, str] = {}
+    adapters: dict[Venue, VenueAdapter] = {}
+    for venue, section in venues.items():
+        creds = (credentials or {}).get(venue) or credentials_for(venue.value, section)
+        adapter = adapter_for(venue, registry, (endpoints or {}).get(venue), section)
+        adapters[venue] = adapter
+        xcfg = ExchangeConfig(instruments=list(section.instruments), depth_levels=config.aggregator.depth_levels)
+        name = f"exchange.{venue.value}"
+        names[venue] = name
+
+        def make_exchange(adapter: VenueAdapter = adapter, xcfg: ExchangeConfig = xcfg, creds: Credentials | None = creds,
+                          name: str = name) -> Actor:
+            return ExchangeActor(adapter, xcfg, bus=bus, credentials=creds, clock=clock, rng=rng, name=name)
+
+        specs.append(ChildSpec(name=name, factory=make_exchange, backoff=backoff, intensity=intensity, venue=venue,
+                               shutdown_timeout_s=config.daemon.shutdown_timeout_s))
+    sup = Supervisor("root", [], bus=bus, clock=clock, rng=rng)
+    refs: dict[Venue, ProxyRef] = {v: sup.child_ref(n) for v, n in names.items()}
+
+    journal: Journal | None = None
+    router_ref: ProxyRef = sup.child_ref("router")
+    health_ref: ProxyRef = sup.child_ref("health")
+    journal = Journal(config.daemon.journal)
+
+    def make_router() -> Actor:
+        assert journal is not None
+        return OrderRouter(journal, refs, bus=bus, config=RouterConfig(), clock=clock,
+                           id_makers={v: a.make_client_order_id for v, a in adapters.items()},
+                           registries={v: registry for v in adapters}, active_venue=_active(health_ref))
+
+    specs.append(ChildSpec(name="router", factory=make_router, backoff=backoff, intensity=intensity,
+                           shutdown_timeout_s=config.daemon.shutdown_timeout_s))
+
+    # Health monitor and the active-venue selector.
+    order = sorted(venues, key=lambda v: venues[v].priority)
+    h = config.health
+    hcfg = HealthConfig(venues=order, probe_interval_s=h.probe_interval_s, latency_degraded_ms=h.latency_degraded_ms,
+                        circuit=CircuitConfig(failure_threshold=h.breaker_failures, cooldown_base_s=h.breaker_cooldown_s))
+    probes = {v: [_probe(refs[v], v)] for v in order}
+
+    def make_health() -> Actor:
+        sel = VenueSelector(SelectionConfig(venues=order, priority={v: venues[v].priority for v in order}, hold_s=h.hold_s))
+        return HealthMonitor(hcfg, bus=bus, clock=clock, rng=rng, probes=probes, selectors=[sel])
+
+    specs.append(ChildSpec(name="health", factory=make_health, backoff=backoff, intensity=intensity))
+
+    def make_aggregator() -> Actor:
+        groups = _groups(config, venues, registry)
+        a = config.aggregator
+        acfg = AggregatorConfig(groups=groups, taker_fee_bps={v: s.taker_fee_bps for v, s in venues.items()},
+                                stale_after_ms=a.staleness_ms, arb_threshold_bps=a.threshold_bps,
+                                min_size_base=a.min_size_base)
+        return Aggregator(acfg, registry, bus=bus, clock=clock)
+
+    specs.append(ChildSpec(name="aggregator", factory=make_aggregator, backoff=backoff, intensity=intensity))
+    sources = {v: _account_source(refs[v], v) for v in names}
+    specs.append(ChildSpec(name="account", factory=lambda: AccountBook(sources, registry, bus=bus, clock=clock),
+                           backoff=backoff, intensity=intensity))
+
+    strategy_names: list[str] = []
+    sections: dict[str, StrategySection] = {}
+    if with_strategies:
+        for s in config.strategies:
+            if not s.enabled:
+                continue
+            cls = load_strategy_class(s.path)
+            settings = strategy_settings(cls, s)
+            name = f"strategy.{s.name}"
+
+            def make_strategy(cls: type[Strategy[Any]] = cls, settings: msgspec.Struct = settings, name: str = name) -> Actor:
+                # Optional context a strategy may ask for by naming it in its constructor.
+                extras: dict[str, Any] = {}
+                params = inspect.signature(cls).parameters
+                if "groups" in params:
+                    extras["groups"] = _groups(config, venues, registry)
+                if "instruments" in params:
+                    extras["instruments"] = registry
+                return cls(name=name, settings=settings, router=router_ref, bus=bus, clock=clock, **extras)  # type: ignore[call-arg]
+
+            specs.append(ChildSpec(name=name, factory=make_strategy, backoff=backoff, intensity=intensity,
+                                   restart=RestartPolicy.PERMANENT))
+            strategy_names.append(name)
+            sections[name] = s
+    specs.extend(extra or [])
+    sup._specs = specs  # noqa: SLF001 - the supervisor starts them in on_start, in this order
+    return Graph(supervisor=sup, registry=registry, journal=journal, exchange_names=names,
+                 strategy_names=strategy_names, strategy_sections=sections)
+
+
+def _groups(config: Config, venues: dict[Venue, VenueSection], registry: InstrumentRegistry) -> list[InstrumentGroup]:
+    """Configured groups, keeping the members whose venue is enabled and whose instrument has loaded."""
+    groups = []
+    for g in config.groups:
+        members = [(Venue(v), InstrumentId(i)) for v, _, i in (m.partition(":") for m in g.members)]
+        present = [m for m in members if m[0] in venues and registry.find(m[0], m[1]) is not None]
+        if present:
+            groups.append(InstrumentGroup(name=g.name, members=present))
+    return groups
+
+
+def _active(health: ProxyRef) -> Callable[[], Any]:
+    async def active() -> Venue | None:
+        result: Venue | None = await health.ask(("active", "all"), timeout=2.0)
+        return result
+
+    return active
+
+
+def _probe(ref: ProxyRef, venue: Venue) -> Callable[[], Any]:
+    async def probe() -> float:
+        report = await ref.ask(HealthCheck(venue=venue), timeout=5.0)
+        if report.status == "down":
+            msg = f"{venue} health check: down ({report.detail})"
+            raise RuntimeError(msg)
+        return float(report.latency_ms)
+
+    return probe
+
+
+def _account_source(ref: ProxyRef, venue: Venue) -> Callable[[], Any]:
+    async def source() -> VenueAccount:
+        balances = await ref.ask(GetBalances(venue=venue), timeout=10.0)
+        positions = await ref.ask(GetPositions(venue=venue), timeout=10.0)
+        return VenueAccount(venue=venue, balances=tuple(balances), positions=tuple(positions), ts=time.time_ns())
+
+    return source
