@@ -4,8 +4,8 @@ Rules:
 - A strategy declares the bus topics it wants (``subscriptions`` class attribute or the constructor) and
   gets its messages one at a time through ``handle``, which subclasses write as a ``match`` on the class.
 - Orders go out only as OrderIntents to the router ``ActorRef`` given at construction (``submit``); a
-  strategy never sees an exchange actor. Order updates come back on the bus (``orders.update.>``), on an
-  event subscription: they are never conflated.
+  strategy never sees an exchange actor. Order updates come back on the bus (``orders.update.>``, and
+  refusals on ``orders.rejected``), on event subscriptions: they are never conflated.
 - Settings are a msgspec Struct; ``reload`` swaps them (SIGHUP sends ``Reload(settings)``), after
   checking the type, and calls ``on_reload`` so a subclass can react.
 - A crash is an ordinary actor failure: the supervisor that owns the strategy decides about a restart.
@@ -64,6 +64,7 @@ class Strategy(Actor, Generic[S]):
         for pattern, conflate in self._wishes:
             self.subscribe(pattern, conflate=conflate)
         self.subscribe(topics.order_update("*"), conflate=False)
+        self.subscribe(topics.order_rejected(), conflate=False)  # the router's and the venues' refusals
 
     async def submit(self, intent: OrderIntent) -> None:
         """Send ``intent`` to the router, stamped with this strategy's name and the clock.

@@ -38,6 +38,7 @@ from messages import (
     Instrument,
     InstrumentId,
     OrderIntent,
+    OrderRejected,
     OrderStatus,
     OrderType,
     OrderUpdate,
@@ -135,6 +136,8 @@ class CrossArb(Strategy[CrossArbSettings]):
         self._cooldown_until: dict[str, float] = {}
         self._seq = itertools.count(1)
         self.counters = {"attempts": 0, "completed": 0, "unwinds": 0, "unhedged": 0}
+        self._slug = "".join(ch for ch in name.split(".")[-1] if ch.isalnum())[:8] or "arb"
+        self._run = f"{self.clock.time_ns() // 1_000_000 % 100_000_000:08d}"
 
     # -- messages ---------------------------------------------------------------------------------
     async def handle(self, msg: Any) -> Any:
@@ -148,6 +151,12 @@ class CrossArb(Strategy[CrossArbSettings]):
                 await self._on_update(self._orders[cid], msg)
                 return None
             case OrderUpdate():
+                return None
+            case OrderRejected(client_order_id=cid) if cid is not None and cid in self._orders:
+                order = self._orders[cid]
+                order.status = OrderStatus.REJECTED  # nothing filled: the leg is over
+                log.warning("arb leg %s refused: %s %s", cid, msg.code, msg.text)
+                await self._after_leg(order.attempt)
                 return None
             case "stats":
                 return dict(self.counters, in_flight=len(self._attempts))
@@ -229,7 +238,10 @@ class CrossArb(Strategy[CrossArbSettings]):
 
     def _new_order(self, att: _Attempt, role: _Role, inst: Instrument, side: Side, qty: Decimal,
                    px: Decimal) -> _Order:
-        cid = ClientOrderId(f"{self.name}-{att.n}-{role.value}{len(att.unwinds) if role is _Role.UNWIND else ''}")
+        # Letters and digits only, at most 32: valid on every venue (OKX allows nothing else); the run id keeps
+        # ids unique across restarts of this strategy (the router refuses a client id it has journaled).
+        suffix = f"{role.value[0]}{len(att.unwinds) if role is _Role.UNWIND else ''}"
+        cid = ClientOrderId(f"{self._slug}{self._run}n{att.n}{suffix}"[:32])
         order = _Order(cid, att, role, inst, side, qty, px)
         self._orders[cid] = order
         return order
