@@ -32,7 +32,15 @@ from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import MatchingEngine, OrderEvent
-from simulator.twin import Credentials, ErrorKind, TwinUrls, admin_routes, book_json, fault_middleware
+from simulator.twin import (
+    Credentials,
+    ErrorKind,
+    TwinUrls,
+    admin_routes,
+    ban_remaining_s,
+    book_json,
+    fault_middleware,
+)
 
 __all__ = ["BinanceConfig", "BinanceTwin", "binance_specs", "VENUE"]
 
@@ -154,6 +162,12 @@ class BinanceTwin:
                          [(fmt.px(spec, p), fmt.qty(spec, s)) for p, s in d.mirror.asks(depth)], d.mirror.update_id)
 
     def error_response(self, kind: str, status: int) -> web.Response:
+        if kind == ErrorKind.BANNED:  # as LimitState's own ban: 418, -1003 "banned until <ms>", Retry-After
+            left_ms = int(ban_remaining_s(self.faults) * 1000)
+            until = self.now_ms() + left_ms
+            msg = f"Way too many requests; IP banned until {until}. Please use the websocket for live updates to avoid bans."
+            headers = {"Retry-After": str(max(1, (left_ms + 999) // 1000))} | self.limits.headers(False)
+            return web.json_response({"code": -1003, "msg": msg}, status=418, headers=headers)
         if kind == ErrorKind.RATE_LIMITED:
             body = {"code": -1003, "msg": "Too many requests; current request has limited."}
             return web.json_response(body, status=429, headers={"Retry-After": "1"} | self.limits.headers(False))

@@ -177,6 +177,8 @@ class BybitTwin:
 
     def error_response(self, kind: str, status: int) -> web.Response:
         now = self.now_ms()
+        if kind == ErrorKind.BANNED:  # the per-IP ban: HTTP 403 "access too frequent", no envelope
+            return web.Response(status=403, text="access too frequent", headers={"Timenow": str(now)})
         if kind == ErrorKind.RATE_LIMITED:  # Bybit reports UID limits in-band: HTTP 200, retCode 10006
             body = fmt.envelope({}, now, 10006, "Too many visits. Exceeded the API Rate Limit.")
             headers = {"X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": str(now + 1000)}

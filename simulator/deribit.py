@@ -8,7 +8,8 @@ Invariants:
 - REST books and WS snapshots come from the ``BookMirror`` (the published book), so ``get_order_book``'s
   ``change_id`` always sits on the stream.
 - Order ``label`` is the client order id: a non-empty label may not be reused while an order carrying it is
-  open (13032). Orders without a label get an internal engine client id the wire never shows.
+  open (13032); orders and their trades (``private/buy`` ``trades``, ``user.trades``, ``user.changes``) carry
+  it. Orders without a label get an internal engine client id the wire never shows.
 - JSON-RPC methods live in deribit_market.py (public) and deribit_trading.py (private), HTTP transport in
   deribit_rest.py and WebSockets in deribit_ws.py; this module owns state and wiring. Time is the injected
   clock plus any CLOCK_SKEW fault.
@@ -160,7 +161,7 @@ class DeribitTwin:
         return book_json(d.mirror.bids(depth), d.mirror.asks(depth), d.mirror.update_id)
 
     def error_response(self, kind: str, status: int) -> web.Response:
-        if kind == ErrorKind.RATE_LIMITED:
+        if kind in (ErrorKind.RATE_LIMITED, ErrorKind.BANNED):
             err = DeribitError(10028)
         else:
             err = DeribitError(11094 if status == 500 else 13028, status=status)
@@ -269,6 +270,8 @@ class DeribitTwin:
         elif fault.kind is FaultKind.MALFORMED_FRAME:
             self.faults.consume(FaultKind.MALFORMED_FRAME)
             self.hub.mark_malformed()
+        elif fault.kind is FaultKind.BAN:
+            self.hub.terminate_all(DeribitError(10028))
 
     # -- market -------------------------------------------------------------------------------------------
     def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
@@ -360,7 +363,8 @@ class DeribitTwin:
                 row = fmt.trade_json(inst, trade_id=ev.trade_id, seq=ev.trade_id, ts=ev.ts_ms,
                                      tick_direction=self.tick_direction(o.symbol, ev.last_price), o=o,
                                      price=ev.last_price, amount=ev.last_qty, fee=ev.fee, maker=ev.is_maker,
-                                     mark=self.mark(o.symbol), index=self.index_price(o.symbol))
+                                     mark=self.mark(o.symbol), index=self.index_price(o.symbol),
+                                     label=self.labels.get(o.order_id, ""))
                 fills.setdefault(o.order_id, []).append(row)
                 trades.append(row)
                 changes_trades.append(row | {"profit_loss": round(float(ev.realized_pnl), 8)})

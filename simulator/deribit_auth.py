@@ -109,7 +109,7 @@ def verify_hmac_header(keys: dict[str, Credentials], header: str, method: str, u
 
     Raises:
         DeribitError: 13004 for an unknown client id, 13009 for missing fields, a stale/future timestamp
-            or a wrong signature.
+            (``data.reason`` "invalid timestamp") or a wrong signature.
     """
     fields = parse_hmac_header(header) or {}
     if not all(fields.get(k) for k in ("id", "ts", "sig", "nonce")):
@@ -118,7 +118,7 @@ def verify_hmac_header(keys: dict[str, Credentials], header: str, method: str, u
     if cred is None:
         raise DeribitError(13004)
     if not fields["ts"].isdigit() or abs(server_ms - int(fields["ts"])) > window_ms:
-        raise DeribitError(13009)
+        raise rpc_error(13009, "invalid timestamp")  # the reason names it: clients resync their clock
     expected = sign(cred.secret, rest_signature_payload(fields["ts"], fields["nonce"], method, uri, body))
     if not hmac.compare_digest(fields["sig"].lower(), expected):
         raise DeribitError(13009)

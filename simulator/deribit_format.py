@@ -181,8 +181,11 @@ def order_json(inst: DeribitInstrument, o: Order, label: str, *, context: str, r
 
 def trade_json(inst: DeribitInstrument, *, trade_id: int, seq: int, ts: int, tick_direction: int, o: Order,
                price: Decimal, amount: Decimal, fee: Decimal, maker: bool, mark: Decimal, index: float,
-               profit_loss: Decimal | None = None) -> dict[str, Any]:
-    """A private trade (``private/buy`` ``trades``, ``user.trades``; ``user.changes`` adds profit_loss)."""
+               profit_loss: Decimal | None = None, label: str = "") -> dict[str, Any]:
+    """A private trade (``private/buy`` ``trades``, ``user.trades``; ``user.changes`` adds profit_loss).
+
+    ``label`` is the order's label (our client order id); Deribit includes it on trades of labelled orders.
+    """
     out: dict[str, Any] = {
         "trade_seq": seq, "trade_id": format_trade_id(inst, trade_id, True), "timestamp": ts,
         "tick_direction": tick_direction, "state": order_state(o), "reduce_only": o.reduce_only,
@@ -195,6 +198,8 @@ def trade_json(inst: DeribitInstrument, *, trade_id: int, seq: int, ts: int, tic
         "liquidity": "M" if maker else "T", "instrument_name": inst.name, "index_price": index,
         "fee_currency": inst.settle, "fee": _r(fee), "direction": o.side.value.lower(), "amount": num(amount),
     }
+    if label:
+        out["label"] = label
     return out
 
 

@@ -303,7 +303,7 @@ def _auth(twin: DeribitTwin, c: Call) -> Any:
         else:
             ts = p_int(p, "timestamp")
             if abs(now - ts) > twin.config.signature_window_ms:
-                raise DeribitError(13004)
+                raise rpc_error(13004, "invalid timestamp")
             payload = client_signature_payload(ts, p_str(p, "nonce"), str(p.get("data") or ""))
             if p_str(p, "signature").lower() != sign(cred.secret, payload):
                 raise DeribitError(13004)

@@ -9,7 +9,8 @@ Invariants:
 - ``*.raw`` market channels need an authorised connection (13778) when the twin is configured so; ``user.*``
   channels need one always (private/subscribe -> 13009; public/subscribe silently skips them).
 - ``public/set_heartbeat``: a ``test_request`` every interval; a connection that has not sent ``public/test``
-  before the next one is closed. Running out of credits (10028) terminates the session after the reply.
+  before the next one is closed. Running out of credits (10028) terminates the session after the reply; a
+  BAN fault terminates every session at once (10028 frame, then close) and answers every request 10028.
 - Each connection has a bounded send queue drained by its own writer task (an anyio task group owned by the
   aiohttp handler); a full queue aborts the connection. STALL: nothing is sent, nothing is answered.
 """
@@ -164,6 +165,13 @@ class DeribitHub:
         if fault is not None and fault.until is None:
             self.twin.faults.consume(FaultKind.DROP_WS)  # one-shot: new connections are fine again
 
+    def terminate_all(self, error: DeribitError) -> None:
+        """End every session the way Deribit does on 10028: an error frame, then a close (after queued frames)."""
+        now_us = self.twin.now_us()
+        for conn in list(self.conns):
+            self._enqueue(conn, _encode(self.twin.envelope(None, error=error, us_in=now_us)))
+            self._enqueue(conn, b"")
+
     def mark_malformed(self) -> None:
         for conn in self.conns:
             conn.malformed = True
@@ -283,7 +291,7 @@ class DeribitHub:
 
     def _fault_error(self) -> DeribitError | None:
         faults = self.twin.faults
-        if faults.active(FaultKind.RATE_LIMIT) is not None:
+        if faults.active(FaultKind.RATE_LIMIT) is not None or faults.active(FaultKind.BAN) is not None:
             return DeribitError(10028)
         if faults.active(FaultKind.HTTP_5XX) is not None:
             return DeribitError(13028)

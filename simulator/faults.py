@@ -35,6 +35,7 @@ class FaultKind(enum.StrEnum):
     REFUSE_CONNECTIONS = "refuse_connections"  # new HTTP/WS connections are aborted
     EXPIRE_LISTEN_KEY = "expire_listen_key"  # user-data keys expire now (Binance listenKey)
     CLOCK_SKEW = "clock_skew"  # the twin's clock is off by params["ms"]
+    BAN = "ban"  # the venue bans our IP for duration_s: REST answers with the venue's ban / limit error
 
 
 ONE_SHOT = frozenset({
@@ -67,6 +68,10 @@ class FaultController:
         self._clock = clock
         self._faults: dict[FaultKind, Fault] = {}
         self._listeners: list[Callable[[Fault], None]] = []
+
+    def now(self) -> float:
+        """The controller's monotonic clock (deadlines are on it)."""
+        return self._clock()
 
     def add_listener(self, listener: Callable[[Fault], None]) -> None:
         """Call ``listener(fault)`` synchronously on every ``inject``."""

@@ -157,7 +157,7 @@ class OkxTwin:
                          [(fmt.num(p), fmt.num(s)) for p, s in d.mirror.asks(depth)], d.mirror.update_id)
 
     def error_response(self, kind: str, status: int) -> web.Response:
-        if kind == ErrorKind.RATE_LIMITED:
+        if kind in (ErrorKind.RATE_LIMITED, ErrorKind.BANNED):  # OKX documents no timed IP ban: its 50011 / 429
             return web.json_response({"code": "50011", "msg": RATE_LIMIT_MSG, "data": []}, status=429)
         if status == 500:
             return web.json_response({"code": "50026", "msg": "System error. Try again later", "data": []}, status=500)

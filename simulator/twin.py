@@ -22,7 +22,8 @@ from aiohttp.typedefs import Middleware
 from simulator.book import BookChanges
 from simulator.faults import FaultController, FaultKind
 
-__all__ = ["Credentials", "TwinUrls", "Twin", "ErrorKind", "admin_routes", "fault_middleware", "book_json"]
+__all__ = ["Credentials", "TwinUrls", "Twin", "ErrorKind", "admin_routes", "fault_middleware", "book_json",
+           "ban_remaining_s"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class ErrorKind:
 
     SERVER_ERROR = "server_error"
     RATE_LIMITED = "rate_limited"
+    BANNED = "banned"  # a BAN fault: the venue's IP-ban answer (``ban_remaining_s`` says for how long)
 
 
 class Twin(Protocol):
@@ -89,6 +91,16 @@ class Twin(Protocol):
     async def aclose(self) -> None:
         """Close every WebSocket the twin holds."""
         ...
+
+
+def ban_remaining_s(faults: FaultController, default_s: float = 60.0) -> float:
+    """Seconds left of an active BAN fault (``default_s`` for one injected without a duration; 0 if none)."""
+    fault = faults.active(FaultKind.BAN)
+    if fault is None:
+        return 0.0
+    if fault.until is None:
+        return default_s
+    return max(0.0, fault.until - faults.now())
 
 
 def book_json(bids: list[tuple[Any, Any]], asks: list[tuple[Any, Any]], update_id: int) -> dict[str, Any]:
@@ -141,7 +153,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def fault_middleware(twin: Twin) -> Middleware:
-    """Middleware applying REFUSE_CONNECTIONS, LATENCY, HTTP_5XX and RATE_LIMIT to non-admin requests."""
+    """Middleware applying REFUSE_CONNECTIONS, LATENCY, BAN, HTTP_5XX and RATE_LIMIT to non-admin requests."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -157,6 +169,8 @@ def fault_middleware(twin: Twin) -> Middleware:
             await anyio.sleep(delay_ms / 1000)
         is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
         if not is_ws:
+            if faults.active(FaultKind.BAN) is not None:
+                return twin.error_response(ErrorKind.BANNED, 0)
             fault = faults.active(FaultKind.HTTP_5XX)
             if fault is not None:
                 return twin.error_response(ErrorKind.SERVER_ERROR, int(fault.params.get("status", 503)))

@@ -15,6 +15,8 @@ Rules:
   name a limit and what is left of it, not the endpoint: the header is matched to the bucket of the
   endpoint whose request was built last with that limit, and only ever raises that bucket's level (a
   mismatch costs at most a second of pacing, never a breach).
+- A 403 "access too frequent" is an IP ban with no end time in it: requests pause for ``ip_ban_s`` (Bybit
+  documents at least 10 minutes; the default).
 - Orders: create and cancel answer with ids only. ``parse_place`` returns the freshest state we hold: the
   private stream's update of that client order id when it already came (a market order's fill usually
   does: the venue pushes before it answers), else SUBMITTED with the order's own fields
@@ -83,6 +85,7 @@ class BybitAdapter:
         category: str = "linear",
         settle_coin: str = "USDT",
         contiguous_u: bool = True,
+        ip_ban_s: float = rest.IP_BAN_MS / 1000,
     ) -> None:
         self.endpoints = endpoints
         self.registry = registry
@@ -95,6 +98,7 @@ class BybitAdapter:
         self._auth_expires_ms = auth_expires_ms
         self._category = category
         self._settle = settle_coin
+        self._ip_ban_ms = int(ip_ban_s * 1000)  # an HTTP 403 carries no end: requests pause this long
         self.keepalive_interval_s = min(5.0, ping_interval_s)
         self._tracked: list[InstrumentId] = []
         self._private_session = False  # auth + subscriptions sent on the current private connection
@@ -171,7 +175,7 @@ class BybitAdapter:
         return rest.parse_instruments(response, time.time_ns())[0]
 
     def raise_for_error(self, response: Response) -> None:
-        rest.check(response, time.time_ns())
+        rest.check(response, time.time_ns(), ip_ban_ms=self._ip_ban_ms)
 
     # -- streams -----------------------------------------------------------------------------------
     def streams(self, has_credentials: bool) -> list[StreamSpec]:

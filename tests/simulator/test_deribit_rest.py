@@ -111,6 +111,8 @@ async def test_private_responses_have_the_fixture_keys_and_json_types() -> None:
         assert summary["balance"] == 10.0 and summary["currency"] == "BTC"
         bought = await _signed(s, twins, "private/buy", {"instrument_name": "BTC-PERPETUAL", "amount": 40, "type": "market", "label": "m1"})
         want_buy = _fx("rest_private_buy_response.json")["result"]
+        # Trades of a labelled order carry its label (the fixture's order had none, so its trades show none).
+        assert [t.pop("label") for t in bought["trades"]] == ["m1"] * len(bought["trades"])
         assert json_shape(bought) == json_shape(want_buy) | {"order": json_shape(want_buy["order"])}
         assert bought["order"]["order_state"] == "filled" and sum(t["amount"] for t in bought["trades"]) == 40
         positions = await _signed(s, twins, "private/get_positions", {"currency": "BTC", "kind": "future"})

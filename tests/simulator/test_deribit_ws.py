@@ -216,6 +216,9 @@ async def test_order_lifecycle_is_visible_over_rest_and_on_the_private_stream() 
         assert all(isinstance(n["params"]["data"], list) for n in by_currency) and len(by_currency) >= 4
         assert set(sub) == set(_fx("ws_real_subscribe_response.json"))
         assert json_shape(raw[0]) | {"original_order_type": "str"} == json_shape(_fx("ws_user_orders_raw_data.json"))
+        # Trades of labelled orders carry the label (the fixtures' orders had none, so their trades show none).
+        assert [t[0].pop("label") for t in trades] == ["life-1", "life-2"]
+        assert all(t.pop("label") == "life-1" for t in changes["trades"])
         assert json_shape(trades[0]) == json_shape(_fx("ws_user_trades_data.json"))
         assert json_shape(changes) == json_shape(_fx("ws_user_changes_data.json")) | {"orders": [json_shape(changes["orders"][0])]}
         assert set(portfolio) == set(_fx("ws_user_portfolio_data.json"))

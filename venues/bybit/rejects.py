@@ -46,13 +46,13 @@ def _retry_after(headers: dict[str, str]) -> float | None:
         return None
 
 
-def _http_error(response: Response, ts_recv: int) -> VenueReject:
+def _http_error(response: Response, ts_recv: int, ip_ban_ms: int = IP_BAN_MS) -> VenueReject:
     status = response.status
     text = _snippet(response.body) or f"HTTP {status}"
     if status == 403:
         now_ms = ts_recv // _MS
         return IpBanned(
-            _VENUE, status, text, status, retry_after_s=IP_BAN_MS / 1000, until_ms=now_ms + IP_BAN_MS
+            _VENUE, status, text, status, retry_after_s=ip_ban_ms / 1000, until_ms=now_ms + ip_ban_ms
         )
     if status == 401:
         return AuthError(_VENUE, status, text, status)
@@ -65,13 +65,15 @@ def _http_error(response: Response, ts_recv: int) -> VenueReject:
     return VenueReject(_VENUE, status, text, status)
 
 
-def check(response: Response, ts_recv: int, what: str = "response") -> wire.RestEnvelope:
+def check(response: Response, ts_recv: int, what: str = "response", *, ip_ban_ms: int = IP_BAN_MS) -> wire.RestEnvelope:
     """Validate a REST response and return its envelope (``result`` still raw).
 
     Args:
         response: status, lower-case headers and body from the shell.
         ts_recv: receive time in ns (for ban end times).
         what: the request, for error texts.
+        ip_ban_ms: how long an HTTP 403 IP ban is assumed to last (Bybit says "at least 10 minutes" and
+            sends no end time).
 
     Returns:
         The decoded envelope with ``retCode == 0``.
@@ -86,9 +88,9 @@ def check(response: Response, ts_recv: int, what: str = "response") -> wire.Rest
         try:
             env = wire.REST_ENVELOPE.decode(response.body)
         except msgspec.MsgspecError:
-            raise _http_error(response, ts_recv) from None
+            raise _http_error(response, ts_recv, ip_ban_ms) from None
         if env.retCode == 0:
-            raise _http_error(response, ts_recv)
+            raise _http_error(response, ts_recv, ip_ban_ms)
     else:
         try:
             env = wire.REST_ENVELOPE.decode(response.body)

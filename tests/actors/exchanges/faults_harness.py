@@ -2,8 +2,8 @@
 timeline of everything the actor reports, and the measurement/report plumbing.
 
 A venue joins the fault suite by adding one ``VenueCase`` to ``VENUE_CASES`` (its adapter factory, the
-instrument/symbol pair, how to ban it, which twin faults its wire actually has). The fault scenarios in
-test_faults_<...>.py only use the actor's venue-agnostic surface (bus topics, ``adapter.codec.book``,
+instrument/symbol pair, how its ban looks, which twin faults its wire actually has). The fault scenarios in
+test_faults.py only use the actor's venue-agnostic surface (bus topics, ``adapter.codec.book``,
 ``ask``), so they run unchanged for every case.
 
 Timing: every bus message the actor publishes on ``venue.>`` / ``orders.>`` is stamped with
@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -27,14 +28,29 @@ import anyio
 from actors.backoff import Backoff
 from actors.bus import Bus
 from actors.exchanges.base import ExchangeActor, ExchangeConfig
-from messages import BookIntegrity, BookState, HealthCheck, HealthReport, InstrumentId, Venue, VenueSignal
+from messages import (
+    BookIntegrity,
+    BookState,
+    ClientOrderId,
+    HealthCheck,
+    HealthReport,
+    InstrumentId,
+    OrderType,
+    PlaceOrder,
+    Side,
+    TimeInForce,
+    Venue,
+    VenueSignal,
+)
 from messages.control import SignalKind
 from simulator.runner import RunningTwin, Twins, start_twins
 from tests.actors.exchanges.conftest import endpoints
 from venues import Credentials
+from venues.errors import IpBanned
+from venues.errors import RateLimited as RateLimitedError
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["VenueCase", "VENUE_CASES", "Timeline", "Stepper", "Rig", "fault_rig", "report", "ALL_FAULTS"]
+__all__ = ["BAN_S", "VenueCase", "VENUE_CASES", "Timeline", "Stepper", "Rig", "fault_rig", "report", "ALL_FAULTS"]
 
 ALL_FAULTS = (
     "drop_ws", "stall", "latency", "http_5xx", "rate_limit", "ban", "skip_sequence", "corrupt_checksum",
@@ -43,14 +59,27 @@ ALL_FAULTS = (
 
 
 # -- venue table ---------------------------------------------------------------------------------------
+BAN_S = 2.0  # length of the injected ban (venues whose ban answer names no end are told it: Bybit's ip_ban_s)
+
+
 @dataclass(frozen=True)
 class VenueCase:
     """What the fault suite needs to know about one venue.
 
     ``make_adapter(rt, stale_after_s)`` builds the adapter pointed at the twin. ``faults`` lists the twin
     faults that exist on this venue's wire; the others are injected too and must change nothing (no false
-    alarm). ``inject_ban(rt, seconds)`` bans our IP at the twin. ``session_token(adapter)`` identifies the
-    private-stream session (Binance's listenKey) so a test can see it renewed.
+    alarm). ``session_token(adapter)`` identifies the private-stream session (Binance's listenKey) so a test
+    can see it renewed.
+
+    How the venue bans (the twin's ``ban`` fault answers the venue's way): ``ban_error`` is the error an
+    order gets; ``ban_is_ip_ban`` whether it is reported as a ban (RateLimited(banned=True) and a
+    RATE_LIMIT_BAN signal) rather than a rate limit; ``ban_timed`` whether the actor knows when it ends (then
+    every request fails locally at once until then); ``ban_closes_ws`` whether the venue also ends the
+    WebSocket session (Deribit 10028).
+
+    ``clock_skew_ms`` is a clock jump outside the venue's timestamp window (Binance/Bybit refuse a few
+    seconds, OKX 30 s, Deribit 60 s). ``book_depth`` is the depth the adapter keeps (the twin's book is cut
+    to it for the comparison). ``http_5xx_marks``: one of them is in the REST_ERROR detail of a 503.
     """
 
     name: str
@@ -58,16 +87,30 @@ class VenueCase:
     instrument: InstrumentId
     symbol: str
     make_adapter: Callable[[RunningTwin, float], Any]
-    inject_ban: Callable[[RunningTwin, float], None]
     faults: frozenset[str]
+    order_qty: Decimal
     session_token: Callable[[Any], str | None] = lambda adapter: None
     twin_options: dict[str, Any] = field(default_factory=dict)
     private_stream: str = "private"
     public_stream: str = "public"
+    ws_suffix: str = ""
+    book_depth: int = 1000
+    ban_error: type[Exception] = IpBanned
+    ban_is_ip_ban: bool = True
+    ban_timed: bool = True
+    ban_closes_ws: bool = False
+    clock_skew_ms: int = -3000
+    http_5xx_marks: tuple[str, ...] = ("503",)
+    market_tif: TimeInForce = TimeInForce.GTC
+    fill_in_answer: bool = True  # a market order's REST answer says FILLED (Bybit/OKX ack with ids only)
 
     def credentials(self, rt: RunningTwin) -> Credentials:
         c = rt.twin.credentials
         return Credentials(c.api_key, c.secret, c.passphrase) if c.passphrase else Credentials(c.api_key, c.secret)
+
+    def market_order(self, cid: str, side: Side = Side.BUY) -> PlaceOrder:
+        return PlaceOrder(venue=self.venue, instrument=self.instrument, client_order_id=ClientOrderId(cid), side=side,
+                          quantity=self.order_qty, order_type=OrderType.MARKET, time_in_force=self.market_tif)
 
 
 def _binance_adapter(rt: RunningTwin, stale_after_s: float) -> Any:
@@ -76,10 +119,26 @@ def _binance_adapter(rt: RunningTwin, stale_after_s: float) -> Any:
     return BinanceAdapter(InstrumentRegistry(), endpoints(rt), stale_after_s=stale_after_s)
 
 
-def _binance_ban(rt: RunningTwin, seconds: float) -> None:
-    twin: Any = rt.twin
-    twin.limits.banned_until_ms = twin.now_ms() + int(seconds * 1000)
+def _bybit_adapter(rt: RunningTwin, stale_after_s: float) -> Any:
+    from actors.exchanges.bybit import BybitAdapter
 
+    # Bybit's 403 names no end ("at least 10 minutes"): the adapter is told how long the injected one lasts.
+    return BybitAdapter(InstrumentRegistry(), endpoints(rt), stale_after_s=stale_after_s, ip_ban_s=BAN_S)
+
+
+def _okx_adapter(rt: RunningTwin, stale_after_s: float) -> Any:
+    from actors.exchanges.okx import OkxAdapter
+
+    return OkxAdapter(InstrumentRegistry(), endpoints(rt), stale_after_s=stale_after_s)
+
+
+def _deribit_adapter(rt: RunningTwin, stale_after_s: float) -> Any:
+    from actors.exchanges.deribit import DeribitAdapter
+
+    return DeribitAdapter(InstrumentRegistry(), endpoints(rt), stale_after_s=stale_after_s)
+
+
+_NO_LISTEN_KEY = frozenset(ALL_FAULTS) - {"expire_listen_key"}  # a listenKey is Binance's alone
 
 VENUE_CASES: dict[str, VenueCase] = {
     "binance": VenueCase(
@@ -88,9 +147,56 @@ VENUE_CASES: dict[str, VenueCase] = {
         instrument=InstrumentId("BTC-USDT-PERP"),
         symbol="BTCUSDT",
         make_adapter=_binance_adapter,
-        inject_ban=_binance_ban,
         faults=frozenset(ALL_FAULTS) - {"corrupt_checksum"},  # Binance depth has no checksum
+        order_qty=Decimal("0.005"),
         session_token=lambda adapter: adapter._listen_key,  # noqa: SLF001
+        ws_suffix="/ws",
+        http_5xx_marks=("503", "-1000"),
+    ),
+    "bybit": VenueCase(
+        name="bybit",
+        venue=Venue.BYBIT,
+        instrument=InstrumentId("BTC-USDT-PERP"),
+        symbol="BTCUSDT",
+        make_adapter=_bybit_adapter,
+        faults=_NO_LISTEN_KEY - {"corrupt_checksum"},  # no checksum on Bybit books; u-gaps via contiguous_u
+        order_qty=Decimal("0.005"),
+        book_depth=50,
+        http_5xx_marks=("503", "10016"),
+        fill_in_answer=False,
+    ),
+    "okx": VenueCase(
+        name="okx",
+        venue=Venue.OKX,
+        instrument=InstrumentId("BTC-USDT-PERP"),
+        symbol="BTC-USDT-SWAP",
+        make_adapter=_okx_adapter,
+        faults=_NO_LISTEN_KEY,
+        order_qty=Decimal("2"),  # contracts
+        ban_error=RateLimitedError,  # no timed ban documented: 50011 over HTTP 429
+        ban_is_ip_ban=False,
+        ban_timed=False,
+        clock_skew_ms=-40_000,  # OKX accepts 30 s
+        http_5xx_marks=("503", "50001"),
+        fill_in_answer=False,
+    ),
+    "deribit": VenueCase(
+        name="deribit",
+        venue=Venue.DERIBIT,
+        instrument=InstrumentId("BTC-USD-PERP"),
+        symbol="BTC-PERPETUAL",
+        make_adapter=_deribit_adapter,
+        faults=_NO_LISTEN_KEY - {"corrupt_checksum"},  # no checksum on Deribit books
+        order_qty=Decimal("10"),  # USD
+        private_stream="main",
+        public_stream="main",
+        ban_error=RateLimitedError,  # 10028 too_many_requests, and the session is terminated
+        ban_is_ip_ban=False,
+        ban_timed=False,
+        ban_closes_ws=True,
+        clock_skew_ms=-70_000,  # Deribit accepts 60 s
+        http_5xx_marks=("503", "13028"),
+        market_tif=TimeInForce.IOC,
     ),
 }
 
@@ -212,7 +318,7 @@ class Rig:
             assert resp.status == 200, await resp.text()
 
     async def twin_book_http(self) -> dict[str, Any]:
-        async with self.http.get(f"{self.rt.rest}/__admin/book", params={"symbol": self.case.symbol, "depth": "1000"}) as resp:
+        async with self.http.get(f"{self.rt.rest}/__admin/book", params={"symbol": self.case.symbol, "depth": str(self.case.book_depth)}) as resp:
             assert resp.status == 200
             return dict(await resp.json())
 
@@ -226,7 +332,7 @@ class Rig:
             with anyio.move_on_after(timeout):
                 while True:
                     await anyio.sleep(0.05)
-                    tb = self.twin.book_json(self.case.symbol, 1000)
+                    tb = self.twin.book_json(self.case.symbol, self.case.book_depth)
                     twin_bids = [(float(p), float(s)) for p, s in tb["bids"]]
                     twin_asks = [(float(p), float(s)) for p, s in tb["asks"]]
                     if self.live():

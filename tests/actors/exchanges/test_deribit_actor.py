@@ -176,9 +176,9 @@ async def test_deribit_order_lifecycle_through_the_actor(bus: Bus) -> None:
                 return len(ups) >= 2  # the REST ack and the user.orders notification
 
             await wait_for(stream_filled, what="FILLED on the private stream")
-            # (the twin's user.trades rows carry no label, so the fill is matched by the venue's order id)
+            # user.trades rows carry the order's label, so the streamed fill has our client order id.
             await wait_for(lambda: any(f.venue_order_id == filled.venue_order_id and f.quantity == D("50")
-                                       for f in rec.of(Fill)), what="fill on the stream")
+                                       and f.client_order_id == cid2 for f in rec.of(Fill)), what="fill on the stream")
             await wait_for(lambda: any(b.asset == "BTC" for b in acct.of(Balance)), what="portfolio on the stream")
             health = await ref.ask(HealthCheck(venue=Venue.DERIBIT))
             assert isinstance(health, HealthReport) and health.status == "ok" and health.books_live == 1
