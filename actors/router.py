@@ -46,7 +46,7 @@ import msgspec
 
 from actors import topics
 from actors.base import Actor
-from actors.bus import Bus
+from actors.bus import Bus, Subscription
 from actors.clock import Clock
 from actors.errors import ActorDead, AskTimeout
 from actors.journal import Journal, JournalEntry, JournalState
@@ -206,12 +206,13 @@ class OrderRouter(Actor):
         self.orders: dict[ClientOrderId, TrackedOrder] = {}
         self.down: set[Venue] = set()
         self._reconciling: set[Venue] = set()
+        self._failovers: Subscription | None = None  # the failover subscription (its mailbox is drained before routing)
         self.reconciled: dict[Venue, int] = {}  # venue -> completed reconciliations (observability, tests)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def on_start(self) -> None:
         self.subscribe(topics.order_update("*"), conflate=False)
-        self.subscribe(topics.failover(), conflate=False)
+        self._failovers = self.subscribe(topics.failover(), conflate=False)
         self.subscribe(topics.venue_health("*"), conflate=True)
         entries = await self.journal.call(self.journal.non_terminal)
         for e in entries:
@@ -277,6 +278,8 @@ class OrderRouter(Actor):
 
     # -- intents -----------------------------------------------------------------------------------
     async def _submit(self, intent: OrderIntent) -> ClientOrderId:
+        if intent.venue is None:
+            self._apply_pending_failovers()
         venue = intent.venue or self.active
         if venue is None:
             self._refuse(intent, None, NO_ACTIVE_VENUE, "no venue in the intent and no active venue")
@@ -475,6 +478,19 @@ class OrderRouter(Actor):
         return upd
 
     # -- failover and reconciliation ---------------------------------------------------------------
+    def _apply_pending_failovers(self) -> None:
+        """Apply Failover events already in the mailbox before routing an intent without a venue.
+
+        The control inbox (asks) is served before bus messages, and the router may be busy with another
+        message when a Failover is published: without this, an intent asked right after a Failover (e.g. by
+        a strategy reacting to it) could still go to the venue that was just left.
+        """
+        rx = self._failovers.receiver if self._failovers is not None else None
+        while rx is not None and rx.has_items():
+            ev = rx.receive_nowait()
+            if isinstance(ev, Failover):
+                self._on_failover(ev)
+
     def _on_failover(self, ev: Failover) -> None:
         self.active = ev.to_venue
         if ev.to_venue is not None and ev.to_venue in self.down:

@@ -135,9 +135,13 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
                 app = metrics_app(collectors(sup, graph, status, bus), lambda: health_summary(status))
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)
                 await runner.setup()
-                await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
                 stack.push_async_callback(runner.cleanup)
-                _log(fmt, "metrics.listening", address=f"http://{host or '127.0.0.1'}:{port}/metrics")
+                try:
+                    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+                except OSError as exc:  # the daemon is worth more than its metrics: go on without them
+                    _log(fmt, "metrics.unavailable", address=cfg.daemon.metrics, error=str(exc))
+                else:
+                    _log(fmt, "metrics.listening", address=f"http://{host or '127.0.0.1'}:{port}/metrics")
             _log(fmt, "daemon.started", children=list(sup.children))
 
             async def _signals() -> None:

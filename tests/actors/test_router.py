@@ -234,6 +234,24 @@ async def test_failover_routes_new_intents_reports_orders_at_risk_and_reconciles
         outer.cancel_scope.cancel()
 
 
+@pytest.mark.anyio
+async def test_an_intent_asked_right_after_a_failover_goes_to_the_new_venue(tmp_path: Path) -> None:
+    """Asks are served before bus messages: a Failover still in the router's mailbox is applied first."""
+    stub = _StubVenue()
+    async with anyio.create_task_group() as outer:
+        stub_ref = await outer.start(stub.run)
+        async with rig(tmp_path, extra={Venue.BYBIT: stub_ref}) as r:
+            bid, _ = r.bid_ask()
+            # Published and asked in one go: the Failover is in the router's mailbox, not yet handled.
+            r.bus.publish_msg(Failover(from_venue=Venue.BINANCE, to_venue=Venue.BYBIT, cause="test", ts_detected=1,
+                                       ts_switched=2))
+            cid = await r.ref.ask(_intent(Side.SELL, "0.010", bid * 2))
+            assert r.router.orders[cid].venue is Venue.BYBIT
+            await wait_for(lambda: [p.client_order_id for p in stub.placed] == [cid], what="placed on bybit")
+            assert r.twin_client_ids() == Counter()
+        outer.cancel_scope.cancel()
+
+
 # -- faults ----------------------------------------------------------------------------------------
 
 _FAULTS = st.sampled_from(["http_5xx", "latency", "drop_ws", "rate_limit", "none"])
