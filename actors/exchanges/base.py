@@ -17,6 +17,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import secrets
@@ -57,6 +58,7 @@ from messages import (
     PlaceOrder,
     Position,
     QueryOrder,
+    Quote,
     RateLimited,
     SignalKind,
     SubscribeMarketData,
@@ -162,6 +164,7 @@ class ExchangeActor(Actor):
         self._streams: dict[str, _Stream] = {}
         self._instruments: list[InstrumentId] = [InstrumentId(i) for i in config.instruments]
         self._topics: dict[tuple[type, str], str] = {}
+        self._quote_topics: dict[InstrumentId, str] = {}
         self._work_tx, self._work_rx = fifo_mailbox(65_536, f"{self.name}.work")
         self._pending_resync: set[InstrumentId] = set()
         self._tracked: dict[ClientOrderId, PlaceOrder] = {}
@@ -353,9 +356,19 @@ class ExchangeActor(Actor):
 
     # -- hot path ----------------------------------------------------------------------------------
     def _on_frame(self, st: _Stream, data: str | bytes, ts: int) -> None:
-        outs = self.adapter.feed(st.spec.name, data, ts)
+        name = st.spec.name
+        outs = self.adapter.feed(name, data, ts)
         if outs:
-            if self._dispatch(outs, st.spec.name):
+            if len(outs) == 1:
+                o = outs[0]
+                if o.__class__ is Quote:  # the common case: one Quote, straight to the bus
+                    topic = self._quote_topics.get(o.instrument)
+                    if topic is None:
+                        topic = self._quote_topics[o.instrument] = topics.topic_for(o)
+                    self._bus.publish(topic, o)
+                    st.last_data = time.monotonic()
+                    return
+            if self._dispatch(outs, name):
                 st.last_data = time.monotonic()
 
     def _dispatch(self, outs: Sequence[Message | CodecEvent], stream: str) -> bool:
@@ -499,10 +512,16 @@ class ExchangeActor(Actor):
         self._dispatch(out, "")
         return out
 
+    @property
+    def _watchdog_period(self) -> float:
+        """A tenth of the tightest liveness limit (5-50 ms): a stall is seen at most 10 % late."""
+        limits = [st.spec.stale_after_s for st in self._streams.values() if st.spec.stale_after_s]
+        return min(0.05, max(0.005, min(limits) / 10)) if limits else 0.05
+
     async def _watchdog(self) -> None:
         """Replace a connection that has carried no data for its liveness limit."""
         while True:
-            await anyio.sleep(0.05)
+            await anyio.sleep(self._watchdog_period)
             now = time.monotonic()
             for st in self._streams.values():
                 limit = st.spec.stale_after_s
@@ -532,14 +551,28 @@ class ExchangeActor(Actor):
                 log.warning("%s: housekeeping: %s", self.name, exc)
 
     async def _depth_publisher(self) -> None:
+        """Every ``depth_interval_s``: a top-N BookSnapshot of every live book whose topic anyone subscribes
+        to (nobody listening: nothing is built, not even the top-N read)."""
         n = self.config.depth_levels
+        bus = self._bus
+        book_topics: dict[InstrumentId, str] = {}
+
+        def topic_of(inst: InstrumentId) -> str:
+            topic = book_topics.get(inst)
+            if topic is None:
+                topic = book_topics[inst] = topics.book(self.venue, inst)
+            return topic
+
         while True:
             await anyio.sleep(self.config.depth_interval_s)
+            if not any(bus.has_subscribers(topic_of(inst)) for inst in self._instruments):
+                continue
             ts = time.time_ns()
             for inst, bids, asks in self.adapter.top_of_books(n):
-                snap = BookSnapshot(venue=self.venue, instrument=inst, bids=tuple(bids), asks=tuple(asks),
-                                    sequence=0, ts_event=ts, ts_recv=ts)
-                self._dispatch([snap], "")
+                topic = topic_of(inst)
+                if bus.has_subscribers(topic):
+                    bus.publish(topic, BookSnapshot(venue=self.venue, instrument=inst, bids=tuple(bids),
+                                                    asks=tuple(asks), sequence=0, ts_event=ts, ts_recv=ts))
 
     # -- commands ----------------------------------------------------------------------------------
     async def handle(self, msg: Any) -> Any:
@@ -715,12 +748,7 @@ class _Handler:
     def __init__(self, actor: ExchangeActor, st: _Stream) -> None:
         self._actor = actor
         self._st = st
-        on = actor._on_frame
-
-        def on_frame(data: str | bytes, ts_recv: int) -> None:
-            on(st, data, ts_recv)
-
-        self.on_frame = on_frame
+        self.on_frame = functools.partial(actor._on_frame, st)  # (data, ts_recv); a C-level call
 
     async def on_connected(self, transport: WsTransport) -> None:
         await self._actor._on_connected(self._st)
