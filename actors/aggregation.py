@@ -73,7 +73,7 @@ class _Slot:
 
     __slots__ = (
         "venue", "instrument", "cs", "inverse", "fee", "quoted", "bid_px", "bid_sz", "ask_px", "ask_sz",
-        "ts_event", "ts_recv", "bids", "asks", "depth_ok", "book_state", "groups",
+        "ts_event", "ts_recv", "bids", "asks", "depth_ok", "book_state", "groups", "blocked",
     )
 
     def __init__(self, venue: Venue, instrument: InstrumentId, cs: float, inverse: bool, fee: float) -> None:
@@ -90,6 +90,9 @@ class _Slot:
         self.depth_ok = False
         self.book_state = BookState.LIVE  # until an exchange actor says otherwise
         self.groups: list[_Group] = []
+        # The venue-state exclusion (venue down, circuit open, book not live), kept up to date when that
+        # state changes, so an evaluation checks one field instead of three lookups per slot.
+        self.blocked: Exclusion | None = None
 
 
 class _Group:
@@ -211,6 +214,7 @@ class AggregatorCore:
         if slot is None or slot.book_state is msg.state:
             return []
         slot.book_state = msg.state
+        self._update_blocked(slot)
         return self._evaluate_groups(slot.groups, now_ns, msg.ts, msg.ts)
 
     def on_circuit(self, msg: CircuitChanged, now_ns: int) -> list[Output]:
@@ -218,6 +222,7 @@ class AggregatorCore:
         if self._circuit_open.get(msg.venue, False) == is_open:
             return []
         self._circuit_open[msg.venue] = is_open
+        self._update_venue_blocked(msg.venue)
         return self._evaluate_venue(msg.venue, now_ns, msg.ts)
 
     def on_health(self, msg: VenueHealth, now_ns: int) -> list[Output]:
@@ -225,6 +230,7 @@ class AggregatorCore:
         if self._down.get(msg.venue, False) == down:
             return []
         self._down[msg.venue] = down
+        self._update_venue_blocked(msg.venue)
         return self._evaluate_venue(msg.venue, now_ns, msg.ts)
 
     def refresh(self, now_ns: int) -> list[Output]:
@@ -240,6 +246,8 @@ class AggregatorCore:
 
     def on_message(self, msg: Any, now_ns: int) -> list[Output]:
         """Dispatch any input message (the actor's single entry point)."""
+        if msg.__class__ is Quote:  # nearly every message: skip the match's isinstance chain
+            return self.on_quote(msg, now_ns)
         match msg:
             case Quote():
                 return self.on_quote(msg, now_ns)
@@ -273,6 +281,22 @@ class AggregatorCore:
             exc = self._exclusions[key] = Exclusion(venue=venue, reason=reason)
         return exc
 
+    def _update_venue_blocked(self, venue: Venue) -> None:
+        for s in self._slots.values():
+            if s.venue is venue:
+                self._update_blocked(s)
+
+    def _update_blocked(self, s: _Slot) -> None:
+        """Recompute ``s.blocked``: the first venue-state reason of _reason that applies, as an Exclusion."""
+        if self._down.get(s.venue, False):
+            s.blocked = self._exclusion(s.venue, ExclusionReason.VENUE_DOWN)
+        elif self._circuit_open.get(s.venue, False):
+            s.blocked = self._exclusion(s.venue, ExclusionReason.CIRCUIT_OPEN)
+        elif s.book_state is not BookState.LIVE:
+            s.blocked = self._exclusion(s.venue, ExclusionReason.BOOK_NOT_LIVE)
+        else:
+            s.blocked = None
+
     def _reason(self, s: _Slot, now_ns: int) -> ExclusionReason | None:
         if self._down.get(s.venue, False):
             return ExclusionReason.VENUE_DOWN
@@ -295,17 +319,28 @@ class AggregatorCore:
         ask: _Slot | None = None
         included: list[Venue] = []
         excluded: list[Exclusion] = []
+        stale_before = now_ns - self._stale_ns
+        # _reason inlined (same order: venue state, stale, crossed, locked): this loop runs per quote.
         for s in g.slots:
             if not s.quoted:
                 continue
-            reason = self._reason(s, now_ns)
-            if reason is not None:
+            blocked = s.blocked
+            if blocked is not None:
+                excluded.append(blocked)
+                continue
+            if s.ts_recv < stale_before:
+                excluded.append(self._exclusion(s.venue, ExclusionReason.STALE))
+                continue
+            bpx = s.bid_px
+            apx = s.ask_px
+            if bpx >= apx:
+                reason = ExclusionReason.CROSSED if bpx > apx else ExclusionReason.LOCKED
                 excluded.append(self._exclusion(s.venue, reason))
                 continue
             included.append(s.venue)
-            if bid is None or s.bid_px > bid.bid_px:
+            if bid is None or bpx > bid.bid_px:
                 bid = s
-            if ask is None or s.ask_px < ask.ask_px:
+            if ask is None or apx < ask.ask_px:
                 ask = s
         inc = tuple(included)
         exc = tuple(excluded)

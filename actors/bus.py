@@ -118,6 +118,14 @@ class Bus:
         self._cache[topic] = targets
         return targets
 
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether a publish on ``topic`` would reach anyone (cached like publish): lets a publisher skip
+        building a message nobody reads."""
+        targets = self._cache.get(topic)
+        if targets is None:
+            targets = self._targets(topic)
+        return bool(targets)
+
     def publish(self, topic: str, msg: Message) -> int:
         """Deliver ``msg`` to every subscriber of ``topic``; returns how many received it."""
         targets = self._cache.get(topic)

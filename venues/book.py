@@ -6,8 +6,8 @@ Invariants:
 - Best bid/ask reads are O(1) amortised: each side is a dict price -> size plus a heap of prices with
   lazy deletion (stale heap entries are discarded when they reach the top; the heap is rebuilt when it
   grows past twice the live levels). No read scans or sorts the book.
-- Top-N reads cost O(levels) via heapq.nsmallest/nlargest over the dict keys; they are for snapshots and
-  depth views, not the per-message best.
+- Top-N reads walk the heap best-first (O(N log N) plus the stale entries met on the way): snapshots and
+  depth views read them every 100 ms, so they do not scan the book either.
 - Venue sequencing rules live in each venue's codec; this module gives them the book and the state table.
 """
 
@@ -132,12 +132,14 @@ class L2Book:
         return None
 
     def top_bids(self, n: int) -> list[Level]:
+        """The best ``n`` bids, highest first (a walk down the heap: O(n log n) plus stale entries)."""
         bids = self._bids
-        return [(px, bids[px]) for px in heapq.nlargest(n, bids)]
+        return [(-k, bids[-k]) for k in _heap_top(self._bid_heap, bids, n, -1.0)]
 
     def top_asks(self, n: int) -> list[Level]:
+        """The best ``n`` asks, lowest first."""
         asks = self._asks
-        return [(px, asks[px]) for px in heapq.nsmallest(n, asks)]
+        return [(k, asks[k]) for k in _heap_top(self._ask_heap, asks, n, 1.0)]
 
     def bid_size(self, px: float) -> float:
         return self._bids.get(px, 0.0)
@@ -170,6 +172,37 @@ class L2Book:
 
     def __repr__(self) -> str:
         return f"L2Book({self.venue} {self.instrument}, bid={self.best_bid()}, ask={self.best_ask()})"
+
+
+def _heap_top(heap: list[float], live: dict[float, float], n: int, sign: float) -> list[float]:
+    """The ``n`` smallest distinct live keys of a lazy-deletion heap (key = sign * price), in order.
+
+    Best-first walk of the heap's tree with a frontier heap: a key is popped only after every smaller one,
+    stale keys (price no longer in ``live``) and duplicates (deleted then re-added) are skipped. Every live
+    price has at least one entry in the heap, so this equals sorting the live prices, without the scan.
+    """
+    out: list[float] = []
+    size = len(heap)
+    if n <= 0 or not size:
+        return out
+    seen: set[float] = set()
+    pop = heapq.heappop
+    push = heapq.heappush
+    frontier = [(heap[0], 0)]
+    while frontier:
+        key, i = pop(frontier)
+        if key not in seen and sign * key in live:
+            seen.add(key)
+            out.append(key)
+            if len(out) == n:
+                break
+        j = 2 * i + 1
+        if j < size:
+            push(frontier, (heap[j], j))
+            j += 1
+            if j < size:
+                push(frontier, (heap[j], j))
+    return out
 
 
 class BookInput(enum.StrEnum):
