@@ -46,6 +46,7 @@ import aiohttp
 import anyio
 import msgspec
 
+sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]  # bench/nats.py must not shadow the nats package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors import topics  # noqa: E402

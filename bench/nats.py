@@ -31,6 +31,7 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 # Run as a script, this file's folder would come first on sys.path and this module would shadow nats-py.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]  # bench/nats.py must not shadow the nats package
 sys.path.insert(0, str(_HERE.parent))
 
 import anyio  # noqa: E402

@@ -32,6 +32,8 @@ codecs or twins changes. The process pins itself to ``cpu`` (sched_setaffinity) 
 from __future__ import annotations
 
 import asyncio
+
+import anyio
 import multiprocessing as mp
 import os
 import re
@@ -115,6 +117,7 @@ def run_source(conn: Any, venues: list[str], n_frames: int, cpu: int | None) -> 
     import sys
     from pathlib import Path
 
+    sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]  # bench/nats.py must not shadow the nats package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
     streams = {}
@@ -154,13 +157,12 @@ async def _serve(conn: Any, venues: list[str], streams: dict[str, tuple[str, lis
                 await ws.send_str(snapshot)
             transport = request.transport
             assert transport is not None
-            pacer = asyncio.get_running_loop().create_task(_pace(transport, venue, frames, rate, sent))
-            try:
+            async with anyio.create_task_group() as tg:  # the pacer is owned by this connection's handler
+                tg.start_soon(_pace, transport, venue, frames, rate, sent)
                 async for msg in ws:  # subscribe / ping frames: read and ignored
                     if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                         break
-            finally:
-                pacer.cancel()
+                tg.cancel_scope.cancel()
             return ws
 
         return bench_stream
