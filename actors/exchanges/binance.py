@@ -1,9 +1,10 @@
 """Binance USD-M futures wiring: endpoints, streams, listenKey keep-alive, REST weights. No logic of its own
 beyond joining venues/binance to the ExchangeActor.
 
-Streams on the current USD-M routing: ``/public/ws`` (depth), ``/market/ws`` (aggTrade),
-``/private/ws?listenKey=`` (user data). The server pings every 3 minutes (answered by aiohttp); the
-private stream has no data when idle, so its liveness is a protocol heartbeat, not a data timer.
+Streams on the current USD-M routing: ``/public/ws`` (depth), ``/market/ws`` (aggTrade and, with
+``klines``, ``<sym>@kline_<interval>``), ``/private/ws?listenKey=`` (user data). The server pings every
+3 minutes (answered by aiohttp); the private stream has no data when idle, so its liveness is a protocol
+heartbeat, not a data timer.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from messages import (
 )
 from venues.binance import codes, frames, rest
 from venues.binance.codec import BinanceCodec
-from venues.errors import VenueReject
+from venues.errors import ConfigError, VenueReject
 from venues.events import CodecEvent
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["BinanceAdapter", "LIVE_ENDPOINTS"]
+__all__ = ["BinanceAdapter", "LIVE_ENDPOINTS", "KLINE_INTERVALS"]
+
+KLINE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
+"""USD-M ``@kline_<interval>`` intervals (also the unified names every adapter takes)."""
 
 LIVE_ENDPOINTS = Endpoints(
     rest="https://fapi.binance.com",
@@ -42,6 +46,7 @@ LIVE_ENDPOINTS = Endpoints(
         "private": "wss://fstream.binance.com/private",
     },
 )
+_SUBSCRIBE_CHUNK = 50  # stream names per SUBSCRIBE frame
 
 
 class BinanceAdapter:
@@ -57,14 +62,29 @@ class BinanceAdapter:
         stale_after_s: float = 1.0,
         snapshot_limit: int = 1000,
         trades: bool = True,
+        klines: Sequence[str] = (),
+        emit_deltas: bool = False,
     ) -> None:
+        """
+        Args:
+            klines: kline intervals ("1m", "5m", "1h", ...) subscribed on the market stream per instrument.
+            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.binance.*``).
+
+        Raises:
+            ConfigError: an interval Binance does not offer.
+        """
+        for interval in klines:
+            if interval not in KLINE_INTERVALS:
+                msg = f"expected one of {', '.join(KLINE_INTERVALS)} for a Binance kline interval, got {interval!r}"
+                raise ConfigError(msg)
         self.endpoints = endpoints
         self.registry = registry
-        self.codec = BinanceCodec(registry)
+        self.codec = BinanceCodec(registry, emit_deltas=emit_deltas)
         self._speed = depth_speed_ms
         self._stale = stale_after_s
         self._snapshot_limit = snapshot_limit
         self._trades = trades
+        self._klines = tuple(dict.fromkeys(klines))
         self._listen_key: str | None = None
         self._tracked: list[InstrumentId] = []
 
@@ -123,7 +143,7 @@ class BinanceAdapter:
     # -- streams -----------------------------------------------------------------------------------
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         out = [StreamSpec(name="public", stale_after_s=self._stale, control_rate_per_s=4.0)]
-        if self._trades:
+        if self._trades or self._klines:
             out.append(StreamSpec(name="market", control_rate_per_s=4.0))
         if has_credentials:
             out.append(StreamSpec(name="private", private=True, protocol_heartbeat_s=30.0))
@@ -146,8 +166,14 @@ class BinanceAdapter:
             for inst in instruments:
                 await ctx.send(stream, self.codec.subscribe_book(inst, self._speed))
         elif stream == "market" and instruments:
-            names = [frames.agg_trade_stream(self.registry.get(self.venue, i).venue_symbol) for i in instruments]
-            await ctx.send(stream, self.codec.subscribe(names))
+            names: list[str] = []
+            for inst in instruments:
+                symbol = self.registry.get(self.venue, inst).venue_symbol
+                if self._trades:
+                    names.append(frames.agg_trade_stream(symbol))
+                names.extend(frames.kline_stream(symbol, interval) for interval in self._klines)
+            for i in range(0, len(names), _SUBSCRIBE_CHUNK):
+                await ctx.send(stream, self.codec.subscribe(names[i : i + _SUBSCRIBE_CHUNK]))
 
     def ping_frame(self, stream: str, ts_ns: int) -> bytes | None:
         return None

@@ -2,7 +2,8 @@
 joining venues/bybit to the ExchangeActor.
 
 Rules:
-- Streams: ``public`` (``/v5/public/linear``: ``orderbook.{depth}.{symbol}``; liveness on data,
+- Streams: ``public`` (``/v5/public/linear``: ``orderbook.{depth}.{symbol}``, with ``klines`` also
+  ``kline.{interval}.{symbol}`` in Bybit's interval names: 1, 5, 60, D, ...; liveness on data,
   ``stale_after_s``) and, with credentials, ``private`` (``/v5/private``: ``auth`` in ``on_connected``,
   then ``order``, ``execution``, ``position``, ``wallet``). Both send ``{"op":"ping"}`` every 20 s
   (``ping_frame``; the send time rides in ``req_id`` so the pong gives a round trip). The private stream
@@ -69,6 +70,11 @@ _SUBSCRIBE_CHUNK = 10  # topics per subscribe frame
 _KNOWN_ORDERS = 4096  # last states kept for parse_place / parse_cancel
 
 
+def _kline_wire(interval: str) -> str:
+    """A unified ("5m") or Bybit ("5") interval -> Bybit's name; ConfigError for one Bybit does not offer."""
+    return interval if interval in codes.KLINE_INTERVALS else codes.kline_interval_to_wire(interval)
+
+
 class BybitAdapter:
     venue = Venue.BYBIT
 
@@ -86,11 +92,24 @@ class BybitAdapter:
         settle_coin: str = "USDT",
         contiguous_u: bool = True,
         ip_ban_s: float = rest.IP_BAN_MS / 1000,
+        klines: Sequence[str] = (),
+        emit_deltas: bool = False,
     ) -> None:
+        """
+        Args:
+            klines: kline intervals ("1m", "5m", "1h", "1d", or Bybit's own "1", "60", "D") subscribed on the
+                public stream per instrument.
+            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.bybit.*``).
+
+        Raises:
+            ConfigError: an interval Bybit does not offer.
+        """
         self.endpoints = endpoints
         self.registry = registry
         # Bybit's update ids are "generally continuous": a jump is treated as a gap (one cheap resubscribe).
-        self.codec = BybitCodec(registry, depth=depth, category=category, contiguous_u=contiguous_u)
+        self.codec = BybitCodec(registry, depth=depth, category=category, contiguous_u=contiguous_u,
+                                emit_deltas=emit_deltas)
+        self._klines = tuple(dict.fromkeys(_kline_wire(i) for i in klines))
         self._depth = depth
         self._stale = stale_after_s
         self._ping = ping_interval_s
@@ -194,6 +213,8 @@ class BybitAdapter:
                 if inst not in self._tracked:
                     self._tracked.append(inst)
                 topics.append(self.codec.track_book(inst, self._depth))
+                symbol = self._inst(inst).venue_symbol
+                topics.extend(frames.kline_topic(symbol, interval) for interval in self._klines)
             for i in range(0, len(topics), _SUBSCRIBE_CHUNK):
                 await ctx.send(stream, frames.subscribe(topics[i : i + _SUBSCRIBE_CHUNK]))
         elif stream == "private" and ctx.credentials is not None and not self._private_session:

@@ -55,7 +55,7 @@ from venues.events import CodecEvent
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["DeribitAdapter", "LIVE_ENDPOINTS"]
+__all__ = ["DeribitAdapter", "LIVE_ENDPOINTS", "chart_resolution"]
 
 LIVE_ENDPOINTS = Endpoints(
     rest="https://www.deribit.com",
@@ -63,6 +63,26 @@ LIVE_ENDPOINTS = Endpoints(
 )
 _MAIN = "main"
 _MAX_IDS = 10_000
+RESOLUTIONS = ("1", "3", "5", "10", "15", "30", "60", "120", "180", "360", "720", "1D")
+"""``chart.trades`` resolutions: minutes, or 1D."""
+
+
+def chart_resolution(interval: str) -> str:
+    """A unified interval ("1m", "1h", "1d") or a Deribit resolution ("1", "60", "1D") -> the resolution.
+
+    Raises:
+        ConfigError: not a resolution Deribit offers.
+    """
+    count, unit = interval[:-1], interval[-1:]
+    res = interval
+    if count.isdigit() and unit in ("m", "h"):
+        res = str(int(count) * (60 if unit == "h" else 1))
+    elif interval in ("1d", "1D"):
+        res = "1D"
+    if res not in RESOLUTIONS:
+        msg = f"expected a Deribit chart resolution ({', '.join(RESOLUTIONS)} or 1m, 5m, 1h, 1d), got {interval!r}"
+        raise ConfigError(msg)
+    return res
 
 
 class DeribitAdapter:
@@ -87,6 +107,8 @@ class DeribitAdapter:
         matching_engine_per_s: float = 5.0,
         matching_engine_burst: int = 20,
         control_rate_per_s: float = 5.0,
+        klines: Sequence[str] = (),
+        emit_deltas: bool = False,
     ) -> None:
         """
         Args:
@@ -105,13 +127,20 @@ class DeribitAdapter:
             credit_pool, credit_refill_per_s: the non-matching-engine credit bucket (500 credits a request).
             matching_engine_per_s, matching_engine_burst: the buy/sell/edit/cancel bucket (tier-based).
             control_rate_per_s: pace of WS control frames (subscriptions are limited on Deribit).
+            klines: candle intervals ("1m", "5m", "1h", "1d", or resolutions "1", "60", "1D"): each
+                instrument's ``chart.trades.{instrument}.{resolution}`` is subscribed too.
+            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.deribit.*``).
+
+        Raises:
+            ConfigError: heartbeat_s below Deribit's minimum, or a resolution Deribit does not offer.
         """
         if heartbeat_s < frames.MIN_HEARTBEAT_S:
             msg = f"deribit heartbeat_s must be >= {frames.MIN_HEARTBEAT_S}, got {heartbeat_s}"
             raise ConfigError(msg)
         self.endpoints = endpoints
         self.registry = registry
-        self.codec = DeribitCodec(registry)
+        self.codec = DeribitCodec(registry, emit_deltas=emit_deltas)
+        self._resolutions = tuple(dict.fromkeys(chart_resolution(i) for i in klines))
         self._stale = stale_after_s
         self._heartbeat = heartbeat_s
         self._interval = book_interval
@@ -200,6 +229,7 @@ class DeribitAdapter:
             out.append(frames.book_channel(symbol, interval))
             if self._trades:
                 out.append(frames.trades_channel(symbol, Interval.MS100))
+            out.extend(frames.chart_channel(symbol, res) for res in self._resolutions)
         return out
 
     async def on_connected(self, stream: str, ctx: VenueContext, instruments: Sequence[InstrumentId]) -> None:

@@ -7,7 +7,9 @@ Rules (OKX docs, /work/shared/PROTOCOLS.md section 3):
   (``op:login``, timestamp in epoch SECONDS, offset-corrected) and subscribes orders / positions / account
   when the login ack arrives (a ``SendFrame`` out of ``feed``: OKX refuses private subscriptions sent
   before the login is confirmed). Fills come from the orders channel. The private stream is quiet when
-  idle, so its liveness is the keep-alive, not a data timer.
+  idle, so its liveness is the keep-alive, not a data timer. With ``klines``, ``/ws/v5/business`` (stream
+  ``business``) carries ``candle<bar>`` per instrument (OKX serves candles only there); candles only move
+  with trades, so that stream too is kept by the keep-alive, not a data timer.
 - Keep-alive: the literal text ``ping`` every ``ping_interval_s`` (< 30 s, the server's idle limit),
   answered by ``pong``; plus the WS protocol heartbeat on the private stream to notice a dead socket.
 - Books: OKX sends a snapshot on subscribe, so ``snapshot_request`` is None; a gap, bad checksum or crossed
@@ -47,14 +49,15 @@ from messages import (
     QueryOrder,
     Venue,
 )
+from venues.errors import ConfigError, DecodeError
 from venues.events import CodecEvent, LoggedIn, SendFrame, Subscribed
 from venues.http import RequestSpec, Response
-from venues.okx import codes, frames, rest
+from venues.okx import codes, frames, parse, rest
 from venues.okx.codec import OkxCodec
 from venues.okx.frames import Channel, SubscriptionArg
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["OkxAdapter", "LIVE_ENDPOINTS"]
+__all__ = ["OkxAdapter", "LIVE_ENDPOINTS", "okx_bar"]
 
 LIVE_ENDPOINTS = Endpoints(
     rest="https://www.okx.com",
@@ -67,6 +70,27 @@ LIVE_ENDPOINTS = Endpoints(
 
 _SUBSCRIBE_BATCH = 50  # args per subscribe frame (each frame is one of 480 ops / connection / hour)
 _RECENT_ORDERS = 4096  # private-stream order states remembered for parse_place
+_UNIFIED_UNITS = {"h": "H", "d": "Dutc", "w": "Wutc", "M": "Mutc"}  # m (minutes) is spelled the same
+
+
+def okx_bar(interval: str) -> str:
+    """A unified interval ("1m", "1h", "1d") -> OKX's bar ("1m", "1H", "1Dutc"); an OKX bar ("1H", "1D",
+    "6Hutc") is kept as given. Days, weeks, months and 6 h / 12 h take OKX's UTC-aligned bar (the plain ones
+    align to Hong Kong time), so candles open when they do on the other venues.
+
+    Raises:
+        ConfigError: not an interval OKX offers.
+    """
+    count, unit = interval[:-1], interval[-1:]
+    bar = interval
+    if count.isdigit() and unit in _UNIFIED_UNITS:
+        bar = count + _UNIFIED_UNITS[unit] + ("utc" if interval in ("6h", "12h") else "")
+    try:
+        parse.interval_close_ms(bar, 0)
+    except DecodeError:
+        msg = f"expected an OKX candle interval such as 1m, 5m, 1h, 1d (or an OKX bar such as 1H, 1Dutc), got {interval!r}"
+        raise ConfigError(msg) from None
+    return bar
 
 
 class OkxAdapter:
@@ -84,10 +108,22 @@ class OkxAdapter:
         trades: bool = True,
         inst_type: str = "SWAP",
         td_mode: str = "cross",
+        klines: Sequence[str] = (),
+        emit_deltas: bool = False,
     ) -> None:
+        """
+        Args:
+            klines: candle intervals ("1m", "5m", "1h", "1d", or OKX bars such as "1H") subscribed per
+                instrument on the ``business`` stream (``okx_bar`` maps them).
+            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.okx.*``).
+
+        Raises:
+            ConfigError: an interval OKX does not offer.
+        """
         self.endpoints = endpoints
         self.registry = registry
-        self.codec = OkxCodec(registry)
+        self.codec = OkxCodec(registry, emit_deltas=emit_deltas)
+        self._bars = tuple(dict.fromkeys(okx_bar(i) for i in klines))
         self._stale = stale_after_s
         self._ping = ping_interval_s
         self._heartbeat = private_heartbeat_s
@@ -175,6 +211,8 @@ class OkxAdapter:
         if has_credentials:
             out.append(StreamSpec(name="private", private=True, ping_interval_s=self._ping,
                                   protocol_heartbeat_s=self._heartbeat, control_rate_per_s=4.0))
+        if self._bars:
+            out.append(StreamSpec(name="business", ping_interval_s=self._ping, control_rate_per_s=4.0))
         return out
 
     async def stream_url(self, stream: str, ctx: VenueContext) -> str:
@@ -190,6 +228,11 @@ class OkxAdapter:
                 args.append(self._books_arg(inst))
                 if self._trades:
                     args.append(SubscriptionArg(channel=Channel.TRADES, instId=self._inst(inst).venue_symbol))
+            for i in range(0, len(args), _SUBSCRIBE_BATCH):
+                await ctx.send(stream, frames.subscribe(args[i : i + _SUBSCRIBE_BATCH]))
+        elif stream == "business" and instruments:
+            args = [SubscriptionArg(channel=frames.candle_channel(bar), instId=self._inst(inst).venue_symbol)
+                    for inst in instruments for bar in self._bars]
             for i in range(0, len(args), _SUBSCRIBE_BATCH):
                 await ctx.send(stream, frames.subscribe(args[i : i + _SUBSCRIBE_BATCH]))
         elif stream == "private" and not self._login_sent and ctx.credentials is not None:

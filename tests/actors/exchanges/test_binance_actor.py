@@ -10,7 +10,9 @@ from actors.bus import Bus
 from actors.exchanges.base import ExchangeActor, ExchangeConfig
 from actors.exchanges.binance import BinanceAdapter
 from messages import (
+    BookDelta,
     BookIntegrity,
+    BookSnapshot,
     BookState,
     CancelOrder,
     ClientOrderId,
@@ -19,6 +21,7 @@ from messages import (
     HealthCheck,
     HealthReport,
     InstrumentId,
+    Kline,
     OrderStatus,
     OrderType,
     OrderUpdate,
@@ -30,7 +33,15 @@ from messages import (
     Venue,
 )
 from simulator.runner import start_twins
-from tests.actors.exchanges.conftest import Recorder, endpoints, wait_for
+from tests.actors.exchanges.conftest import (
+    Recorder,
+    check_klines,
+    clock_near_minute_end,
+    endpoints,
+    rebuild_book,
+    run_klines_and_deltas,
+    wait_for,
+)
 from venues import Credentials
 from venues.symbols import InstrumentRegistry
 
@@ -138,3 +149,24 @@ async def test_market_data_reaches_the_bus_with_event_and_receive_times(bus: Bus
     now = time.time_ns()
     assert len(quotes) > 10
     assert all(0 < q.ts_event <= q.ts_recv <= now for q in quotes[-5:])
+
+
+@pytest.mark.anyio
+async def test_binance_klines_and_book_deltas_reach_the_bus(bus: Bus) -> None:
+    async with start_twins(["binance"], symbols=["BTC"], rate=0, clock_ms=clock_near_minute_end()) as twins:
+        def make() -> ExchangeActor:
+            adapter = BinanceAdapter(InstrumentRegistry(), endpoints(twins["binance"]), klines=("1m",), emit_deltas=True)
+            return ExchangeActor(adapter, ExchangeConfig(instruments=[BTC], depth_levels=0), bus=bus)
+
+        items, (bids, asks) = await run_klines_and_deltas(bus, twins, make, BTC)
+        twin = twins["binance"].twin
+        klines = [m for m in items if isinstance(m, Kline)]
+        assert all(k.venue is Venue.BINANCE and k.instrument == BTC for k in klines)
+        # The twin never marks a pushed kline final (x is false while trades land in it).
+        check_klines(klines, twin.klines["BTCUSDT"]["1m"], [t.price for t, _ in twin.trades["BTCUSDT"]],
+                     venue_closes=False)
+        deltas = [m for m in items if isinstance(m, BookDelta)]
+        assert deltas and all(d.instrument == BTC for d in deltas)
+        assert rebuild_book([m for m in items if isinstance(m, BookSnapshot | BookDelta)]) == (bids, asks)
+        twin_book = twin.book_json("BTCUSDT", 1000)
+        assert bids == [(float(p), float(s)) for p, s in twin_book["bids"]]

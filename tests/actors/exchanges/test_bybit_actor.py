@@ -13,7 +13,9 @@ from actors.exchanges.base import ExchangeActor, ExchangeConfig
 from actors.exchanges.bybit import BybitAdapter
 from messages import (
     Balance,
+    BookDelta,
     BookIntegrity,
+    BookSnapshot,
     BookState,
     CancelOrder,
     ClientOrderId,
@@ -24,6 +26,7 @@ from messages import (
     HealthCheck,
     HealthReport,
     InstrumentId,
+    Kline,
     OrderStatus,
     OrderType,
     OrderUpdate,
@@ -34,7 +37,15 @@ from messages import (
     Venue,
 )
 from simulator.runner import start_twins
-from tests.actors.exchanges.conftest import Recorder, endpoints, wait_for
+from tests.actors.exchanges.conftest import (
+    Recorder,
+    check_klines,
+    clock_near_minute_end,
+    endpoints,
+    rebuild_book,
+    run_klines_and_deltas,
+    wait_for,
+)
 from venues import Credentials
 from venues.symbols import InstrumentRegistry
 
@@ -246,3 +257,30 @@ async def test_bybit_silent_private_stream_is_replaced_through_its_keep_alive(bu
             await wait_for(lambda: private.connects > 1 and private.connected, timeout=10.0, what="private replaced")
             await wait_for(lambda: actor.adapter.book_state_live(BTC), what="public back too")
             tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_bybit_klines_and_book_deltas_reach_the_bus(bus: Bus) -> None:
+    async with start_twins(["bybit"], symbols=["BTC"], rate=0, clock_ms=clock_near_minute_end()) as twins:
+        def make() -> ExchangeActor:
+            adapter = BybitAdapter(InstrumentRegistry(), endpoints(twins["bybit"]), depth=DEPTH, klines=("1m",),
+                                   emit_deltas=True)
+            return ExchangeActor(adapter, ExchangeConfig(instruments=[BTC], depth_levels=0), bus=bus)
+
+        items, (bids, asks) = await run_klines_and_deltas(bus, twins, make, BTC)
+        twin = twins["bybit"].twin
+        klines = [m for m in items if isinstance(m, Kline)]
+        assert all(k.venue is Venue.BYBIT and k.instrument == BTC for k in klines)
+        # The twin pushes the finished candle with confirm=true when the next one opens.
+        check_klines(klines, twin.klines["BTCUSDT"]["1"], [e[0].price for e in twin.trades["BTCUSDT"]],
+                     venue_closes=True)
+        deltas = [m for m in items if isinstance(m, BookDelta)]
+        assert deltas and all(d.instrument == BTC for d in deltas)
+        assert rebuild_book([m for m in items if isinstance(m, BookSnapshot | BookDelta)]) == (bids, asks)
+        _assert_books_equal_sorted(twins, bids, asks)
+
+
+def _assert_books_equal_sorted(twins, bids, asks) -> None:  # type: ignore[no-untyped-def]
+    twin_book = twins["bybit"].twin.book_json("BTCUSDT", DEPTH)
+    assert bids == [(float(p), float(s)) for p, s in twin_book["bids"]]
+    assert asks == [(float(p), float(s)) for p, s in twin_book["asks"]]

@@ -14,7 +14,9 @@ from actors.exchanges.base import ExchangeActor, ExchangeConfig
 from actors.exchanges.deribit import DeribitAdapter
 from messages import (
     Balance,
+    BookDelta,
     BookIntegrity,
+    BookSnapshot,
     BookState,
     CancelOrder,
     ClientOrderId,
@@ -25,6 +27,7 @@ from messages import (
     HealthCheck,
     HealthReport,
     InstrumentId,
+    Kline,
     OrderStatus,
     OrderType,
     OrderUpdate,
@@ -37,7 +40,15 @@ from messages import (
     Venue,
 )
 from simulator.runner import start_twins
-from tests.actors.exchanges.conftest import Recorder, endpoints, wait_for
+from tests.actors.exchanges.conftest import (
+    Recorder,
+    check_klines,
+    clock_near_minute_end,
+    endpoints,
+    rebuild_book,
+    run_klines_and_deltas,
+    wait_for,
+)
 from venues import Credentials
 from venues.errors import UnknownOrder
 from venues.symbols import InstrumentRegistry
@@ -249,3 +260,24 @@ async def test_deribit_heartbeat_test_requests_are_answered_and_the_socket_stays
             assert len(actor.latencies_ms) >= pongs + 3  # each test_request answered by public/test (Pong)
             assert actor.streams["main"].connects == 1
             tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_deribit_chart_klines_and_book_deltas_reach_the_bus(bus: Bus) -> None:
+    async with start_twins(["deribit"], symbols=["BTC"], rate=0, clock_ms=clock_near_minute_end()) as twins:
+        def make() -> ExchangeActor:
+            adapter = DeribitAdapter(InstrumentRegistry(), endpoints(twins["deribit"]), klines=("1m",), emit_deltas=True)
+            return ExchangeActor(adapter, ExchangeConfig(instruments=[BTC], depth_levels=0), bus=bus)
+
+        items, (bids, asks) = await run_klines_and_deltas(bus, twins, make, BTC)
+        twin = twins["deribit"].twin
+        klines = [m for m in items if isinstance(m, Kline)]
+        assert all(k.venue is Venue.DERIBIT and k.instrument == BTC for k in klines)
+        # chart.trades has no "final" flag (on Deribit either): every candle arrives with closed=False.
+        check_klines(klines, twin.klines[SYMBOL]["1"], [t.price for t, _ in twin.trades[SYMBOL]], venue_closes=False)
+        deltas = [m for m in items if isinstance(m, BookDelta)]
+        assert deltas and all(d.instrument == BTC for d in deltas)
+        assert rebuild_book([m for m in items if isinstance(m, BookSnapshot | BookDelta)]) == (bids, asks)
+        twin_book = twin.book_json(SYMBOL, 1000)
+        assert bids == [(float(p), float(s)) for p, s in twin_book["bids"]]
+        assert asks == [(float(p), float(s)) for p, s in twin_book["asks"]]

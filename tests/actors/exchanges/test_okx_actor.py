@@ -14,7 +14,9 @@ from actors.exchanges.base import ExchangeActor, ExchangeConfig
 from actors.exchanges.okx import OkxAdapter
 from messages import (
     Balance,
+    BookDelta,
     BookIntegrity,
+    BookSnapshot,
     BookState,
     CancelOrder,
     ClientOrderId,
@@ -28,6 +30,7 @@ from messages import (
     Instrument,
     InstrumentId,
     InstrumentKind,
+    Kline,
     OrderStatus,
     OrderType,
     OrderUpdate,
@@ -40,7 +43,15 @@ from messages import (
     VenueSignal,
 )
 from simulator.runner import start_twins
-from tests.actors.exchanges.conftest import Recorder, endpoints, wait_for
+from tests.actors.exchanges.conftest import (
+    Recorder,
+    check_klines,
+    clock_near_minute_end,
+    endpoints,
+    rebuild_book,
+    run_klines_and_deltas,
+    wait_for,
+)
 from venues import Credentials
 from venues.events import SendFrame
 from venues.http import Response
@@ -310,3 +321,25 @@ def test_okx_resubscribe_frames_and_rate_buckets() -> None:
     assert specs["public"].stale_after_s == 1.0 and specs["public"].ping_interval_s == 20.0
     assert specs["private"].stale_after_s is None and specs["private"].ping_interval_s == 20.0
     assert [s.name for s in adapter.streams(False)] == ["public"]
+
+
+@pytest.mark.anyio
+async def test_okx_klines_on_the_business_stream_and_book_deltas_reach_the_bus(bus: Bus) -> None:
+    async with start_twins(["okx"], symbols=["BTC"], rate=0, clock_ms=clock_near_minute_end()) as twins:
+        def make() -> ExchangeActor:
+            adapter = OkxAdapter(InstrumentRegistry(), endpoints(twins["okx"]), klines=("1m",), emit_deltas=True)
+            assert [s.name for s in adapter.streams(False)] == ["public", "business"]
+            return ExchangeActor(adapter, ExchangeConfig(instruments=[BTC], depth_levels=0), bus=bus)
+
+        items, (bids, asks) = await run_klines_and_deltas(bus, twins, make, BTC)
+        twin = twins["okx"].twin
+        klines = [m for m in items if isinstance(m, Kline)]
+        assert all(k.venue is Venue.OKX and k.instrument == BTC for k in klines)
+        # The twin pushes only the candle trades land in, always with confirm "0".
+        check_klines(klines, twin.klines[SYMBOL]["1m"], [t.price for t, _ in twin.trades[SYMBOL]], venue_closes=False)
+        deltas = [m for m in items if isinstance(m, BookDelta)]
+        assert deltas and all(d.instrument == BTC for d in deltas)
+        assert rebuild_book([m for m in items if isinstance(m, BookSnapshot | BookDelta)]) == (bids, asks)
+        twin_book = twin.book_json(SYMBOL, 1000)
+        assert bids == [(float(p), float(s)) for p, s in twin_book["bids"]]
+        assert asks == [(float(p), float(s)) for p, s in twin_book["asks"]]
