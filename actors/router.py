@@ -57,6 +57,7 @@ from messages import (
     Failover,
     GetOpenOrders,
     HealthStatus,
+    MailboxOverflow,
     OrderIntent,
     OrderRejected,
     OrdersAtRisk,
@@ -173,6 +174,10 @@ class OrderRouter(Actor):
             checks; a venue without one only gets the basic checks (positive size, a price for a limit).
         after_journal / after_send: Test hooks called with the client order id after the intent is durable /
             after a send attempt returned (crash tests kill the process there).
+        intents_from_bus: Also take OrderIntents published on the bus topic ``orders.intent`` (strategies in
+            another process, over a NatsBridge), exactly like told ones.
+        intent_source: The receiver of an event subscription to ``orders.intent`` owned by the caller (implies
+            ``intents_from_bus``); it outlives a router restart, so intents arriving meanwhile wait for the next.
     """
 
     refusals = (IntentRejected,)
@@ -190,6 +195,8 @@ class OrderRouter(Actor):
         after_journal: Callable[[ClientOrderId], None] | None = None,
         after_send: Callable[[ClientOrderId], None] | None = None,
         active_venue: Callable[[], Awaitable[Venue | None]] | None = None,
+        intents_from_bus: bool = False,
+        intent_source: Any = None,
         name: str = "router",
     ) -> None:
         super().__init__(name, bus=bus, clock=clock)
@@ -208,12 +215,23 @@ class OrderRouter(Actor):
         self._reconciling: set[Venue] = set()
         self._failovers: Subscription | None = None  # the failover subscription (its mailbox is drained before routing)
         self.reconciled: dict[Venue, int] = {}  # venue -> completed reconciliations (observability, tests)
+        self.intents_from_bus = intents_from_bus or intent_source is not None
+        self._intent_source = intent_source
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def on_start(self) -> None:
         self.subscribe(topics.order_update("*"), conflate=False)
         self._failovers = self.subscribe(topics.failover(), conflate=False)
         self.subscribe(topics.venue_health("*"), conflate=True)
+        if self.intents_from_bus:
+            # Strategies in another process (over NATS): their intents arrive on the bus topic orders.intent.
+            # They are told to ourselves, so they take exactly the told path (refusals published, not fatal).
+            rx = self._intent_source
+            if rx is None:
+                sub = self._bus.subscribe_events(topics.order_intent(), name=f"{self.name}:intents", capacity=10_000)
+                self._subs.append(sub)  # cancelled with the others when the router stops
+                rx = sub.receiver
+            self.start_soon(self._intake, rx, name=f"{self.name}:intents")
         entries = await self.journal.call(self.journal.non_terminal)
         for e in entries:
             self.orders[e.client_order_id] = self._replayed(e)
@@ -229,6 +247,15 @@ class OrderRouter(Actor):
                 self.active = await self._active_venue()  # a restart after the last Failover was published
             except (ActorDead, AskTimeout):
                 pass  # the health monitor is not up yet: its first Failover will come on the bus
+
+    async def _intake(self, rx: Any) -> None:
+        """Feed OrderIntents published on the bus into our own inbox, in order (``intents_from_bus``)."""
+        while True:
+            msg = await rx.receive()
+            if isinstance(msg, OrderIntent):
+                await self.ref.tell(msg)
+            elif isinstance(msg, MailboxOverflow):
+                log.error("%s: %d intents from the bus dropped (mailbox full)", self.name, msg.dropped)
 
     def _replayed(self, e: JournalEntry) -> TrackedOrder:
         return TrackedOrder(order=e.order, strategy=e.strategy, state=e.state, sends=e.sends,

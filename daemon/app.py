@@ -4,6 +4,9 @@ Rules:
 - A broken config is one line on stderr naming the file and the problem, and exit code 2.
 - ``--simulate`` starts the venue twins in this process and points every venue at them with the twins'
   credentials; with no ``--config`` the built-in demo config is used.
+- ``daemon.role`` (all | venues | strategies) picks what runs here (daemon/wiring.py); a strategies process
+  starts no twins, no exchange actors and no journal. The NATS bridge's state is in the status lines and
+  metrics; NATS being down never stops the local process.
 - SIGTERM / SIGINT drain in order: strategies stop, the router settles open orders by the configured
   shutdown policy (cancel or leave), then the rest stops in reverse start order (journal closed, sockets
   closed), all within a bounded time. SIGHUP reloads the strategies' settings from the config file.
@@ -24,15 +27,17 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
+import msgspec
 from aiohttp import web
 
 from actors.bus import Bus
 from actors.clock import LiveClock
 from actors.exchanges.adapter import Endpoints
 from actors.exchanges.base import ExchangeActor
+from actors.nats_bridge import NatsBridge
 from actors.router import OrderRouter, SettleOrders
 from actors.strategies.base import Reload
-from daemon.config import Config, default_config, load_config
+from daemon.config import Config, Role, default_config, load_config
 from daemon.metrics import metrics_app
 from daemon.observe import collectors, health_summary
 from daemon.status import StatusView
@@ -70,6 +75,8 @@ def _check(cfg: Config, simulate: bool) -> None:
     for s in cfg.strategies:
         if s.enabled:
             strategy_settings(load_strategy_class(s.path), s)
+    if cfg.daemon.role is Role.STRATEGIES:
+        return  # no venue is reached from here
     if not simulate:
         for name, section in cfg.venues.items():
             if section.enabled:
@@ -99,7 +106,7 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
     async with AsyncExitStack() as stack:
         endpoints: dict[Venue, Endpoints] = {}
         creds: dict[Venue, Credentials] = {}
-        if args.simulate:
+        if args.simulate and cfg.daemon.role is not Role.STRATEGIES:
             from simulator.runner import start_twins
 
             venues = [v.value for v in cfg.enabled_venues()]
@@ -122,10 +129,11 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
         sources = {v.value: (lambda v=v: (exchange(v).stats() if exchange(v) is not None else {"state": "down"}))
                    for v in graph.exchange_names}
         status = StatusView(bus, tty=tty, json_logs=json_logs, interval_s=cfg.daemon.status_interval_s,
-                            sources=sources)
+                            sources=sources, nats=_bridge_status(sup, graph.bridge_name) if graph.bridge_name else None)
         # First, so it sees every event from the start (the first Failover, book states...).
         sup._specs.insert(0, ChildSpec(name="status", factory=lambda: status))  # noqa: SLF001
-        _log(fmt, "daemon.starting", simulate=bool(args.simulate), venues=[v.value for v in graph.exchange_names],
+        _log(fmt, "daemon.starting", role=cfg.daemon.role.value, simulate=bool(args.simulate),
+             venues=[v.value for v in graph.exchange_names],
              strategies=graph.strategy_names, duration=args.duration)
         done = anyio.Event()
         async with anyio.create_task_group() as tg:
@@ -171,6 +179,17 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
     bus.close()
     _log(fmt, "daemon.stopped")
     return 0
+
+
+def _bridge_status(sup: Any, name: str) -> Any:
+    def read() -> dict[str, Any]:
+        h = sup.children.get(name)
+        actor = h.actor if h is not None else None
+        if not isinstance(actor, NatsBridge):
+            return {"state": "down"}
+        return msgspec.to_builtins(actor.status())  # type: ignore[no-any-return]
+
+    return read
 
 
 async def _drain(cfg: Config, graph: Any, sup: Any, fmt: str) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "RestartSection",
     "StrategySection",
     "Role",
+    "NatsSection",
     "load_config",
     "default_config",
     "credentials_for",
@@ -73,6 +74,10 @@ class VenueSection(_S):
     priority: int = 100  # lower wins when health ties
     taker_fee_bps: float = 5.0
     stale_after_s: float = 1.0
+    klines: list[str] = []
+    """Kline intervals ("1m", "5m", "1h", "1d") subscribed for every instrument (``md.kline.<venue>.*``)."""
+    book_deltas: bool = False
+    """Also publish every applied book change as a BookDelta (``md.delta.<venue>.*``)."""
 
 
 class GroupSection(_S):
@@ -111,9 +116,18 @@ class StrategySection(_S):
 
 
 class NatsSection(_S):
+    """The NatsBridge of this process. With ``daemon.role`` venues or strategies, ``url`` is required.
+
+    Empty ``publish`` / ``subscribe`` mean the role's defaults (daemon/wiring.py ``nats_topics``)."""
+
     url: str = ""
     publish: list[str] = []
     subscribe: list[str] = []
+    node: str = ""
+    """Stable name of this process on NATS (durable consumers resume by it); default: the role."""
+    subject_prefix: str = "crossbook."
+    reconnect_wait_s: float = 0.5
+    ack_wait_s: float = 30.0
 
 
 class Config(_S):
@@ -172,6 +186,9 @@ def _check(cfg: Config, where: str) -> None:
             raise ConfigError(msg)
     if cfg.daemon.shutdown_policy not in ("cancel", "leave"):
         msg = f"{where}: daemon.shutdown_policy must be 'cancel' or 'leave', got {cfg.daemon.shutdown_policy!r}"
+        raise ConfigError(msg)
+    if cfg.daemon.role is not Role.ALL and not cfg.nats.url:
+        msg = f"{where}: daemon.role = {cfg.daemon.role.value!r} needs [nats] url (the other processes are reached over NATS)"
         raise ConfigError(msg)
     if cfg.daemon.log_format not in ("auto", "json", "text"):
         msg = f"{where}: daemon.log_format must be auto, json or text, got {cfg.daemon.log_format!r}"

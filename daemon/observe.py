@@ -7,6 +7,8 @@ from typing import Any
 
 from actors.bus import Bus
 from actors.exchanges.base import ExchangeActor
+from actors.nats_bridge import NatsBridge
+from actors.nats_config import BridgeState
 from actors.router import OrderRouter
 from daemon.metrics import Collector, HistogramSample, Sample
 from daemon.status import StatusView
@@ -90,7 +92,38 @@ def collectors(sup: Any, graph: Any, status: StatusView, bus: Bus) -> list[Colle
         return [Sample("crossbook_orders", float(n), {"status": s}, help="orders tracked by the router, by status")
                 for s, n in sorted(counts.items())]
 
-    return [venues, mailboxes, orders]
+    def nats() -> list[Sample]:
+        name = getattr(graph, "bridge_name", None)
+        if not name:
+            return []
+        h = sup.children.get(name)
+        bridge = h.actor if h is not None else None
+        if not isinstance(bridge, NatsBridge):
+            return [Sample("crossbook_nats_connected", 0.0, help="1 when the NATS bridge is connected")]
+        st = bridge.status()
+        core, js = {"class": "core"}, {"class": "jetstream"}
+        return [
+            Sample("crossbook_nats_connected", 1.0 if st.state is BridgeState.CONNECTED else 0.0,
+                   help="1 when the NATS bridge is connected"),
+            Sample("crossbook_nats_published_total", st.published_core, core, kind="counter",
+                   help="messages sent to NATS"),
+            Sample("crossbook_nats_published_total", st.published_js, js, kind="counter"),
+            Sample("crossbook_nats_received_total", st.received_core, core, kind="counter",
+                   help="messages taken from NATS into the local bus"),
+            Sample("crossbook_nats_received_total", st.received_js, js, kind="counter"),
+            Sample("crossbook_nats_dropped_total", st.dropped_core, core, kind="counter",
+                   help="messages not sent (core: NATS down or slow; jetstream: order buffer full)"),
+            Sample("crossbook_nats_dropped_total", st.dropped_orders, js, kind="counter"),
+            Sample("crossbook_nats_pending_orders", st.pending_orders,
+                   help="JetStream-bound messages waiting for the server's acknowledgement"),
+            Sample("crossbook_nats_reconnects_total", st.reconnects, kind="counter", help="NATS reconnects"),
+            Sample("crossbook_nats_disconnects_total", st.disconnects, kind="counter", help="NATS disconnects"),
+            Sample("crossbook_nats_duplicates_dropped_total", st.duplicates_dropped, kind="counter",
+                   help="redelivered JetStream messages dropped"),
+            Sample("crossbook_nats_malformed_total", st.malformed, kind="counter", help="undecodable payloads dropped"),
+        ]
+
+    return [venues, mailboxes, orders, nats]
 
 
 def health_summary(status: StatusView) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 StatusView is an actor fed by the bus only (conflating subscriptions for state, an event subscription for
 what must be logged). Exchange-actor counters come in through ``sources`` (name -> callable returning a
-dict), read at render time. Secrets are never rendered: nothing here sees credentials.
+dict), read at render time; the NATS bridge's status through ``nats`` (a callable returning a dict), also
+read at render time, and each change of its ``state`` is logged as a ``nats.state`` line. Secrets are never rendered: nothing here sees credentials.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from messages import (
     BookIntegrity,
     CircuitChanged,
     Failover,
+    Fill,
     MailboxOverflow,
     OrderRejected,
+    OrderUpdate,
     RateLimited,
     VenueHealth,
 )
@@ -38,7 +41,7 @@ from messages import (
 __all__ = ["StatusView"]
 
 _LOGGED = (Failover, CircuitChanged, ActorFailed, ActorGaveUp, ActorRestarted, RateLimited, OrderRejected,
-           MailboxOverflow)
+           MailboxOverflow, OrderUpdate, Fill)
 
 
 class StatusView(Actor):
@@ -51,6 +54,7 @@ class StatusView(Actor):
         interval_s: float = 1.0,
         out: TextIO | None = None,
         sources: dict[str, Callable[[], dict[str, Any]]] | None = None,
+        nats: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__("status", bus=bus)
         self.tty = tty
@@ -58,6 +62,8 @@ class StatusView(Actor):
         self.interval_s = interval_s
         self.out = out or sys.stdout
         self.sources = sources or {}
+        self.nats = nats
+        self._nats_state: str | None = None
         self.health: dict[str, VenueHealth] = {}
         self.circuits: dict[str, CircuitChanged] = {}
         self.books: dict[tuple[str, str], BookIntegrity] = {}
@@ -79,6 +85,8 @@ class StatusView(Actor):
         self.subscribe(topics.actor(), conflate=False)
         self.subscribe(topics.rate_limit(), conflate=False)
         self.subscribe(topics.order_rejected(), conflate=False)
+        self.subscribe(topics.order_update("*"), conflate=False)
+        self.subscribe(topics.fill("*"), conflate=False)
         self.start_soon(self._ticker)
 
     async def handle(self, msg: Any) -> Any:
@@ -120,12 +128,32 @@ class StatusView(Actor):
     async def _ticker(self) -> None:
         while True:
             await self.clock.sleep(self.interval_s)
+            self._nats_changes()
             if self.tty:
                 self.out.write("\x1b[H\x1b[2J" + self.render() + "\n")
                 self.out.flush()
             elif self.json_logs:
                 self.out.write(json.dumps({"ts": time.time(), "event": "status", **self.snapshot()}, default=str) + "\n")
                 self.out.flush()
+
+    def nats_status(self) -> dict[str, Any] | None:
+        if self.nats is None:
+            return None
+        try:
+            return dict(self.nats())
+        except Exception as exc:  # noqa: BLE001 - a status read must never stop the view
+            return {"state": "unknown", "last_error": f"{type(exc).__name__}: {exc}"}
+
+    def _nats_changes(self) -> None:
+        st = self.nats_status()
+        if st is None or st.get("state") == self._nats_state:
+            return
+        self._nats_state = st.get("state")
+        if self.json_logs:
+            line = {"ts": time.time(), "event": "nats.state", "state": self._nats_state, "server": st.get("server"),
+                    "last_error": st.get("last_error", "")}
+            self.out.write(json.dumps(line, default=str) + "\n")
+            self.out.flush()
 
     def snapshot(self) -> dict[str, Any]:
         venues: dict[str, Any] = {}
@@ -152,8 +180,12 @@ class StatusView(Actor):
                 "included": list(b.included), "excluded": [f"{e.venue}:{e.reason}" for e in b.excluded]}
             for g, b in self.best.items()
         }
-        return {"venues": venues, "best": best, "arb_opened": self.arb_opened,
+        snap = {"venues": venues, "best": best, "arb_opened": self.arb_opened,
                 "failovers": [f"{f.from_venue}->{f.to_venue} ({f.cause})" for f in self.failovers]}
+        nats = self.nats_status()
+        if nats is not None:
+            snap["nats"] = nats
+        return snap
 
     def render(self) -> str:
         snap = self.snapshot()
@@ -173,6 +205,12 @@ class StatusView(Actor):
         for a in list(self.arbs)[-5:]:
             lines.append(f"  {a.group:<10} {a.phase.value:<7} buy {a.buy_venue} {a.buy_px:.2f} sell {a.sell_venue} "
                          f"{a.sell_px:.2f}  net {a.net_bps:.1f} bps  size {a.size_base:.4f}  {a.duration_ns / 1e6:.0f} ms")
+        n = snap.get("nats")
+        if n is not None:
+            lines += ["", f"nats {n.get('state', '-')} {n.get('server') or ''}  out {n.get('published_core', 0)}+"
+                          f"{n.get('published_js', 0)}js  in {n.get('received_core', 0)}+{n.get('received_js', 0)}js  "
+                          f"dropped {n.get('dropped_core', 0)}/{n.get('dropped_orders', 0)}js  "
+                          f"pending {n.get('pending_orders', 0)}  {n.get('last_error', '')[:60]}"]
         lines += ["", "failovers (latest)"]
         lines += [f"  {f}" for f in snap["failovers"]] or ["  -"]
         return "\n".join(lines)

@@ -1,9 +1,14 @@
 """The object graph: from a Config to the supervisor's child specs. The one place that knows every
 component (the composition root); everything is passed down explicitly.
 
-Start order (the supervisor stops them in reverse): status view, exchange actors, router, health monitor,
-aggregator, account view, strategies. Strategies are stopped first at shutdown, then the router settles
-open orders, then the rest.
+Start order (the supervisor stops them in reverse): status view, NATS bridge, exchange actors, router,
+health monitor, aggregator, account view, strategies. Strategies are stopped first at shutdown, then the
+router settles open orders, then the rest; the bridge stops last, after it has sent what they published.
+
+Roles (``daemon.role``): ``all`` is everything in one process (plus a bridge when ``[nats] url`` is set);
+``venues`` leaves out the strategies, and its router takes the intents arriving over NATS on the bus topic
+``orders.intent``; ``strategies`` runs only the strategies, whose ``router`` is an IntentPublisher that
+publishes their intents on ``orders.intent`` for the bridge (no exchange actors, no journal there).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from actors import topics
 from actors.account import AccountBook
 from actors.aggregation import AggregatorConfig, InstrumentGroup
 from actors.aggregator import Aggregator
@@ -30,19 +36,42 @@ from actors.clock import Clock
 from actors.exchanges.adapter import Endpoints, VenueAdapter
 from actors.exchanges.base import ExchangeActor, ExchangeConfig
 from actors.health import HealthConfig, HealthMonitor
+from actors.intent_publisher import IntentPublisher
 from actors.journal import Journal
+from actors.nats_bridge import NatsBridge, NatsBridgeConfig
 from actors.ref import ProxyRef
 from actors.router import OrderRouter, RouterConfig
 from actors.selection import SelectionConfig, VenueSelector
 from actors.strategies.base import Strategy
-from daemon.config import Config, StrategySection, VenueSection, credentials_for
+from daemon.config import Config, Role, StrategySection, VenueSection, credentials_for
 from messages import GetBalances, GetPositions, HealthCheck, InstrumentId, Venue, VenueAccount
 from supervisor import ChildSpec, Intensity, RestartPolicy, Supervisor
 from venues import Credentials
 from venues.errors import ConfigError
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["Graph", "build_graph", "adapter_for", "load_strategy_class"]
+__all__ = ["Graph", "build_graph", "adapter_for", "load_strategy_class", "nats_topics", "BRIDGE"]
+
+BRIDGE = "nats"  # the bridge's child name
+
+# What each role sends to NATS and takes from it (``[nats] publish/subscribe`` replace these when set).
+# Book deltas stay local: core NATS conflates per topic, which a delta stream cannot survive.
+_VENUES_OUT = ["md.quote.>", "md.trade.>", "md.book.>", "md.kline.>", "agg.>", "venue.health.*",
+               "orders.update.*", "orders.fill.*", "orders.rejected", "orders.at_risk.*", "control.failover"]
+_STRATEGIES_IN = ["md.>", "agg.>", "venue.>", "orders.>", "control.failover"]
+
+
+def nats_topics(config: Config) -> tuple[list[str], list[str]]:
+    """(publish, subscribe) patterns of this process's bridge."""
+    n = config.nats
+    role = config.daemon.role
+    if role is Role.STRATEGIES:
+        publish, subscribe = [topics.order_intent()], _STRATEGIES_IN
+    elif role is Role.VENUES:
+        publish, subscribe = _VENUES_OUT, [topics.order_intent()]
+    else:
+        publish, subscribe = _VENUES_OUT, []
+    return list(n.publish or publish), list(n.subscribe or subscribe)
 
 
 def adapter_for(venue: Venue, registry: InstrumentRegistry, endpoints: Endpoints | None, section: VenueSection) -> VenueAdapter:
@@ -58,7 +87,8 @@ def adapter_for(venue: Venue, registry: InstrumentRegistry, endpoints: Endpoints
     cls = {Venue.BINANCE: "BinanceAdapter", Venue.BYBIT: "BybitAdapter", Venue.OKX: "OkxAdapter",
            Venue.DERIBIT: "DeribitAdapter"}[venue]
     ep = endpoints or _configured_endpoints(m.LIVE_ENDPOINTS, section)
-    adapter: VenueAdapter = getattr(m, cls)(registry, ep, stale_after_s=section.stale_after_s)
+    adapter: VenueAdapter = getattr(m, cls)(registry, ep, stale_after_s=section.stale_after_s,
+                                            klines=tuple(section.klines), emit_deltas=section.book_deltas)
     return adapter
 
 
@@ -111,6 +141,8 @@ class Graph:
     exchange_names: dict[Venue, str] = field(default_factory=dict)
     strategy_names: list[str] = field(default_factory=list)
     strategy_sections: dict[str, StrategySection] = field(default_factory=dict)
+    role: Role = Role.ALL
+    bridge_name: str | None = None
 
 
 def build_graph(
@@ -124,15 +156,42 @@ def build_graph(
     with_strategies: bool = True,
     extra: list[ChildSpec] | None = None,
 ) -> Graph:
-    """Child specs for the whole system, under one supervisor (not started)."""
+    """Child specs for this process's role, under one supervisor (not started)."""
     r = config.restart
     backoff = Backoff(base_s=r.base_s, cap_s=r.cap_s, reset_after_s=r.reset_after_s)
     intensity = Intensity(max_restarts=r.max_restarts, window_s=r.window_s)
     registry = InstrumentRegistry()
+    role = config.daemon.role
     venues = config.enabled_venues()
     specs: list[ChildSpec] = []
     names: dict[Venue, str] = {}
     adapters: dict[Venue, VenueAdapter] = {}
+    bridge_name: str | None = None
+    if config.nats.url:
+        bridge_name = BRIDGE
+        n = config.nats
+        publish, subscribe = nats_topics(config)
+        bcfg = NatsBridgeConfig(servers=[u.strip() for u in n.url.split(",") if u.strip()],
+                                node=n.node or role.value, subject_prefix=n.subject_prefix, publish=publish,
+                                subscribe=subscribe, reconnect_wait_s=n.reconnect_wait_s, ack_wait_s=n.ack_wait_s)
+
+        def make_bridge() -> Actor:
+            return NatsBridge(bcfg, bus=bus, name=BRIDGE, clock=clock, rng=rng)
+
+        # First: it stops last, after everything it carries has been published.
+        specs.append(ChildSpec(name=BRIDGE, factory=make_bridge, backoff=backoff, intensity=intensity,
+                               shutdown_timeout_s=config.daemon.shutdown_timeout_s))
+    sup = Supervisor("root", [], bus=bus, clock=clock, rng=rng)
+    if role is Role.STRATEGIES:
+        specs.append(ChildSpec(name="intents", factory=lambda: IntentPublisher(bus=bus, clock=clock),
+                               backoff=backoff, intensity=intensity))
+        graph = Graph(supervisor=sup, registry=registry, journal=None, role=role, bridge_name=bridge_name)
+        if with_strategies:
+            _strategies(config, bus, clock, sup.child_ref("intents"), specs, graph, backoff, intensity,
+                        lambda: _groups(config, venues, None), registry)
+        specs.extend(extra or [])
+        sup._specs = specs  # noqa: SLF001
+        return graph
     for venue, section in venues.items():
         creds = (credentials or {}).get(venue) or credentials_for(venue.value, section)
         adapter = adapter_for(venue, registry, (endpoints or {}).get(venue), section)
@@ -147,19 +206,24 @@ def build_graph(
 
         specs.append(ChildSpec(name=name, factory=make_exchange, backoff=backoff, intensity=intensity, venue=venue,
                                shutdown_timeout_s=config.daemon.shutdown_timeout_s))
-    sup = Supervisor("root", [], bus=bus, clock=clock, rng=rng)
     refs: dict[Venue, ProxyRef] = {v: sup.child_ref(n) for v, n in names.items()}
 
     journal: Journal | None = None
     router_ref: ProxyRef = sup.child_ref("router")
     health_ref: ProxyRef = sup.child_ref("health")
     journal = Journal(config.daemon.journal)
+    intent_source: Any = None
+    if role is Role.VENUES:
+        # Made here, not by the router: intents the bridge delivers before the router is up (or while it
+        # restarts) wait in this mailbox.
+        intent_source = bus.subscribe_events(topics.order_intent(), name="router:intents", capacity=10_000).receiver
 
     def make_router() -> Actor:
         assert journal is not None
         return OrderRouter(journal, refs, bus=bus, config=RouterConfig(), clock=clock,
                            id_makers={v: a.make_client_order_id for v, a in adapters.items()},
-                           registries={v: registry for v in adapters}, active_venue=_active(health_ref))
+                           registries={v: registry for v in adapters}, active_venue=_active(health_ref),
+                           intent_source=intent_source)
 
     specs.append(ChildSpec(name="router", factory=make_router, backoff=backoff, intensity=intensity,
                            shutdown_timeout_s=config.daemon.shutdown_timeout_s))
@@ -190,42 +254,49 @@ def build_graph(
     specs.append(ChildSpec(name="account", factory=lambda: AccountBook(sources, registry, bus=bus, clock=clock),
                            backoff=backoff, intensity=intensity))
 
-    strategy_names: list[str] = []
-    sections: dict[str, StrategySection] = {}
-    if with_strategies:
-        for s in config.strategies:
-            if not s.enabled:
-                continue
-            cls = load_strategy_class(s.path)
-            settings = strategy_settings(cls, s)
-            name = f"strategy.{s.name}"
-
-            def make_strategy(cls: type[Strategy[Any]] = cls, settings: msgspec.Struct = settings, name: str = name) -> Actor:
-                # Optional context a strategy may ask for by naming it in its constructor.
-                extras: dict[str, Any] = {}
-                params = inspect.signature(cls).parameters
-                if "groups" in params:
-                    extras["groups"] = _groups(config, venues, registry)
-                if "instruments" in params:
-                    extras["instruments"] = registry
-                return cls(name=name, settings=settings, router=router_ref, bus=bus, clock=clock, **extras)  # type: ignore[call-arg]
-
-            specs.append(ChildSpec(name=name, factory=make_strategy, backoff=backoff, intensity=intensity,
-                                   restart=RestartPolicy.PERMANENT))
-            strategy_names.append(name)
-            sections[name] = s
+    graph = Graph(supervisor=sup, registry=registry, journal=journal, exchange_names=names, role=role,
+                  bridge_name=bridge_name)
+    if with_strategies and role is Role.ALL:
+        _strategies(config, bus, clock, router_ref, specs, graph, backoff, intensity,
+                    lambda: _groups(config, venues, registry), registry)
     specs.extend(extra or [])
     sup._specs = specs  # noqa: SLF001 - the supervisor starts them in on_start, in this order
-    return Graph(supervisor=sup, registry=registry, journal=journal, exchange_names=names,
-                 strategy_names=strategy_names, strategy_sections=sections)
+    return graph
 
 
-def _groups(config: Config, venues: dict[Venue, VenueSection], registry: InstrumentRegistry) -> list[InstrumentGroup]:
-    """Configured groups, keeping the members whose venue is enabled and whose instrument has loaded."""
+def _strategies(config: Config, bus: Bus, clock: Clock, router_ref: ProxyRef, specs: list[ChildSpec], graph: Graph,
+                backoff: Backoff, intensity: Intensity, groups: Callable[[], list[InstrumentGroup]],
+                registry: InstrumentRegistry) -> None:
+    for s in config.strategies:
+        if not s.enabled:
+            continue
+        cls = load_strategy_class(s.path)
+        settings = strategy_settings(cls, s)
+        name = f"strategy.{s.name}"
+
+        def make_strategy(cls: type[Strategy[Any]] = cls, settings: msgspec.Struct = settings, name: str = name) -> Actor:
+            # Optional context a strategy may ask for by naming it in its constructor.
+            extras: dict[str, Any] = {}
+            params = inspect.signature(cls).parameters
+            if "groups" in params:
+                extras["groups"] = groups()
+            if "instruments" in params:
+                extras["instruments"] = registry
+            return cls(name=name, settings=settings, router=router_ref, bus=bus, clock=clock, **extras)  # type: ignore[call-arg]
+
+        specs.append(ChildSpec(name=name, factory=make_strategy, backoff=backoff, intensity=intensity,
+                               restart=RestartPolicy.PERMANENT))
+        graph.strategy_names.append(name)
+        graph.strategy_sections[name] = s
+
+
+def _groups(config: Config, venues: dict[Venue, VenueSection], registry: InstrumentRegistry | None) -> list[InstrumentGroup]:
+    """Configured groups, keeping the members whose venue is enabled and whose instrument has loaded (with no
+    registry, a strategies-only process, every member of an enabled venue is kept)."""
     groups = []
     for g in config.groups:
         members = [(Venue(v), InstrumentId(i)) for v, _, i in (m.partition(":") for m in g.members)]
-        present = [m for m in members if m[0] in venues and registry.find(m[0], m[1]) is not None]
+        present = [m for m in members if m[0] in venues and (registry is None or registry.find(m[0], m[1]) is not None)]
         if present:
             groups.append(InstrumentGroup(name=g.name, members=present))
     return groups
