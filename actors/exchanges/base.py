@@ -118,7 +118,7 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class _Stream:
-    __slots__ = ("spec", "transport", "last_data", "connected", "ready", "limiter", "connects")
+    __slots__ = ("spec", "transport", "last_data", "connected", "ready", "limiter", "connects", "subscribing")
 
     def __init__(self, spec: StreamSpec) -> None:
         self.spec = spec
@@ -128,6 +128,7 @@ class _Stream:
         self.ready = anyio.Event()
         self.limiter: Any = None
         self.connects = 0
+        self.subscribing = False  # on_connected (login, subscribe) still running: not judged stale yet
 
 
 class ExchangeActor(Actor):
@@ -525,7 +526,7 @@ class ExchangeActor(Actor):
             now = time.monotonic()
             for st in self._streams.values():
                 limit = st.spec.stale_after_s
-                if limit is None or not st.connected or st.transport is None:
+                if limit is None or not st.connected or st.subscribing or st.transport is None:
                     continue
                 idle = now - st.last_data
                 if idle > limit:
@@ -696,7 +697,14 @@ class ExchangeActor(Actor):
         st.connected = True
         st.connects += 1
         st.last_data = time.monotonic()
-        await self.adapter.on_connected(st.spec.name, self, self._instruments)
+        st.subscribing = True
+        try:
+            await self.adapter.on_connected(st.spec.name, self, self._instruments)
+        finally:
+            st.subscribing = False
+        # The liveness clock starts once the subscriptions are out: paced control frames can take longer
+        # than the stale limit, and a connection must not be replaced before it could carry data.
+        st.last_data = time.monotonic()
         self._emit_signal(SignalKind.WS_OPEN, float(st.connects), st.spec.name)
         if st.spec.private and st.connects > 1 and not self._reconcile_pending:
             self._reconcile_pending = True
