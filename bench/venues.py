@@ -31,6 +31,7 @@ from actors import topics  # noqa: E402
 from actors.bus import Bus  # noqa: E402
 from actors.exchanges.adapter import Endpoints  # noqa: E402
 from actors.exchanges.base import ExchangeActor, ExchangeConfig  # noqa: E402
+from actors.ratelimit import VenueLimiter
 from actors.transport import RestClient  # noqa: E402
 from bench.report import print_table, summarize_us, write_json  # noqa: E402
 from venues.symbols import InstrumentRegistry  # noqa: E402
@@ -63,9 +64,12 @@ async def rest_latency(ad: Any, n: int) -> dict[str, Any]:
     url = ad.endpoints.rest.rstrip("/") + spec.target
     samples: list[int] = []
     errors: list[str] = []
+    buckets, routes = ad.rate_buckets()
+    limiter = VenueLimiter(str(ad.venue), buckets, routes=routes)  # paced as the exchange actor paces it
     async with aiohttp.ClientSession() as session:
         client = RestClient(ad.endpoints.rest, session, timeout_s=5.0)
         for _ in range(n):
+            await limiter.acquire(spec)
             t0 = time.perf_counter_ns()
             try:
                 resp = await client.send(spec)
@@ -77,6 +81,7 @@ async def rest_latency(ad: Any, n: int) -> dict[str, Any]:
                     break  # unreachable: stop hammering it
                 continue
             samples.append(time.perf_counter_ns() - t0)
+    await anyio.sleep(2.0)  # let per-2-second windows (OKX) empty before the WebSocket part starts the actor
     row = summarize_us(samples) if samples else {}
     tried = len(samples) + len(errors)
     return {"url": url, "rest": row, "rest_errors": len(errors), "rest_requests": tried,

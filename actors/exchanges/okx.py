@@ -179,12 +179,14 @@ class OkxAdapter:
 
     # -- set-up ------------------------------------------------------------------------------------
     def rate_buckets(self) -> tuple[list[Bucket], dict[str, tuple[str, ...]]]:
+        # OKX counts in fixed windows; aiolimiter is a leaky bucket, whose burst plus refill could put up to 1.5x
+        # the limit into one window. Half the limit per window keeps every window under it.
         buckets = [
-            Bucket(name=endpoint, capacity=lim.requests, period_s=lim.per_s, per_request=True)
+            Bucket(name=endpoint, capacity=max(1, lim.requests // 2), period_s=lim.per_s, per_request=True)
             for endpoint, lim in rest.RATE_LIMITS.items()
         ]
-        buckets.append(Bucket(name="default", capacity=10, period_s=2.0, per_request=True))
-        buckets.append(Bucket(name="orders_subaccount", capacity=1000, period_s=2.0, per_request=True))  # 50061
+        buckets.append(Bucket(name="default", capacity=5, period_s=2.0, per_request=True))
+        buckets.append(Bucket(name="orders_subaccount", capacity=500, period_s=2.0, per_request=True))  # 50061
         return buckets, {"trade/order": ("trade/order", "orders_subaccount")}
 
     def observe_headers(self, headers: dict[str, str], limiter: VenueLimiter) -> None:
