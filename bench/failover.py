@@ -98,8 +98,11 @@ _FAILURE_SIGNALS = frozenset({SignalKind.WS_CLOSED, SignalKind.DATA_GAP, SignalK
 _ACCEPTED = frozenset({OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED})
 
 
+
+STALE_FACTOR = 2.5  # stale_after_s = 2.5 x the twin's update interval
+
 def bench_config(journal: str, rate: float, args: argparse.Namespace) -> Config:
-    stale = 2.5 / rate  # 2.5 x the twin's update interval: detection (with the watchdog's 10 % slack) within 3 x
+    stale = STALE_FACTOR / rate  # detection (with the watchdog's 10 % slack) within 3 x the update interval
     venues = {v.value: VenueSection(instruments=[BTC[v], ETH[v]], priority=i + 1, stale_after_s=stale)
               for i, v in enumerate(VENUES)}
     groups = [GroupSection(name="BTC-PERP", members=[f"{v.value}:{BTC[v]}" for v in VENUES]),
@@ -361,7 +364,7 @@ async def amain(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[di
     bus = Bus()
     tmp = tempfile.mkdtemp(prefix="crossbook-failover-")
     cfg = bench_config(str(Path(tmp) / "journal.sqlite"), args.rate, args)
-    stale_s = 3.0 / args.rate
+    stale_s = STALE_FACTOR / args.rate
     rows: list[dict[str, Any]] = []
     async with start_twins([v.value for v in VENUES], seed=args.seed, symbols=["BTC", "ETH"], rate=args.rate) as twins:
         endpoints = {Venue(v): Endpoints(rest=rt.rest, ws=dict(rt.ws)) for v, rt in twins.running.items()}

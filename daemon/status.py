@@ -21,6 +21,7 @@ from actors import topics
 from actors.base import Actor
 from actors.bus import Bus
 from messages import (
+    AccountView,
     ActorFailed,
     ActorGaveUp,
     ActorRestarted,
@@ -74,12 +75,14 @@ class StatusView(Actor):
         self.arb_opened = 0
         self.failovers_seen: list[Failover] = []
         self._frames: dict[str, tuple[float, int]] = {}
+        self.account: AccountView | None = None
 
     async def on_start(self) -> None:
         self.subscribe(topics.venue_health(), conflate=True)
         self.subscribe(topics.circuit(), conflate=True)
         self.subscribe(topics.book_integrity("*", "*"), conflate=True)
         self.subscribe(topics.best(), conflate=True)
+        self.subscribe(topics.account_view(), conflate=True)
         self.subscribe(topics.arb(), conflate=False, capacity=10_000)
         self.subscribe(topics.failover(), conflate=False)
         self.subscribe(topics.actor(), conflate=False)
@@ -98,6 +101,8 @@ class StatusView(Actor):
                 self._log(msg)
             case BookIntegrity(venue=v, instrument=i):
                 self.books[(v, i)] = msg
+            case AccountView():
+                self.account = msg
             case BestBidAsk(group=g):
                 self.best[g] = msg
                 self.best_updates += 1
@@ -201,6 +206,13 @@ class StatusView(Actor):
         for g, b in sorted(snap["best"].items()):
             lines.append(f"{g:<12}{_f(b['bid']):>14} {str(b['bid_venue'] or '-'):<9}{_f(b['ask']):>14} "
                          f"{str(b['ask_venue'] or '-'):<9}{', '.join(b['excluded']) or '-'}")
+        acct = snap.get("account")
+        if acct is not None:
+            lines += ["", "net exposure (all venues)" + (f"   stale: {', '.join(acct['stale'])}" if acct["stale"] else "")]
+            for u, e in sorted(acct["exposures"].items()):
+                lines.append(f"  {u:<8}{e['base']:>14,.4f} base {e['quote']:>16,.2f} quote   ({', '.join(e['venues'])})")
+            if not acct["exposures"]:
+                lines.append("  flat")
         lines += ["", "arbitrage (latest)"]
         for a in list(self.arbs)[-5:]:
             lines.append(f"  {a.group:<10} {a.phase.value:<7} buy {a.buy_venue} {a.buy_px:.2f} sell {a.sell_venue} "

@@ -124,6 +124,8 @@ def test_daemon_on_the_twins_publishes_best_prices_and_arbitrage_then_exits_clea
     best = status[-1]["best"]["BTC-PERP"]
     assert best["bid"] > 0 and best["ask"] > 0 and best["bid_venue"] and best["ask_venue"]
     assert set(best["included"]) == {"binance", "bybit", "okx", "deribit"}
+    account = status[-1]["account"]  # the consolidated account view, gathered from all four venues
+    assert account is not None and account["stale"] == [] and account["exposures"] == {}
     opened = [e for e in d.events("ArbOpportunity") if e["phase"] == "opened"]
     assert opened, "no arbitrage opportunity in 25 s of twin market"
     assert all(e["buy_venue"] != e["sell_venue"] and e["net_bps"] >= 1.0 for e in opened)
