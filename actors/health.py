@@ -303,6 +303,11 @@ class HealthMonitor(Actor):
 
     def _circuit(self, tr: VenueTracker, tn: Transition | None) -> None:
         if tn is not None:
+            if tn.new is CircuitState.CLOSED:
+                # Recovered (a probe passed half-open): the outage's errors already opened the breaker; left in
+                # the window they would hold the venue DEGRADED (error rate) for up to window_s and block the
+                # failback. The error rate counts again from here.
+                tr.outcomes.clear()
             self._publish(tn.event(tr.venue, self.clock.time_ns()))
 
     def _refresh(self, *, cause: str, detected_ns: int | None, only: VenueTracker | None = None) -> None:

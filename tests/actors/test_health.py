@@ -244,6 +244,32 @@ async def test_probes_run_on_schedule_and_feed_latency(running: Any, manual_cloc
     assert [s for _, s in mon.trackers[O].latencies] == [12.0] * 4
 
 
+async def test_errors_of_an_outage_do_not_hold_a_recovered_venue_degraded(running: Any, manual_clock: ManualClock) -> None:
+    """The REST errors seen while the breaker was open (reconnects during an outage) already opened it; once a
+    half-open probe closes it, they must not keep the venue DEGRADED by error rate and block the failback."""
+    mode = {"ok": False}
+
+    async def probe() -> float:
+        if not mode["ok"]:
+            raise ConnectionError("refused")
+        return 5.0
+
+    mon, tape, bus = await running(probes={B: [probe]}, probe_interval_s=1.0,
+                                   circuit={"failure_threshold": 5, "cooldown_base_s": 2.0, "jitter": 0.0})
+    bus.publish_msg(_sig(B, SignalKind.WS_CLOSED, detail="dropped"))
+    for _ in range(20):  # the actor retrying while the venue is gone
+        bus.publish_msg(_sig(B, SignalKind.REST_ERROR, detail="refused"))
+    await manual_clock.settle()
+    assert mon.trackers[B].breaker.state is CircuitState.OPEN and mon.active() is O
+    mode["ok"] = True
+    bus.publish_msg(_sig(B, SignalKind.WS_OPEN))
+    await manual_clock.advance_and_settle(2.0)  # cool-down elapsed -> half-open -> probe ok -> closed
+    assert mon.trackers[B].breaker.state is CircuitState.CLOSED
+    assert mon.status(B) is HealthStatus.OK, mon.trackers[B].reason
+    await manual_clock.advance_and_settle(5.0)  # the hold
+    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(None, B), (B, O), (O, B)]
+
+
 async def test_failing_and_hung_probes_count_as_failures_and_a_half_open_probe_closes_the_breaker(
     running: Any, manual_clock: ManualClock
 ) -> None:
