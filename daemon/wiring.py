@@ -75,7 +75,13 @@ def nats_topics(config: Config) -> tuple[list[str], list[str]]:
 
 
 def adapter_for(venue: Venue, registry: InstrumentRegistry, endpoints: Endpoints | None, section: VenueSection) -> VenueAdapter:
-    """The venue's wiring module, with live endpoints unless overridden."""
+    """The venue's wiring module, with live endpoints, or its testnet / demo ones when ``section.testnet``.
+
+    ``rest`` / ``ws`` keys in the section override either set. ``endpoints`` (``--simulate``: the twins)
+    replaces them all; the twins speak the live protocol, so the testnet-only adapter options are left out.
+    Testnet options: Binance ``ws_routing="legacy"`` (its testnet has only the /ws paths), OKX ``demo=True``
+    (the ``x-simulated-trading: 1`` header on every REST request).
+    """
     if venue is Venue.BINANCE:
         from actors.exchanges import binance as m
     elif venue is Venue.BYBIT:
@@ -86,16 +92,34 @@ def adapter_for(venue: Venue, registry: InstrumentRegistry, endpoints: Endpoints
         from actors.exchanges import deribit as m  # type: ignore[no-redef]
     cls = {Venue.BINANCE: "BinanceAdapter", Venue.BYBIT: "BybitAdapter", Venue.OKX: "OkxAdapter",
            Venue.DERIBIT: "DeribitAdapter"}[venue]
-    ep = endpoints or _configured_endpoints(m.LIVE_ENDPOINTS, section)
+    options: dict[str, Any] = {}
+    if endpoints is not None:
+        ep = endpoints
+    else:
+        ep = _configured_endpoints(m.TESTNET_ENDPOINTS if section.testnet else m.LIVE_ENDPOINTS, section)
+        if section.testnet:
+            options = _testnet_options(venue)
     adapter: VenueAdapter = getattr(m, cls)(registry, ep, stale_after_s=section.stale_after_s,
-                                            klines=tuple(section.klines), emit_deltas=section.book_deltas)
+                                            klines=tuple(section.klines), emit_deltas=section.book_deltas, **options)
     return adapter
 
 
-def _configured_endpoints(live: Endpoints, section: VenueSection) -> Endpoints:
+def _testnet_options(venue: Venue) -> dict[str, Any]:
+    """Adapter keyword arguments a venue's testnet / demo environment needs beyond its endpoints."""
+    if venue is Venue.BINANCE:
+        from actors.exchanges.binance import TESTNET_WS_ROUTING
+
+        return {"ws_routing": TESTNET_WS_ROUTING}
+    if venue is Venue.OKX:
+        return {"demo": True}
+    return {}
+
+
+def _configured_endpoints(base: Endpoints, section: VenueSection) -> Endpoints:
+    """``base`` (the live or testnet set) with the section's ``rest`` / ``ws`` overrides applied."""
     if not section.rest and not section.ws:
-        return live
-    return Endpoints(rest=section.rest or live.rest, ws={**live.ws, **section.ws})
+        return base
+    return Endpoints(rest=section.rest or base.rest, ws={**base.ws, **section.ws})
 
 
 def load_strategy_class(path: str) -> type[Strategy[Any]]:

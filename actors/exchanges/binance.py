@@ -5,6 +5,14 @@ Streams on the current USD-M routing: ``/public/ws`` (depth), ``/market/ws`` (ag
 ``klines``, ``<sym>@kline_<interval>``), ``/private/ws?listenKey=`` (user data). The server pings every
 3 minutes (answered by aiohttp); the private stream has no data when idle, so its liveness is a protocol
 heartbeat, not a data timer.
+
+Testnet (``TESTNET_ENDPOINTS``, daemon ``testnet = true``): REST ``https://testnet.binancefuture.com``, streams
+on ``wss://stream.binancefuture.com`` with the LEGACY paths only: ``/ws`` (every market stream on one path) and
+``/ws/<listenKey>`` (user data). The /public /market /private split is a production change (2026-03-06 notice;
+client libraries kept legacy URLs for the test environments: ccxt/node-binance-api#985 "Demo/test environments
+keep legacy URLs", ccxt/ccxt#28091 "Only affects USD-M production"; testnet stream host per
+binance-rs-async#114 / dev.binance.vision and cryptofeed's ``sandbox='wss://stream.binancefuture.com'``).
+``ws_routing="legacy"`` builds those URLs; the daemon passes it with the testnet endpoints.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from venues.events import CodecEvent
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["BinanceAdapter", "LIVE_ENDPOINTS", "KLINE_INTERVALS"]
+__all__ = ["BinanceAdapter", "LIVE_ENDPOINTS", "TESTNET_ENDPOINTS", "TESTNET_WS_ROUTING", "KLINE_INTERVALS"]
 
 KLINE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 """USD-M ``@kline_<interval>`` intervals (also the unified names every adapter takes)."""
@@ -46,6 +54,19 @@ LIVE_ENDPOINTS = Endpoints(
         "private": "wss://fstream.binance.com/private",
     },
 )
+# USD-M futures testnet (see the module docstring for sources). Same ws keys as LIVE_ENDPOINTS; on the
+# testnet all three are one host, reached with ``ws_routing="legacy"`` (/ws and /ws/<listenKey>).
+TESTNET_ENDPOINTS = Endpoints(
+    rest="https://testnet.binancefuture.com",
+    ws={
+        "public": "wss://stream.binancefuture.com",
+        "market": "wss://stream.binancefuture.com",
+        "private": "wss://stream.binancefuture.com",
+    },
+)
+TESTNET_WS_ROUTING = "legacy"
+"""The ``ws_routing`` the testnet needs (it has no /public /market /private routes)."""
+WS_ROUTINGS = ("routed", "legacy")
 _SUBSCRIBE_CHUNK = 50  # stream names per SUBSCRIBE frame
 
 
@@ -64,15 +85,23 @@ class BinanceAdapter:
         trades: bool = True,
         klines: Sequence[str] = (),
         emit_deltas: bool = False,
+        ws_routing: str = "routed",
     ) -> None:
         """
         Args:
+            ws_routing: "routed" (production): each stream's base is a routed path (``.../public``,
+                ``.../market``, ``.../private``) and the URL is ``<base>/ws`` or ``<base>/ws?listenKey=<key>``.
+                "legacy" (testnet): the base is the bare host and the URL is ``<base>/ws`` or
+                ``<base>/ws/<listenKey>``.
             klines: kline intervals ("1m", "5m", "1h", ...) subscribed on the market stream per instrument.
             emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.binance.*``).
 
         Raises:
-            ConfigError: an interval Binance does not offer.
+            ConfigError: an interval Binance does not offer, or an unknown ``ws_routing``.
         """
+        if ws_routing not in WS_ROUTINGS:
+            msg = f"expected one of {', '.join(WS_ROUTINGS)} for Binance ws_routing, got {ws_routing!r}"
+            raise ConfigError(msg)
         for interval in klines:
             if interval not in KLINE_INTERVALS:
                 msg = f"expected one of {', '.join(KLINE_INTERVALS)} for a Binance kline interval, got {interval!r}"
@@ -85,6 +114,7 @@ class BinanceAdapter:
         self._snapshot_limit = snapshot_limit
         self._trades = trades
         self._klines = tuple(dict.fromkeys(klines))
+        self.ws_routing = ws_routing
         self._listen_key: str | None = None
         self._tracked: list[InstrumentId] = []
 
@@ -156,6 +186,8 @@ class BinanceAdapter:
         assert ctx.credentials is not None
         resp = await ctx.request(rest.create_listen_key(ctx.credentials))
         self._listen_key = rest.parse_listen_key(resp)
+        if self.ws_routing == "legacy":
+            return f"{base}/ws/{self._listen_key}"
         return f"{base}/ws?listenKey={self._listen_key}"
 
     async def on_connected(self, stream: str, ctx: VenueContext, instruments: Sequence[InstrumentId]) -> None:

@@ -55,13 +55,23 @@ from venues.events import CodecEvent
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["BybitAdapter", "LIVE_ENDPOINTS"]
+__all__ = ["BybitAdapter", "LIVE_ENDPOINTS", "TESTNET_ENDPOINTS"]
 
 LIVE_ENDPOINTS = Endpoints(
     rest="https://api.bybit.com",
     ws={
         "public": "wss://stream.bybit.com/v5/public/linear",
         "private": "wss://stream.bybit.com/v5/private",
+    },
+)
+
+# Bybit v5 testnet: same paths on the -testnet hosts (Bybit v5 docs "Integration Guidance" / "WebSocket
+# Connect" testnet rows; also cryptofeed's sandbox endpoints and bmoscon/cryptofeed#1075 for /v5/private).
+TESTNET_ENDPOINTS = Endpoints(
+    rest="https://api-testnet.bybit.com",
+    ws={
+        "public": "wss://stream-testnet.bybit.com/v5/public/linear",
+        "private": "wss://stream-testnet.bybit.com/v5/private",
     },
 )
 

@@ -55,11 +55,17 @@ from venues.events import CodecEvent
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["DeribitAdapter", "LIVE_ENDPOINTS", "chart_resolution"]
+__all__ = ["DeribitAdapter", "LIVE_ENDPOINTS", "TESTNET_ENDPOINTS", "chart_resolution"]
 
 LIVE_ENDPOINTS = Endpoints(
     rest="https://www.deribit.com",
     ws={"main": "wss://www.deribit.com/ws/api/v2"},
+)
+# Deribit's test environment (docs.deribit.com "Environments": every example there uses test.deribit.com;
+# OpenAPI servers: https://test.deribit.com/api/v2). Separate accounts and API keys from production.
+TESTNET_ENDPOINTS = Endpoints(
+    rest="https://test.deribit.com",
+    ws={"main": "wss://test.deribit.com/ws/api/v2"},
 )
 _MAIN = "main"
 _MAX_IDS = 10_000

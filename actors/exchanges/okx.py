@@ -26,12 +26,17 @@ Rules (OKX docs, /work/shared/PROTOCOLS.md section 3):
   order step back from FILLED to SUBMITTED. Cancelling: the ack only means OKX accepted the cancel;
   ``parse_cancel`` returns None and the CANCELLED update (with the fill quantity at cancel time) comes on
   the orders channel; a QueryOrder confirms it.
+- Demo trading (``demo=True``, daemon ``testnet = true``): REST stays on www.okx.com but every request carries
+  ``x-simulated-trading: 1`` (signed ones through ``rest``'s ``demo`` flag, public ones added here); the
+  WebSockets move to ``wspap.okx.com:8443`` (``TESTNET_ENDPOINTS``). Demo API keys only work there.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+
+import msgspec
 
 from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
@@ -57,7 +62,7 @@ from venues.okx.codec import OkxCodec
 from venues.okx.frames import Channel, SubscriptionArg
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["OkxAdapter", "LIVE_ENDPOINTS", "okx_bar"]
+__all__ = ["OkxAdapter", "LIVE_ENDPOINTS", "TESTNET_ENDPOINTS", "DEMO_HEADER", "okx_bar"]
 
 LIVE_ENDPOINTS = Endpoints(
     rest="https://www.okx.com",
@@ -67,6 +72,19 @@ LIVE_ENDPOINTS = Endpoints(
         "business": "wss://ws.okx.com:8443/ws/v5/business",
     },
 )
+
+# OKX demo trading ("Demo Trading Services" in the v5 API overview, linked from okx.com/okx-api): the REST host
+# is the production one plus the ``x-simulated-trading: 1`` header; WebSockets on wspap.okx.com:8443. Also
+# ccxt-rs okx/endpoint_router.rs and nautilus_okx OKX_WS_DEMO_*_URL.
+TESTNET_ENDPOINTS = Endpoints(
+    rest="https://www.okx.com",
+    ws={
+        "public": "wss://wspap.okx.com:8443/ws/v5/public",
+        "private": "wss://wspap.okx.com:8443/ws/v5/private",
+        "business": "wss://wspap.okx.com:8443/ws/v5/business",
+    },
+)
+DEMO_HEADER = ("x-simulated-trading", "1")
 
 _SUBSCRIBE_BATCH = 50  # args per subscribe frame (each frame is one of 480 ops / connection / hour)
 _RECENT_ORDERS = 4096  # private-stream order states remembered for parse_place
@@ -110,12 +128,15 @@ class OkxAdapter:
         td_mode: str = "cross",
         klines: Sequence[str] = (),
         emit_deltas: bool = False,
+        demo: bool = False,
     ) -> None:
         """
         Args:
             klines: candle intervals ("1m", "5m", "1h", "1d", or OKX bars such as "1H") subscribed per
                 instrument on the ``business`` stream (``okx_bar`` maps them).
             emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.okx.*``).
+            demo: OKX demo trading: every REST request carries ``x-simulated-trading: 1`` (use with
+                ``TESTNET_ENDPOINTS`` and demo-trading API keys).
 
         Raises:
             ConfigError: an interval OKX does not offer.
@@ -130,6 +151,7 @@ class OkxAdapter:
         self._trades = trades
         self._inst_type = inst_type
         self._td_mode = td_mode
+        self.demo = demo
         self._tracked: list[InstrumentId] = []
         self._login_sent = False  # on the current private connection
         self.private_channels: set[str] = set()  # acked on the current private connection
@@ -192,14 +214,20 @@ class OkxAdapter:
     def observe_headers(self, headers: dict[str, str], limiter: VenueLimiter) -> None:
         return None  # OKX documents no usage header; 50011 / Retry-After arrive as errors
 
+    def _public(self, spec: RequestSpec) -> RequestSpec:
+        """A public request, with the demo-trading header in demo mode."""
+        if not self.demo:
+            return spec
+        return msgspec.structs.replace(spec, headers={**spec.headers, DEMO_HEADER[0]: DEMO_HEADER[1]})
+
     def server_time_request(self) -> RequestSpec:
-        return rest.server_time()
+        return self._public(rest.server_time())
 
     def parse_server_time(self, response: Response) -> int:
         return rest.parse_server_time(response)
 
     def instruments_requests(self) -> list[RequestSpec]:
-        return [rest.instruments(self._inst_type)]
+        return [self._public(rest.instruments(self._inst_type))]
 
     def parse_instruments(self, response: Response) -> list[Instrument]:
         return rest.parse_instruments(response)
@@ -276,7 +304,8 @@ class OkxAdapter:
 
     def place_order(self, order: PlaceOrder, ctx: VenueContext) -> RequestSpec:
         assert ctx.credentials is not None
-        return rest.place_order(order, self._inst(order.instrument), ctx.credentials, ctx.now_ms(), td_mode=self._td_mode)
+        return rest.place_order(order, self._inst(order.instrument), ctx.credentials, ctx.now_ms(), td_mode=self._td_mode,
+                               demo=self.demo)
 
     def parse_place(self, order: PlaceOrder, response: Response, ts_recv: int) -> OrderUpdate:
         ack = rest.parse_order_ack(response)
@@ -287,7 +316,7 @@ class OkxAdapter:
 
     def cancel_order(self, cmd: CancelOrder, ctx: VenueContext) -> RequestSpec:
         assert ctx.credentials is not None
-        return rest.cancel_order(cmd, self._inst(cmd.instrument), ctx.credentials, ctx.now_ms())
+        return rest.cancel_order(cmd, self._inst(cmd.instrument), ctx.credentials, ctx.now_ms(), demo=self.demo)
 
     def parse_cancel(self, cmd: CancelOrder, response: Response, ts_recv: int) -> OrderUpdate | None:
         rest.parse_order_ack(response)  # raises UnknownOrder (51400...) and other typed errors
@@ -295,7 +324,7 @@ class OkxAdapter:
 
     def query_order(self, cmd: QueryOrder, ctx: VenueContext) -> RequestSpec:
         assert ctx.credentials is not None
-        return rest.query_order(cmd, self._inst(cmd.instrument), ctx.credentials, ctx.now_ms())
+        return rest.query_order(cmd, self._inst(cmd.instrument), ctx.credentials, ctx.now_ms(), demo=self.demo)
 
     def parse_query(self, cmd: QueryOrder, response: Response, ts_recv: int) -> OrderUpdate:
         return rest.parse_order(response, cmd.instrument, ts_recv)
@@ -303,21 +332,21 @@ class OkxAdapter:
     def open_orders(self, instrument: InstrumentId | None, ctx: VenueContext) -> list[RequestSpec]:
         assert ctx.credentials is not None
         symbol = self._inst(instrument).venue_symbol if instrument is not None else ""
-        return [rest.open_orders(ctx.credentials, ctx.now_ms(), self._inst_type, symbol)]
+        return [rest.open_orders(ctx.credentials, ctx.now_ms(), self._inst_type, symbol, demo=self.demo)]
 
     def parse_open_orders(self, response: Response, ts_recv: int) -> list[OrderUpdate]:
         return rest.parse_open_orders(response, self.registry, ts_recv)
 
     def balances(self, ctx: VenueContext) -> list[RequestSpec]:
         assert ctx.credentials is not None
-        return [rest.balances(ctx.credentials, ctx.now_ms())]
+        return [rest.balances(ctx.credentials, ctx.now_ms(), demo=self.demo)]
 
     def parse_balances(self, response: Response, ts_recv: int) -> list[Balance]:
         return rest.parse_balances(response, ts_recv)
 
     def positions(self, ctx: VenueContext) -> list[RequestSpec]:
         assert ctx.credentials is not None
-        return [rest.positions(ctx.credentials, ctx.now_ms(), self._inst_type)]
+        return [rest.positions(ctx.credentials, ctx.now_ms(), self._inst_type, demo=self.demo)]
 
     def parse_positions(self, response: Response, ts_recv: int) -> list[Position]:
         return rest.parse_positions(response, self.registry, ts_recv)
