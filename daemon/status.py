@@ -185,7 +185,15 @@ class StatusView(Actor):
                 "included": list(b.included), "excluded": [f"{e.venue}:{e.reason}" for e in b.excluded]}
             for g, b in self.best.items()
         }
-        snap = {"venues": venues, "best": best, "arb_opened": self.arb_opened,
+        account = None
+        if self.account is not None:
+            account = {
+                "exposures": {e.underlying: {"base": float(e.base_qty), "quote": float(e.quote_value),
+                                             "venues": [str(v) for v in e.venues]} for e in self.account.exposures},
+                "stale": [str(v) for v in self.account.stale],
+                "positions": len(self.account.positions),
+            }
+        snap = {"venues": venues, "best": best, "account": account, "arb_opened": self.arb_opened,
                 "failovers": [f"{f.from_venue}->{f.to_venue} ({f.cause})" for f in self.failovers]}
         nats = self.nats_status()
         if nats is not None:
