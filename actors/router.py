@@ -34,6 +34,7 @@ Every order ends in exactly one final journal state: ``done`` (the venue's termi
 from __future__ import annotations
 
 import hashlib
+from collections import Counter, deque
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
@@ -110,6 +111,7 @@ class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     query_interval_s: float = 0.5  # between queries about an order of unknown outcome
     resend_grace_s: float = 6.0  # > venue receive window (Binance 5 s) + clock offset; see rule 4
     max_sends: int = 3
+    keep_finished: int = 10_000  # final orders kept in memory (the journal keeps them all); bounds RSS
     reconcile_retry_s: float = 1.0
 
 
@@ -211,6 +213,8 @@ class OrderRouter(Actor):
         self._after_send = after_send
         self._active_venue = active_venue
         self.orders: dict[ClientOrderId, TrackedOrder] = {}
+        self._finished: deque[ClientOrderId] = deque()  # final orders, oldest first (bounded by keep_finished)
+        self.finished_total: Counter[str] = Counter()  # final orders by status/state, since start (metrics)
         self.down: set[Venue] = set()
         self._reconciling: set[Venue] = set()
         self._failovers: Subscription | None = None  # the failover subscription (its mailbox is drained before routing)
@@ -474,6 +478,18 @@ class OrderRouter(Actor):
         o.history.append(o.state)
         await self.journal.call(self.journal.record_update, o.client_order_id, self.clock.time_ns(), o.status,
                                 o.filled_qty, o.venue_order_id, upd.raw_status)
+        if o.state.is_final:
+            self._retire(o)
+
+    def _retire(self, o: TrackedOrder) -> None:
+        """Count a final order and forget the oldest final ones beyond ``keep_finished`` (memory stays flat)."""
+        self.finished_total[o.status.value if o.status is not None else o.state.value] += 1
+        self._finished.append(o.client_order_id)
+        while len(self._finished) > self.config.keep_finished:
+            old = self._finished.popleft()
+            gone = self.orders.get(old)
+            if gone is not None and gone.state.is_final:
+                del self.orders[old]
 
     async def _final(self, o: TrackedOrder, state: JournalState, reason: str, status: OrderStatus | None = None) -> None:
         if o.state.is_final:
@@ -488,6 +504,7 @@ class OrderRouter(Actor):
                                     o.venue_order_id, "final", reason[:500])
         else:
             await self.journal.call(self.journal.mark_terminal, o.client_order_id, now, state, reason[:500])
+        self._retire(o)
 
     async def _forward(self, cmd: CancelOrder | QueryOrder) -> OrderUpdate | None:
         """Cancel or query for a strategy, on the venue the order actually went to."""

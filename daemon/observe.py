@@ -88,9 +88,13 @@ def collectors(sup: Any, graph: Any, status: StatusView, bus: Bus) -> list[Colle
         router = h.actor if h is not None else None
         if not isinstance(router, OrderRouter):
             return []
-        counts = Counter(str(o.status.value if o.status is not None else o.state.value) for o in router.orders.values())
-        return [Sample("crossbook_orders", float(n), {"status": s}, help="orders tracked by the router, by status")
-                for s, n in sorted(counts.items())]
+        live = Counter(o.state.value for o in router.orders.values() if not o.state.is_final)
+        out = [Sample("crossbook_orders_working", float(n), {"state": s}, help="orders not final yet, by journal state")
+               for s, n in sorted(live.items())]
+        out += [Sample("crossbook_orders_final_total", float(n), {"status": s}, kind="counter",
+                       help="orders that reached a final state since start, by status")
+                for s, n in sorted(router.finished_total.items())]
+        return out
 
     def nats() -> list[Sample]:
         name = getattr(graph, "bridge_name", None)

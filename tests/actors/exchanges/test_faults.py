@@ -250,8 +250,14 @@ async def malformed_frame(rig: Rig) -> Result:
     t0 = time.perf_counter()
     rig.twin.faults.inject("malformed_frame")
     t_det, sig = await rig.timeline.wait(t0, signal(SignalKind.FRAME_DROPPED), 2.0, "FRAME_DROPPED")
-    # The mangled frame on the book stream was a depth event: the next one shows the gap.
-    await rig.timeline.wait(t0, integrity(BookState.RESYNCING), 2.0, "RESYNCING after the lost depth event")
+    # If the mangled frame on the book's socket was a depth event, the next one shows the gap and the book
+    # resyncs. On a socket shared with other channels (Deribit's one connection carries trades and
+    # heartbeats too) it may have been another frame: then nothing is lost from the book, which the final
+    # comparison with the twin's book proves either way.
+    try:
+        await rig.timeline.wait(t0, integrity(BookState.RESYNCING), 1.0, "RESYNCING after the lost depth event")
+    except TimeoutError:
+        assert case.name != "binance", "binance's public socket carries depth only: the lost event must show as a gap"
     # The private stream's next frame is our own order's update: it gets mangled, the actor reconciles.
     await rig.ref.ask(case.market_order("cbmalformed1"), timeout=5.0)
     await wait_for(lambda: rig.actor.reconciles > reconciles_before, 3.0)
