@@ -27,6 +27,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from simulator import binance_format as fmt
+from simulator import wsconn
 from simulator.book import BookMirror
 from simulator.faults import FaultKind
 
@@ -151,24 +152,15 @@ class StreamHub:
                 self._enqueue(conn, b"")  # sentinel: writer closes after flushing
 
     def _enqueue(self, conn: _Conn, frame: bytes) -> None:
-        try:
-            conn.send.send_nowait(frame)
-        except anyio.WouldBlock:
-            self._abort(conn)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
+        wsconn.enqueue(conn, frame)
 
     # -- faults -------------------------------------------------------------------------------------------
     def _abort(self, conn: _Conn) -> None:
-        transport = conn.request.transport
-        if transport is not None:
-            transport.abort()
-        conn.send.close()
+        wsconn.abort(conn)
 
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
-        for conn in list(self.conns):
-            self._abort(conn)
+        wsconn.abort_all(self.conns)
 
     def mark_malformed(self) -> None:
         for conn in self.conns:

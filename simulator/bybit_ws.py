@@ -25,6 +25,7 @@ import anyio
 import msgspec
 from aiohttp import WSMsgType, web
 
+from simulator import wsconn
 from simulator.bybit_auth import verify_ws_auth
 from simulator.faults import FaultKind
 
@@ -86,24 +87,15 @@ class Hub:
                     self._enqueue(conn, _encode(msg))
 
     def _enqueue(self, conn: _Conn, frame: bytes) -> None:
-        try:
-            conn.send.send_nowait(frame)
-        except anyio.WouldBlock:
-            self._abort(conn)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
+        wsconn.enqueue(conn, frame)
 
     # -- faults -------------------------------------------------------------------------------------------
     def _abort(self, conn: _Conn) -> None:
-        transport = conn.request.transport
-        if transport is not None:
-            transport.abort()
-        conn.send.close()
+        wsconn.abort(conn)
 
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
-        for conn in list(self.conns):
-            self._abort(conn)
+        wsconn.abort_all(self.conns)
 
     def mark_malformed(self) -> None:
         self.twin.faults.consume(FaultKind.MALFORMED_FRAME)

@@ -29,6 +29,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from simulator import deribit_format as fmt
+from simulator import wsconn
 from simulator.book import Side
 from simulator.deribit_auth import DeribitError, rpc_error
 from simulator.deribit_market import Call, p_int, quote_json, ticker_json
@@ -143,24 +144,15 @@ class DeribitHub:
                     "close": fmt.num(k.close)})
 
     def _enqueue(self, conn: _Conn, frame: bytes) -> None:
-        try:
-            conn.send.send_nowait(frame)
-        except anyio.WouldBlock:
-            self._abort(conn)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
+        wsconn.enqueue(conn, frame)
 
     # -- faults -------------------------------------------------------------------------------------------
     def _abort(self, conn: _Conn) -> None:
-        transport = conn.request.transport
-        if transport is not None:
-            transport.abort()
-        conn.send.close()
+        wsconn.abort(conn)
 
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
-        for conn in list(self.conns):
-            self._abort(conn)
+        wsconn.abort_all(self.conns)
         fault = self.twin.faults.active(FaultKind.DROP_WS)
         if fault is not None and fault.until is None:
             self.twin.faults.consume(FaultKind.DROP_WS)  # one-shot: new connections are fine again

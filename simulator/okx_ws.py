@@ -25,6 +25,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from simulator import okx_format as fmt
+from simulator import wsconn
 from simulator.faults import FaultKind
 from simulator.okx_auth import OkxError, verify_login
 
@@ -108,24 +109,15 @@ class OkxStreams:
                 self._enqueue(conn, _encode({"arg": arg | {"uid": self.twin.config.uid}, "data": rows}).decode())
 
     def _enqueue(self, conn: _Conn, frame: str) -> None:
-        try:
-            conn.send.send_nowait(frame)
-        except anyio.WouldBlock:
-            self._abort(conn)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
+        wsconn.enqueue(conn, frame)
 
     # -- faults -------------------------------------------------------------------------------------------
     def _abort(self, conn: _Conn) -> None:
-        transport = conn.request.transport
-        if transport is not None:
-            transport.abort()
-        conn.send.close()
+        wsconn.abort(conn)
 
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
-        for conn in list(self.conns):
-            self._abort(conn)
+        wsconn.abort_all(self.conns)
 
     def mark_malformed(self) -> None:
         for conn in self.conns:
