@@ -61,6 +61,62 @@ def test_best_stays_correct_through_heavy_insert_delete_churn(ops: list[tuple[bo
     assert book.depth == (len(bids), len(asks))
 
 
+deep_prices = st.integers(1, 2000).map(lambda n: n * 0.5)
+
+
+@st.composite
+def deep_book_ops(draw: st.DrawFn) -> tuple[list[tuple[float, float]], list[tuple[str, float, float]]]:
+    """A snapshot of up to 600 levels, then level changes and sweeps that delete whole runs of the top."""
+    snapshot = draw(st.lists(st.tuples(deep_prices, st.sampled_from([0.5, 1.0, 3.0])), max_size=600))
+    op = st.one_of(
+        st.tuples(st.just("set"), deep_prices, sizes),
+        st.tuples(st.just("sweep"), st.integers(1, 200), st.just(0.0)),  # delete the best n levels
+        st.tuples(st.just("read"), st.integers(1, 300), st.just(0.0)),  # a deep top-N read
+        st.tuples(st.just("improve"), st.integers(1, 200), st.just(1.0)),  # n new levels better than the best
+    )
+    return snapshot, draw(st.lists(op, max_size=150))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=deep_book_ops(), bid_side=st.booleans())
+def test_near_band_refills_and_shrinks_without_losing_a_level(
+    data: tuple[list[tuple[float, float]], list[tuple[str, float, float]]], bid_side: bool
+) -> None:
+    """Deep books cross the near/far split many times: best, top-N and depth always match a plain dict."""
+    snapshot, ops = data
+    book = L2Book("test", "X")
+    ref = {p: s for p, s in snapshot if s > 0}
+    if bid_side:
+        book.load(snapshot, [])
+    else:
+        book.load([], snapshot)
+    order = (lambda kv: -kv[0]) if bid_side else (lambda kv: kv[0])
+    for kind, a, b in ops:
+        if kind == "set":
+            changes = [(a, b)]
+        elif kind == "sweep":
+            changes = [(p, 0.0) for p, _ in sorted(ref.items(), key=order)[: int(a)]]
+        elif kind == "improve":  # the market moves: levels appear beyond the touch, one tick apart
+            edge = (max(ref, default=0.0) if bid_side else min(ref, default=1001.0))
+            step = 0.5 if bid_side else -0.5
+            changes = [(edge + step * (i + 1), b) for i in range(int(a)) if edge + step * (i + 1) > 0]
+        else:
+            top = book.top_bids(int(a)) if bid_side else book.top_asks(int(a))
+            assert top == sorted(ref.items(), key=order)[: int(a)]
+            continue
+        book.apply(changes, []) if bid_side else book.apply([], changes)
+        for p, s in changes:
+            if s > 0:
+                ref[p] = s
+            else:
+                ref.pop(p, None)
+        want = sorted(ref.items(), key=order)[0] if ref else None
+        assert (book.best_bid() if bid_side else book.best_ask()) == want
+        assert book.depth == ((len(ref), 0) if bid_side else (0, len(ref)))
+    got = book.as_sorted()[0 if bid_side else 1]
+    assert got == sorted(ref.items(), key=order)
+
+
 @given(bid=prices, ask=prices)
 def test_crossed_or_locked_book_is_reported_with_both_prices(bid: float, ask: float) -> None:
     book = L2Book("okx", "BTC-USDT-PERP")
@@ -95,3 +151,31 @@ def test_book_sync_table_covers_every_state_and_input(state: BookState, event: B
     else:
         with pytest.raises(IllegalTransition):
             next_book_state(state, event)
+
+
+tagged = st.lists(st.tuples(st.sampled_from(["new", "change", "delete"]), deep_prices, sizes), max_size=40)
+KEEP = {"new": 1.0, "change": 1.0, "delete": 0.0}
+
+
+@settings(max_examples=150)
+@given(snapshot=st.lists(st.tuples(deep_prices, sizes), max_size=300), batches=st.lists(st.tuples(tagged, tagged), max_size=15))
+def test_apply_tagged_equals_apply_of_the_pairs_it_stands_for(
+    snapshot: list[tuple[float, float]], batches: list[tuple[list[tuple[str, float, float]], list[tuple[str, float, float]]]]
+) -> None:
+    """Deribit's [action, price, amount] levels: "delete" removes the level whatever its amount says."""
+    tagged_book = L2Book("deribit", "X")
+    pair_book = L2Book("deribit", "X")
+    tagged_book.load(snapshot, snapshot)
+    pair_book.load(snapshot, snapshot)
+    for b, a in batches:
+        tagged_book.apply_tagged(b, a, KEEP)
+        pair_book.apply([(p, s * KEEP[t]) for t, p, s in b], [(p, s * KEEP[t]) for t, p, s in a])
+        assert tagged_book.best_bid() == pair_book.best_bid()
+        assert tagged_book.best_ask() == pair_book.best_ask()
+    assert tagged_book.as_sorted() == pair_book.as_sorted()
+
+
+def test_apply_tagged_rejects_an_unknown_tag() -> None:
+    book = L2Book("deribit", "X")
+    with pytest.raises(KeyError, match="upsert"):
+        book.apply_tagged([("upsert", 10.0, 1.0)], [], KEEP)

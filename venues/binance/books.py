@@ -145,10 +145,9 @@ class DepthBooks:
         book = sync.book
         book.apply(ev.b, ev.a)
         sync.last_u = ev.u
-        bid = book.best_bid()
-        ask = book.best_ask()
-        if bid is not None and ask is not None and bid[0] >= ask[0]:
-            crossed = CrossedBook(codes.VENUE, sync.instrument, bid[0], ask[0])
+        best = book.best()
+        if best is not None and best[0] >= best[2]:
+            crossed = CrossedBook(codes.VENUE, sync.instrument, best[0], best[2])
             return self._resync(sync, BookInput.CROSSED, crossed, None, ts_recv)
         out: list[Output] = []
         if self._emit_deltas:
@@ -164,15 +163,15 @@ class DepthBooks:
                     ts_recv=ts_recv,
                 )
             )
-        if quote and bid is not None and ask is not None:
+        if quote and best is not None:
             out.append(
                 Quote(
                     venue=_V,
                     instrument=sync.instrument,
-                    bid_px=bid[0],
-                    bid_sz=bid[1],
-                    ask_px=ask[0],
-                    ask_sz=ask[1],
+                    bid_px=best[0],
+                    bid_sz=best[1],
+                    ask_px=best[2],
+                    ask_sz=best[3],
                     ts_event=ev.T * _MS,
                     ts_recv=ts_recv,
                 )

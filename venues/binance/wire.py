@@ -10,6 +10,8 @@ Rules:
 - Stream events form one union tagged on ``"e"``; a combined-stream frame ``{"stream","data"}`` decodes
   in the same pass through ``Envelope``. Decoders are built once, here, at import.
 - No methods: wire structs never leave venues/binance and never go on the bus.
+- The depth event and the envelope are ``gc=False``: decoded JSON cannot form reference cycles, and not
+  tracking them saves about 0.2 us per depth frame (bench/decode.py).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class _Event(msgspec.Struct, tag_field="e"):
 
 
 # -- market streams ---------------------------------------------------------------------------------------
-class DepthUpdate(_Event, tag="depthUpdate"):
+class DepthUpdate(_Event, tag="depthUpdate", gc=False):
     """``<symbol>@depth@100ms`` diff event."""
 
     E: int  # event time, ms
@@ -237,7 +239,7 @@ StreamEvent = Union[  # noqa: UP007 - a runtime Union object is what msgspec dec
 ]
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Combined-stream wrapper ``{"stream": "<name>", "data": {...}}``; ``stream`` is not needed."""
 
     data: StreamEvent

@@ -74,7 +74,8 @@ class WsEnvelope(Struct):
     reqId: str = ""
 
 
-class BookData(Struct):
+# gc=False on the book structs: decoded JSON cannot form cycles; untracked structs decode ~10 % faster.
+class BookData(Struct, gc=False):
     s: str  # symbol
     b: list[Level]  # bids [price, size], best first; size 0 deletes
     a: list[Level]  # asks [price, size], best first; size 0 deletes
@@ -82,7 +83,7 @@ class BookData(Struct):
     seq: int = 0  # cross sequence, comparable across depths of one symbol
 
 
-class BookFrame(Struct):
+class BookFrame(Struct, gc=False):
     """An ``orderbook.{depth}.{symbol}`` push, decoded in one pass on the hot path."""
 
     topic: str

@@ -65,6 +65,9 @@ class _Kind(enum.Enum):
     IGNORED = enum.auto()  # documented channels we do not turn into messages (price index, platform state)
 
 
+_KEEP_AMOUNT = {"new": 1.0, "change": 1.0, "delete": 0.0}  # book level action -> keep (1) or delete (0)
+
+
 def _pair(data_type: Any) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
     frame = msgspec.json.Decoder(wire.Notification[data_type], strict=False)
     return frame, msgspec.json.Decoder(data_type, strict=False)
@@ -347,8 +350,8 @@ class DeribitCodec:
         book = slot.book
         if data.type == "snapshot":
             book.load(
-                [(lv.price, lv.amount) for lv in data.bids if lv.action != "delete"],
-                [(lv.price, lv.amount) for lv in data.asks if lv.action != "delete"],
+                [(px, amount) for action, px, amount in data.bids if action != "delete"],
+                [(px, amount) for action, px, amount in data.asks if action != "delete"],
             )
             return self._after_load(slot, data.change_id, data.timestamp, ts_recv)
         if data.type != "change":
@@ -363,27 +366,10 @@ class DeribitCodec:
                 codes.VENUE, data.instrument_name, slot.change_id, data.prev_change_id, "prev_change_id"
             )
             return self._resync(slot, BookInput.GAP, str(gap), ts_recv)
-        bad = ""
-        set_bid = book.set_bid
-        for lv in data.bids:
-            action = lv.action
-            if action == "delete":
-                set_bid(lv.price, 0.0)
-            elif action == "new" or action == "change":
-                set_bid(lv.price, lv.amount)
-            else:
-                bad = action
-        set_ask = book.set_ask
-        for lv in data.asks:
-            action = lv.action
-            if action == "delete":
-                set_ask(lv.price, 0.0)
-            elif action == "new" or action == "change":
-                set_ask(lv.price, lv.amount)
-            else:
-                bad = action
-        if bad:
-            reason = f"change_id {data.change_id}: expected level action new/change/delete, got {bad!r}"
+        try:
+            book.apply_tagged(data.bids, data.asks, _KEEP_AMOUNT)
+        except KeyError as exc:  # an unknown action: the book may be half-applied, start again
+            reason = f"change_id {data.change_id}: expected level action new/change/delete, got {exc.args[0]!r}"
             return self._resync(slot, BookInput.GAP, reason, ts_recv)
         bb = book.best_bid()
         ba = book.best_ask()
@@ -398,8 +384,8 @@ class DeribitCodec:
         if self.emit_deltas:
             out.append(BookDelta(
                 venue=_VENUE, instrument=slot.instrument,
-                bids=tuple((lv.price, 0.0 if lv.action == "delete" else lv.amount) for lv in data.bids),
-                asks=tuple((lv.price, 0.0 if lv.action == "delete" else lv.amount) for lv in data.asks),
+                bids=tuple((px, amount * _KEEP_AMOUNT[a]) for a, px, amount in data.bids),
+                asks=tuple((px, amount * _KEEP_AMOUNT[a]) for a, px, amount in data.asks),
                 sequence=data.change_id, prev_sequence=prev, ts_event=data.timestamp * parse.MS, ts_recv=ts_recv,
             ))  # fmt: skip
         return out

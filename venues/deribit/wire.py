@@ -96,24 +96,22 @@ class RpcResponse(msgspec.Struct, Generic[T]):
     id: int | str | None = None
 
 
-class _Params(msgspec.Struct, Generic[T]):
+class _Params(msgspec.Struct, Generic[T], gc=False):
     channel: str
     data: T
 
 
-class Notification(msgspec.Struct, Generic[T]):
+class Notification(msgspec.Struct, Generic[T], gc=False):
     """A whole subscription frame with a typed payload: one decode per frame on the hot path."""
 
     params: _Params[T]
 
 
 # -- market data ------------------------------------------------------------------------------------
-class BookLevel(msgspec.Struct, array_like=True):
-    """One level of book.{instrument}.{interval}: ``["new"|"change"|"delete", price, amount]``."""
-
-    action: str
-    price: float
-    amount: float  # USD for inverse futures, base coin for linear and options; 0 with "delete"
+BookLevel = tuple[str, float, float]
+"""One level of book.{instrument}.{interval}: ``["new"|"change"|"delete", price, amount]`` (amount is 0
+with "delete"; USD for inverse futures, base coin for linear and options). A plain tuple: it goes
+straight into ``L2Book.apply_tagged`` without a conversion pass."""
 
 
 class PriceLevel(msgspec.Struct, array_like=True):
@@ -123,7 +121,8 @@ class PriceLevel(msgspec.Struct, array_like=True):
     amount: float
 
 
-class BookChange(msgspec.Struct):
+# gc=False on the book structs: decoded JSON cannot form cycles; untracked structs decode ~10 % faster.
+class BookChange(msgspec.Struct, gc=False):
     """book.{instrument}.{raw|100ms|agg2}: first a "snapshot", then "change"s chained by change ids."""
 
     type: str  # "snapshot" or "change"

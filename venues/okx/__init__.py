@@ -7,7 +7,8 @@ contracts for SWAP/FUTURES (Instrument.contract_size = ctVal), base currency for
 from __future__ import annotations
 
 from venues.okx import frames, rest, signing
-from venues.okx.checksum import LevelText, checksum_string, crc32_signed
+from venues.okx.book import OkxBook
+from venues.okx.checksum import checksum_string, crc32_signed
 from venues.okx.codec import OkxCodec
 from venues.okx.codes import (
     ORDER_STATUS,
@@ -36,5 +37,5 @@ __all__ = [
     "validate_client_order_id",
     "crc32_signed",
     "checksum_string",
-    "LevelText",
+    "OkxBook",
 ]

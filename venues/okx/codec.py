@@ -18,7 +18,6 @@ Rules for this module (sans-IO: no sockets, no clock, no tasks):
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
 from typing import Literal
 
 import msgspec
@@ -26,7 +25,7 @@ import msgspec
 from messages.base import BookState, InstrumentId, Message, Venue
 from messages.control import BookIntegrity
 from messages.market import BookDelta, BookSnapshot, Quote
-from venues.book import BookInput, L2Book, next_book_state
+from venues.book import BookInput, next_book_state
 from venues.errors import (
     BookIntegrityError,
     ChecksumMismatch,
@@ -50,7 +49,8 @@ from venues.events import (
     SubscribeFailed,
 )
 from venues.okx import parse, wire
-from venues.okx.checksum import CHECKSUM_DEPTH, LevelText
+from venues.okx.book import OkxBook
+from venues.okx.checksum import CHECKSUM_DEPTH
 from venues.okx.codes import LOGIN_ERROR_CODES, VENUE
 from venues.okx.frames import INCREMENTAL_BOOKS, PONG
 from venues.symbols import InstrumentRegistry
@@ -69,21 +69,27 @@ _BOOKS_PREFIX = b'{"arg":{"channel":"books",'
 class _Sync:
     """Everything the codec keeps for one incremental book."""
 
-    __slots__ = ("instrument", "symbol", "book", "text", "state", "seq")
+    __slots__ = ("instrument", "symbol", "book", "state", "seq")
 
-    def __init__(self, instrument: InstrumentId, symbol: str) -> None:
+    def __init__(self, instrument: InstrumentId, symbol: str, tick: float) -> None:
         self.instrument = instrument
         self.symbol = symbol
-        self.book = L2Book(VENUE, instrument)
-        self.text = LevelText()
+        self.book = OkxBook(VENUE, instrument, tick)
         self.state = BookState.SYNCING
         self.seq: int | None = None
 
 
-def _level_error(symbol: str, px: str, sz: str) -> DecodeError:
-    return DecodeError(
-        VENUE, f"{symbol} book level", f"expected price > 0 and size >= 0, got [{px!r}, {sz!r}]"
-    )
+def _float_levels(levels: list[wire.BookLevel], symbol: str) -> tuple[tuple[float, float], ...]:
+    """A books push's levels as (price, size) floats, for BookDelta (only built with emit_deltas)."""
+    out = []
+    for lv in levels:
+        px = float(lv.px)
+        sz = float(lv.sz)
+        if not (0.0 < px < _INF and 0.0 <= sz < _INF):
+            detail = f"expected price > 0 and size >= 0, got [{lv.px!r}, {lv.sz!r}]"
+            raise DecodeError(VENUE, f"{symbol} book level", detail)
+        out.append((px, sz))
+    return tuple(out)
 
 
 class OkxCodec:
@@ -141,8 +147,8 @@ class OkxCodec:
         except InstrumentError as exc:
             return [Dropped(reason="unknown_instrument", error=str(exc))]
 
-    def book(self, instrument: InstrumentId) -> L2Book:
-        """The L2Book kept for ``instrument`` (created in SYNCING if not yet seen).
+    def book(self, instrument: InstrumentId) -> OkxBook:
+        """The book kept for ``instrument`` (created in SYNCING if not yet seen; L2Book's read API).
 
         Raises:
             InstrumentError: ``instrument`` is not an OKX instrument of the registry.
@@ -157,7 +163,7 @@ class OkxCodec:
         self, instrument: InstrumentId, depth: int = CHECKSUM_DEPTH
     ) -> tuple[list[str], list[str]]:
         """The top ``depth`` levels as OKX's original ``"px:sz"`` strings (diagnostics, tests)."""
-        return self._sync_by_id(instrument).text.top(depth)
+        return self._sync_by_id(instrument).book.top_text(depth)
 
     def reset(self, ts: int = 0) -> list[Message]:
         """After a reconnect: every book goes back to SYNCING, emptied, waiting for its snapshot.
@@ -172,7 +178,6 @@ class OkxCodec:
         for sync in self._books.values():
             new = next_book_state(sync.state, BookInput.DISCONNECT)
             sync.book.clear()
-            sync.text.clear()
             sync.seq = None
             if new is not sync.state:
                 sync.state = new
@@ -194,7 +199,9 @@ class OkxCodec:
     def _sync(self, symbol: str) -> _Sync:
         sync = self._books.get(symbol)
         if sync is None:
-            sync = _Sync(self._instrument_id(symbol), symbol)
+            inst = self._registry.by_symbol(_OKX, symbol)
+            self._ids[symbol] = inst.id
+            sync = _Sync(inst.id, symbol, float(inst.tick_size))
             self._books[symbol] = sync
         return sync
 
@@ -309,22 +316,8 @@ class OkxCodec:
         return out
 
     def _snapshot(self, sync: _Sync, item: wire.BookData, ts_recv: int, out: list[Output]) -> None:
-        bids: list[tuple[float, float]] = []
-        asks: list[tuple[float, float]] = []
-        bid_text: list[tuple[float, str]] = []
-        ask_text: list[tuple[float, str]] = []
-        for levels, dest, texts in ((item.bids, bids, bid_text), (item.asks, asks, ask_text)):
-            for lv in levels:
-                px = float(lv.px)
-                sz = float(lv.sz)
-                if not (0.0 < px < _INF and 0.0 <= sz < _INF):
-                    raise _level_error(sync.symbol, lv.px, lv.sz)
-                if sz > 0.0:
-                    dest.append((px, sz))
-                    texts.append((px, lv.px + ":" + lv.sz))
         book = sync.book
-        book.load(bids, asks)
-        sync.text.load(bid_text, ask_text)
+        book.load(item.bids, item.asks)
         sync.seq = item.seqId
         if not self._checksum_ok(sync, item, ts_recv, out):
             return
@@ -370,46 +363,11 @@ class OkxCodec:
             self._fail(sync, gap, BookInput.GAP, ts_recv, out)
             return
         book = sync.book
-        text = sync.text
-        emit = self._emit_deltas
-        d_bids: list[tuple[float, float]] = []
-        d_asks: list[tuple[float, float]] = []
-        # L2Book (floats) and LevelText (original strings; bids keyed by -px) in one pass per side.
-        set_bid = book.set_bid
-        keys = text.bid_keys
-        tx = text.bid_text
-        for lv in item.bids:
-            px = float(lv.px)
-            sz = float(lv.sz)
-            if not (0.0 < px < _INF and 0.0 <= sz < _INF):
-                raise _level_error(sync.symbol, lv.px, lv.sz)
-            set_bid(px, sz)
-            key = -px
-            if sz > 0.0:
-                if key not in tx:
-                    insort(keys, key)
-                tx[key] = lv.px + ":" + lv.sz
-            elif tx.pop(key, None) is not None:
-                del keys[bisect_left(keys, key)]
-            if emit:
-                d_bids.append((px, sz))
-        set_ask = book.set_ask
-        keys = text.ask_keys
-        tx = text.ask_text
-        for lv in item.asks:
-            px = float(lv.px)
-            sz = float(lv.sz)
-            if not (0.0 < px < _INF and 0.0 <= sz < _INF):
-                raise _level_error(sync.symbol, lv.px, lv.sz)
-            set_ask(px, sz)
-            if sz > 0.0:
-                if px not in tx:
-                    insort(keys, px)
-                tx[px] = lv.px + ":" + lv.sz
-            elif tx.pop(px, None) is not None:
-                del keys[bisect_left(keys, px)]
-            if emit:
-                d_asks.append((px, sz))
+        if book.corrupt:  # a depth read found a level that does not parse
+            bad = BookIntegrityError(VENUE, sync.instrument, "a book level's size is not a number")
+            self._fail(sync, bad, BookInput.GAP, ts_recv, out)
+            return
+        book.apply(item.bids, item.asks)
         if seq is not None:
             sync.seq = seq
         if not self._checksum_ok(sync, item, ts_recv, out):
@@ -420,13 +378,13 @@ class OkxCodec:
         # (LIVE, DELTA) -> LIVE in BOOK_SYNC_TABLE: no table lookup on the hot path.
         if quote is not None:
             out.append(quote)
-        if emit:
+        if self._emit_deltas:
             out.append(
                 BookDelta(
                     venue=_OKX,
                     instrument=sync.instrument,
-                    bids=tuple(d_bids),
-                    asks=tuple(d_asks),
+                    bids=_float_levels(item.bids, sync.symbol),
+                    asks=_float_levels(item.asks, sync.symbol),
                     sequence=seq if seq is not None else -1,
                     prev_sequence=item.prevSeqId if item.prevSeqId is not None else -1,
                     ts_event=item.ts * _MS,
@@ -437,7 +395,7 @@ class OkxCodec:
     def _checksum_ok(self, sync: _Sync, item: wire.BookData, ts_recv: int, out: list[Output]) -> bool:
         """Verify OKX's CRC32 (when sent and checking is on); on a mismatch fail the book."""
         if self._verify and item.checksum is not None:
-            computed = sync.text.checksum()
+            computed = sync.book.checksum()
             if computed != item.checksum:
                 exc = ChecksumMismatch(VENUE, sync.instrument, item.checksum, computed)
                 self._fail(sync, exc, BookInput.CHECKSUM_FAIL, ts_recv, out)
@@ -447,24 +405,26 @@ class OkxCodec:
     def _quote(
         self, sync: _Sync, ts_ms: int, ts_recv: int, out: list[Output]
     ) -> Quote | None | Literal[False]:
-        """Best bid/ask as a Quote (None if a side is empty); False after failing a crossed book."""
-        book = sync.book
-        bb = book.best_bid()
-        ba = book.best_ask()
-        if bb is None or ba is None:
+        """Best bid/ask as a Quote (None if a side is empty); False after failing a crossed book.
+
+        Raises:
+            DecodeError: a best level's size is not a positive number (the caller fails the book).
+        """
+        best = sync.book.best()
+        if best is None:
             return None
-        if bb[0] >= ba[0]:
+        if best[0] >= best[2]:
             self._fail(
-                sync, CrossedBook(VENUE, sync.instrument, bb[0], ba[0]), BookInput.CROSSED, ts_recv, out
+                sync, CrossedBook(VENUE, sync.instrument, best[0], best[2]), BookInput.CROSSED, ts_recv, out
             )
             return False
         return Quote(
             venue=_OKX,
             instrument=sync.instrument,
-            bid_px=bb[0],
-            bid_sz=bb[1],
-            ask_px=ba[0],
-            ask_sz=ba[1],
+            bid_px=best[0],
+            bid_sz=best[1],
+            ask_px=best[2],
+            ask_sz=best[3],
             ts_event=ts_ms * _MS,
             ts_recv=ts_recv,
         )
@@ -474,7 +434,6 @@ class OkxCodec:
     ) -> None:
         sync.state = next_book_state(sync.state, event)
         sync.book.clear()
-        sync.text.clear()
         sync.seq = None
         reason = str(exc)
         out.append(

