@@ -186,12 +186,6 @@ class OkxBook:
         Raises:
             ValueError | DecodeError: a price that is not a number > 0; the book may be half-applied.
         """
-        try:
-            self._apply_side(self._b, bids)
-            self._apply_side(self._a, asks)
-            return
-        except _Regrid:
-            pass
         for _ in range(8):  # each re-layout makes room for one more price: a batch needs few; re-runs are idempotent
             try:
                 self._apply_side(self._b, bids)
