@@ -40,7 +40,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import msgspec
@@ -84,6 +84,7 @@ from venues.symbols import InstrumentRegistry, check_order_size, round_price, ro
 
 __all__ = ["OrderRouter", "RouterConfig", "IntentRejected", "TrackedOrder", "RejectCode"]
 
+T = TypeVar("T")
 log = logging.getLogger("crossbook.router")
 
 IdMaker = Callable[[str], str]
@@ -213,6 +214,7 @@ class OrderRouter(Actor):
         self._after_send = after_send
         self._active_venue = active_venue
         self.orders: dict[ClientOrderId, TrackedOrder] = {}
+        self._writes = 0  # journal writes in flight (a state is in memory before its row is committed)
         self._finished: deque[ClientOrderId] = deque()  # final orders, oldest first (bounded by keep_finished)
         self.finished_total: Counter[str] = Counter()  # final orders by status/state, since start (metrics)
         self.down: set[Venue] = set()
@@ -398,7 +400,7 @@ class OrderRouter(Actor):
     async def _send(self, o: TrackedOrder) -> None:
         cid = o.client_order_id
         ref = self.venues[o.venue]
-        o.sends = await self.journal.call(self.journal.mark_sent, cid, self.clock.time_ns())
+        o.sends = await self._write(self.journal.mark_sent, cid, self.clock.time_ns())
         o.state = JournalState.SENT
         o.history.append(JournalState.SENT)
         outcome: OrderUpdate | BaseException
@@ -433,7 +435,7 @@ class OrderRouter(Actor):
         o.state = JournalState.UNKNOWN
         o.history.append(JournalState.UNKNOWN)
         o.reason = reason
-        await self.journal.call(self.journal.mark_unknown, o.client_order_id, o.last_send_ns, reason[:500])
+        await self._write(self.journal.mark_unknown, o.client_order_id, o.last_send_ns, reason[:500])
 
     async def _resolve_once(self, o: TrackedOrder) -> None:
         ref = self.venues.get(o.venue)
@@ -476,10 +478,18 @@ class OrderRouter(Actor):
         o.venue_order_id = upd.venue_order_id or o.venue_order_id
         o.state = JournalState.DONE if upd.status.is_terminal else JournalState.OPEN
         o.history.append(o.state)
-        await self.journal.call(self.journal.record_update, o.client_order_id, self.clock.time_ns(), o.status,
+        await self._write(self.journal.record_update, o.client_order_id, self.clock.time_ns(), o.status,
                                 o.filled_qty, o.venue_order_id, upd.raw_status)
         if o.state.is_final:
             self._retire(o)
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """One journal write for a state already set in memory; counted until committed (see ``wait_settled``)."""
+        self._writes += 1
+        try:
+            return await self.journal.call(fn, *args)
+        finally:
+            self._writes -= 1
 
     def _retire(self, o: TrackedOrder) -> None:
         """Count a final order and forget the oldest final ones beyond ``keep_finished`` (memory stays flat)."""
@@ -500,10 +510,10 @@ class OrderRouter(Actor):
         now = self.clock.time_ns()
         if status is not None:
             o.status = status
-            await self.journal.call(self.journal.record_update, o.client_order_id, now, status, o.filled_qty,
+            await self._write(self.journal.record_update, o.client_order_id, now, status, o.filled_qty,
                                     o.venue_order_id, "final", reason[:500])
         else:
-            await self.journal.call(self.journal.mark_terminal, o.client_order_id, now, state, reason[:500])
+            await self._write(self.journal.mark_terminal, o.client_order_id, now, state, reason[:500])
         self._retire(o)
 
     async def _forward(self, cmd: CancelOrder | QueryOrder) -> OrderUpdate | None:
@@ -605,14 +615,17 @@ class OrderRouter(Actor):
         return [o for o in self.orders.values() if not o.state.is_final]
 
     async def wait_settled(self, timeout: float) -> None:
-        """Wait until no order is between states (a test and shutdown helper; polls the router's state)."""
+        """Wait until no order is between states and every state is committed to the journal.
+
+        A test and shutdown helper; polls the router's state.
+        """
         with anyio.fail_after(timeout):
             while self._unsettled():  # noqa: ASYNC110 - many orders' tasks, no single event to wait on
                 await anyio.sleep(0.02)
 
     def _unsettled(self) -> bool:
         pending = (JournalState.JOURNALED, JournalState.SENT, JournalState.UNKNOWN)
-        return any(o.busy or o.state in pending for o in self.orders.values())
+        return self._writes > 0 or any(o.busy or o.state in pending for o in self.orders.values())
 
 
 def _default_id(seed: str) -> str:

@@ -291,6 +291,7 @@ async def _fault_scenario(tmp_path: Path, steps: list[tuple[str, Side, str, floa
             if _state(r, cid) is JournalState.OPEN:
                 await r.ref.ask(CancelOrder(venue=Venue.BINANCE, instrument=BTC, client_order_id=cid), timeout=10)
         await wait_for(lambda: all(_state(r, c).is_final for c in cids), timeout=30, what="all orders final")
+        await r.router.wait_settled(30)  # and every final state committed to the journal
         on_twin = r.twin_client_ids()
         entries = {e.client_order_id: e for e in r.journal.entries()}
         assert set(entries) == set(cids)
