@@ -92,8 +92,12 @@ class L2Book:
     def set_ask(self, px: float, sz: float) -> None:
         self.apply((), ((px, sz),))
 
-    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        """Apply absolute level changes to both sides (the per-level work inlined: this is the hot path)."""
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> tuple[float, float, float, float] | None:
+        """Apply absolute level changes to both sides (the per-level work inlined: this is the hot path).
+
+        Returns:
+            ``best()`` after the changes (saves the caller a second call per frame).
+        """
         near = self._bn
         far = self._bf
         t = self._bt
@@ -140,16 +144,24 @@ class L2Book:
                 self._set_asks(far, NEAR_LEVELS)
         elif len(near) > _NEAR_MAX:
             self._shrink_asks()
+        bb = self._bb
+        ba = self._ba
+        if bb == -_INF or ba == _INF:
+            return None
+        return bb, self._bn[bb], ba, self._an[ba]
 
     def apply_tagged(
         self, bids: Iterable[tuple[str, float, float]], asks: Iterable[tuple[str, float, float]],
         keep: dict[str, float],
-    ) -> None:
+    ) -> tuple[float, float, float, float] | None:
         """``apply`` for levels that carry an action tag, as Deribit's ``[action, price, amount]``.
 
         ``keep[tag]`` is 1.0 for tags that set the level to ``amount`` and 0.0 for tags that delete it
         whatever the amount says. Same loop as ``apply``, inlined again: a conversion pass to (price, size)
         pairs first would cost as much as the book update itself.
+
+        Returns:
+            ``best()`` after the changes.
 
         Raises:
             KeyError: a tag missing from ``keep``; the book may then be half-applied and must be reset.
@@ -200,6 +212,11 @@ class L2Book:
                 self._set_asks(far, NEAR_LEVELS)
         elif len(near) > _NEAR_MAX:
             self._shrink_asks()
+        bb = self._bb
+        ba = self._ba
+        if bb == -_INF or ba == _INF:
+            return None
+        return bb, self._bn[bb], ba, self._an[ba]
 
     def _shrink_bids(self) -> None:
         """Move all but the best NEAR_LEVELS bids of the near band to the far dict (threshold rises)."""

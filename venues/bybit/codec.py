@@ -323,8 +323,7 @@ class BybitCodec:
             else:
                 reason = f"expected u > {prev_u} for bybit {slot.instrument} {msg.topic}, got {data.u}; resyncing"
             return self._integrity_fail(slot, BookInput.GAP, reason, ts_recv)
-        book = slot.book
-        book.apply(data.b, data.a)
+        best = slot.book.apply(data.b, data.a)
         slot.last_u = data.u
         out: Output = []
         if self._emit_deltas:
@@ -340,7 +339,24 @@ class BybitCodec:
                     ts_recv=ts_recv,
                 )  # fmt: skip
             )
-        return self._quote(slot, msg.ts, ts_recv, out)
+        if best is None:
+            return out
+        if best[0] >= best[2]:
+            crossed = CrossedBook(codes.VENUE, slot.instrument, best[0], best[2])
+            return self._integrity_fail(slot, BookInput.CROSSED, str(crossed), ts_recv)
+        out.append(
+            Quote(
+                venue=_BYBIT,
+                instrument=slot.instrument,
+                bid_px=best[0],
+                bid_sz=best[1],
+                ask_px=best[2],
+                ask_sz=best[3],
+                ts_event=msg.ts * _MS,
+                ts_recv=ts_recv,
+            )  # fmt: skip
+        )
+        return out
 
     def _on_snapshot(self, slot: _BookSlot, msg: wire.BookFrame, ts_recv: int) -> Output:
         data = msg.data

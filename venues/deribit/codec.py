@@ -367,20 +367,21 @@ class DeribitCodec:
             )
             return self._resync(slot, BookInput.GAP, str(gap), ts_recv)
         try:
-            book.apply_tagged(data.bids, data.asks, _KEEP_AMOUNT)
+            best = book.apply_tagged(data.bids, data.asks, _KEEP_AMOUNT)
         except KeyError as exc:  # an unknown action: the book may be half-applied, start again
             reason = f"change_id {data.change_id}: expected level action new/change/delete, got {exc.args[0]!r}"
             return self._resync(slot, BookInput.GAP, reason, ts_recv)
-        bb = book.best_bid()
-        ba = book.best_ask()
-        if bb is not None and ba is not None and bb[0] >= ba[0]:
-            reason = f"change_id {data.change_id} crossed the book: best bid {bb[0]} >= best ask {ba[0]}"
+        if best is not None and best[0] >= best[2]:
+            reason = f"change_id {data.change_id} crossed the book: best bid {best[0]} >= best ask {best[2]}"
             return self._resync(slot, BookInput.CROSSED, reason, ts_recv)
         prev = slot.change_id
         slot.change_id = data.change_id
         out: list[Output] = []
-        if bb is not None and ba is not None:
-            out.append(self._quote(slot.instrument, bb, ba, data.timestamp, ts_recv))
+        if best is not None:
+            out.append(Quote(
+                venue=_VENUE, instrument=slot.instrument, bid_px=best[0], bid_sz=best[1], ask_px=best[2],
+                ask_sz=best[3], ts_event=data.timestamp * parse.MS, ts_recv=ts_recv,
+            ))  # fmt: skip
         if self.emit_deltas:
             out.append(BookDelta(
                 venue=_VENUE, instrument=slot.instrument,

@@ -91,10 +91,12 @@ def _parse(text: str, book: OkxBook) -> Level:
 class _Side:
     """One side of the grid (see the module docstring); ``sign`` is -1 for bids, +1 for asks."""
 
-    __slots__ = ("sign", "texts", "index", "origin", "best")
+    __slots__ = ("sign", "texts", "index", "origin", "best", "top_text", "top")
 
     def __init__(self, sign: int) -> None:
         self.sign = sign
+        self.top_text: str | None = None  # the best level's text when ``top`` was parsed from it
+        self.top: Level = (0.0, 0.0)
         self.texts: list[str | None] = []
         self.index: dict[str, int] = {}
         self.origin = 0
@@ -193,29 +195,29 @@ class OkxBook:
                 return
             except _Regrid:
                 continue
+            except IndexError:  # an empty size string ("" has no first character)
+                raise DecodeError(VENUE, f"{self.instrument} book level", "expected a size, got ''") from None
         raise DecodeError(VENUE, f"{self.instrument} book", "the price grid kept moving under one update")
 
     def _apply_side(self, side: _Side, levels: Sequence[TextLevel]) -> None:
+        # Hot path (bench/decode.py): one dict read per level (the slot of the price string), then one
+        # list write; ``z[0] == "0"`` (not a slice) screens sizes before the rare float parse of a zero.
         texts = side.texts
         index = side.index
         best = side.best
         for lv in levels:
             p = lv.px
             z = lv.sz
-            if z == "0" or (z[:1] == "0" and not float(z)):
-                try:
-                    i = index[p]
-                except KeyError:
-                    i = self._slot(side, p, grow=False)
-                    if i < 0:  # off the grid's range: not in the book, nothing to delete
-                        continue
+            try:
+                i = index[p]
+            except KeyError:
+                i = self._slot(side, p, grow=not (z == "0" or (z[0] == "0" and not float(z))))
+                if i < 0:  # a delete off the grid's range: not in the book, nothing to delete
+                    continue
+            if z == "0" or (z[0] == "0" and not float(z)):
                 texts[i] = None
             else:
-                try:
-                    i = index[p]
-                except KeyError:
-                    i = self._slot(side, p, grow=True)
-                texts[i] = p + ":" + z
+                texts[i] = f"{p}:{z}"
                 if i < best:
                     best = i
         if best < len(texts) and texts[best] is None:
@@ -274,6 +276,9 @@ class OkxBook:
     def best(self) -> tuple[float, float, float, float] | None:
         """``(bid_px, bid_sz, ask_px, ask_sz)``, or None while either side is empty.
 
+        Each side's best level is parsed once per distinct string (the same string object in the best
+        slot means the same level: frames that leave the touch alone cost no float parse).
+
         Raises:
             DecodeError: a best level's size (or price) is not a positive number; ``corrupt`` is set.
         """
@@ -281,8 +286,16 @@ class OkxBook:
         a = self._a
         if b.best >= len(b.texts) or a.best >= len(a.texts):
             return None
-        bp, bs = _parse(b.texts[b.best], self)  # type: ignore[arg-type]
-        ap, as_ = _parse(a.texts[a.best], self)  # type: ignore[arg-type]
+        text = b.texts[b.best]
+        if text is not b.top_text:
+            b.top = _parse(text, self)  # type: ignore[arg-type]
+            b.top_text = text
+        bp, bs = b.top
+        text = a.texts[a.best]
+        if text is not a.top_text:
+            a.top = _parse(text, self)  # type: ignore[arg-type]
+            a.top_text = text
+        ap, as_ = a.top
         return bp, bs, ap, as_
 
     def best_bid(self) -> Level | None:

@@ -370,11 +370,31 @@ class OkxCodec:
         book.apply(item.bids, item.asks)
         if seq is not None:
             sync.seq = seq
-        if not self._checksum_ok(sync, item, ts_recv, out):
+        # _checksum_ok and _quote, inlined (the hot path: bench/decode.py)
+        if self._verify and item.checksum is not None:
+            computed = book.checksum()
+            if computed != item.checksum:
+                exc = ChecksumMismatch(VENUE, sync.instrument, item.checksum, computed)
+                self._fail(sync, exc, BookInput.CHECKSUM_FAIL, ts_recv, out)
+                return
+        best = book.best()
+        if best is None:
+            quote = None
+        elif best[0] >= best[2]:
+            crossed = CrossedBook(VENUE, sync.instrument, best[0], best[2])
+            self._fail(sync, crossed, BookInput.CROSSED, ts_recv, out)
             return
-        quote = self._quote(sync, item.ts, ts_recv, out)
-        if quote is False:
-            return
+        else:
+            quote = Quote(
+                venue=_OKX,
+                instrument=sync.instrument,
+                bid_px=best[0],
+                bid_sz=best[1],
+                ask_px=best[2],
+                ask_sz=best[3],
+                ts_event=item.ts * _MS,
+                ts_recv=ts_recv,
+            )
         # (LIVE, DELTA) -> LIVE in BOOK_SYNC_TABLE: no table lookup on the hot path.
         if quote is not None:
             out.append(quote)
