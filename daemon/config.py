@@ -74,6 +74,8 @@ class VenueSection(_S):
     priority: int = 100  # lower wins when health ties
     taker_fee_bps: float = 5.0
     stale_after_s: float = 1.0
+    trades: bool = True
+    """Subscribe public trades for every instrument (``md.trade.<venue>.*``)."""
     klines: list[str] = []
     """Kline intervals ("1m", "5m", "1h", "1d") subscribed for every instrument (``md.kline.<venue>.*``)."""
     book_deltas: bool = False

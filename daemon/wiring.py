@@ -100,7 +100,7 @@ def adapter_for(venue: Venue, registry: InstrumentRegistry, endpoints: Endpoints
         if section.testnet:
             options = _testnet_options(venue)
     adapter: VenueAdapter = getattr(m, cls)(registry, ep, stale_after_s=section.stale_after_s,
-                                            klines=tuple(section.klines), emit_deltas=section.book_deltas, **options)
+                                            trades=section.trades, klines=tuple(section.klines), emit_deltas=section.book_deltas, **options)
     return adapter
 
 

@@ -42,7 +42,13 @@ class HealthReport(Message, frozen=True, kw_only=True):
 
 
 class SubscribeMarketData(Message, frozen=True, kw_only=True):
-    """Ask an exchange actor for more market data on one instrument."""
+    """Ask an exchange actor for more market data on one instrument.
+
+    The instrument's book is always subscribed (Quotes come from it, so ``books`` and ``quotes`` are always
+    served). Trades and kline intervals are the actor's configured channels (``[venues.<name>]`` trades /
+    klines, one stream set for every instrument): asking for one that is not configured is refused with a
+    ConfigError naming it, and nothing is subscribed.
+    """
 
     venue: Venue
     instrument: InstrumentId

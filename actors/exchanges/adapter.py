@@ -120,6 +120,17 @@ class VenueAdapter(Protocol):
     # -- streams -----------------------------------------------------------------------------------
     def streams(self, has_credentials: bool) -> list[StreamSpec]: ...
 
+    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
+        """What of a SubscribeMarketData the configured channels do not deliver ([] when all of it is).
+
+        Books (and the Quotes computed from them) are always subscribed; trades and kline intervals are
+        chosen when the adapter is built (one stream set per connection, for every instrument).
+
+        Raises:
+            ConfigError: a kline interval the venue does not offer.
+        """
+        ...
+
     async def stream_url(self, stream: str, ctx: VenueContext) -> str: ...
 
     async def on_connected(self, stream: str, ctx: VenueContext, instruments: Sequence[InstrumentId]) -> None:

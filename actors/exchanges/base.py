@@ -66,6 +66,7 @@ from messages import (
 )
 from venues import Credentials
 from venues.errors import (
+    ConfigError,
     DuplicateClientOrderId,
     InstrumentError,
     IpBanned,
@@ -601,6 +602,11 @@ class ExchangeActor(Actor):
                 return await self.health()
             case SubscribeMarketData(instrument=inst):
                 self.registry.get(self.venue, inst)
+                missing = self.adapter.unsupported_market_data(msg.trades, msg.klines)
+                if missing:  # refused whole, never half-served in silence
+                    text = (f"{self.name}: {', '.join(missing)} not subscribed on {self.venue} for any instrument; "
+                            f"set trades / klines in the [venues.{self.venue}] section")
+                    raise ConfigError(text)
                 if inst not in self._instruments:
                     self._instruments.append(inst)
                     for st in self._streams.values():

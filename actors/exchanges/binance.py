@@ -70,6 +70,18 @@ WS_ROUTINGS = ("routed", "legacy")
 _SUBSCRIBE_CHUNK = 50  # stream names per SUBSCRIBE frame
 
 
+def _binance_interval(interval: str) -> str:
+    """``interval`` if Binance offers it (its names are the unified ones).
+
+    Raises:
+        ConfigError: an interval Binance does not offer.
+    """
+    if interval not in KLINE_INTERVALS:
+        msg = f"expected one of {', '.join(KLINE_INTERVALS)} for a Binance kline interval, got {interval!r}"
+        raise ConfigError(msg)
+    return interval
+
+
 class BinanceAdapter:
     venue = Venue.BINANCE
     keepalive_interval_s = 30 * 60.0  # listenKeys live 60 min; extend every 30
@@ -103,9 +115,7 @@ class BinanceAdapter:
             msg = f"expected one of {', '.join(WS_ROUTINGS)} for Binance ws_routing, got {ws_routing!r}"
             raise ConfigError(msg)
         for interval in klines:
-            if interval not in KLINE_INTERVALS:
-                msg = f"expected one of {', '.join(KLINE_INTERVALS)} for a Binance kline interval, got {interval!r}"
-                raise ConfigError(msg)
+            _binance_interval(interval)
         self.endpoints = endpoints
         self.registry = registry
         self.codec = BinanceCodec(registry, emit_deltas=emit_deltas)
@@ -171,6 +181,11 @@ class BinanceAdapter:
         rest.raise_for_error(response)
 
     # -- streams -----------------------------------------------------------------------------------
+    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
+        missing = ["trades (trades = false)"] if trades and not self._trades else []
+        missing.extend(f"kline {i}" for i in klines if _binance_interval(i) not in self._klines)
+        return missing
+
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         out = [StreamSpec(name="public", stale_after_s=self._stale, control_rate_per_s=4.0)]
         if self._trades or self._klines:

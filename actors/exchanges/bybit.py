@@ -2,8 +2,8 @@
 joining venues/bybit to the ExchangeActor.
 
 Rules:
-- Streams: ``public`` (``/v5/public/linear``: ``orderbook.{depth}.{symbol}``, with ``klines`` also
-  ``kline.{interval}.{symbol}`` in Bybit's interval names: 1, 5, 60, D, ...; liveness on data,
+- Streams: ``public`` (``/v5/public/linear``: ``orderbook.{depth}.{symbol}``, ``publicTrade.{symbol}``
+  unless ``trades=False``, with ``klines`` also ``kline.{interval}.{symbol}`` in Bybit's interval names: 1, 5, 60, D, ...; liveness on data,
   ``stale_after_s``) and, with credentials, ``private`` (``/v5/private``: ``auth`` in ``on_connected``,
   then ``order``, ``execution``, ``position``, ``wallet``). Both send ``{"op":"ping"}`` every 20 s
   (``ping_frame``; the send time rides in ``req_id`` so the pong gives a round trip). The private stream
@@ -102,11 +102,13 @@ class BybitAdapter:
         settle_coin: str = "USDT",
         contiguous_u: bool = True,
         ip_ban_s: float = rest.IP_BAN_MS / 1000,
+        trades: bool = True,
         klines: Sequence[str] = (),
         emit_deltas: bool = False,
     ) -> None:
         """
         Args:
+            trades: subscribe ``publicTrade.{symbol}`` per instrument (Trade messages).
             klines: kline intervals ("1m", "5m", "1h", "1d", or Bybit's own "1", "60", "D") subscribed on the
                 public stream per instrument.
             emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.bybit.*``).
@@ -120,6 +122,7 @@ class BybitAdapter:
         self.codec = BybitCodec(registry, depth=depth, category=category, contiguous_u=contiguous_u,
                                 emit_deltas=emit_deltas)
         self._klines = tuple(dict.fromkeys(_kline_wire(i) for i in klines))
+        self._trades = trades
         self._depth = depth
         self._stale = stale_after_s
         self._ping = ping_interval_s
@@ -207,6 +210,11 @@ class BybitAdapter:
         rest.check(response, time.time_ns(), ip_ban_ms=self._ip_ban_ms)
 
     # -- streams -----------------------------------------------------------------------------------
+    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
+        missing = ["trades (trades = false)"] if trades and not self._trades else []
+        missing.extend(f"kline {i}" for i in klines if _kline_wire(i) not in self._klines)
+        return missing
+
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         out = [StreamSpec(name="public", stale_after_s=self._stale, ping_interval_s=self._ping, control_rate_per_s=10.0)]
         if has_credentials:
@@ -224,6 +232,8 @@ class BybitAdapter:
                     self._tracked.append(inst)
                 topics.append(self.codec.track_book(inst, self._depth))
                 symbol = self._inst(inst).venue_symbol
+                if self._trades:
+                    topics.append(frames.trade_topic(symbol))
                 topics.extend(frames.kline_topic(symbol, interval) for interval in self._klines)
             for i in range(0, len(topics), _SUBSCRIBE_CHUNK):
                 await ctx.send(stream, frames.subscribe(topics[i : i + _SUBSCRIBE_CHUNK]))

@@ -211,6 +211,11 @@ class DeribitAdapter:
         rest.raise_for_error(response)
 
     # -- streams -----------------------------------------------------------------------------------
+    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
+        missing = ["trades (trades = false)"] if trades and not self._trades else []
+        missing.extend(f"kline {i}" for i in klines if chart_resolution(i) not in self._resolutions)
+        return missing
+
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         return [StreamSpec(name=_MAIN, private=has_credentials, stale_after_s=self._stale,
                            control_rate_per_s=self._control_rate)]

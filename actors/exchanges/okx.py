@@ -236,6 +236,11 @@ class OkxAdapter:
         rest.check_response(response)
 
     # -- streams -----------------------------------------------------------------------------------
+    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
+        missing = ["trades (trades = false)"] if trades and not self._trades else []
+        missing.extend(f"kline {i}" for i in klines if okx_bar(i) not in self._bars)
+        return missing
+
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         out = [StreamSpec(name="public", stale_after_s=self._stale, ping_interval_s=self._ping, control_rate_per_s=4.0)]
         if has_credentials:

@@ -224,6 +224,19 @@ def test_check_accepts_the_built_in_demo_config() -> None:
     assert out.returncode == 0 and "config ok" in out.stdout and "4 venues" in out.stdout
 
 
+def test_the_readme_config_example_loads_with_every_key_known(tmp_path: Path) -> None:
+    """The README's example is what users copy: it must pass the same strict check as their own files."""
+    from daemon.config import load_config
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```toml\n") + len("```toml\n")
+    p = tmp_path / "readme.toml"
+    p.write_text(readme[start : readme.index("```", start)])
+    cfg = load_config(p)
+    binance = cfg.venues["binance"]
+    assert binance.klines == ["1m"] and binance.trades is True and binance.instruments == ["BTC-USDT-PERP"]
+
+
 def test_credentials_come_from_the_environment_never_from_the_config_text(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text('[venues.binance]\ninstruments = ["BTC-USDT-PERP"]\n'

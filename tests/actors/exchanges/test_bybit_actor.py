@@ -34,6 +34,8 @@ from messages import (
     QueryOrder,
     Quote,
     Side,
+    SubscribeMarketData,
+    Trade,
     Venue,
 )
 from simulator.runner import start_twins
@@ -47,9 +49,11 @@ from tests.actors.exchanges.conftest import (
     wait_for,
 )
 from venues import Credentials
+from venues.errors import ConfigError
 from venues.symbols import InstrumentRegistry
 
 BTC = InstrumentId("BTC-USDT-PERP")
+ETH = InstrumentId("ETH-USDT-PERP")
 DEPTH = 50
 
 
@@ -284,3 +288,44 @@ def _assert_books_equal_sorted(twins, bids, asks) -> None:  # type: ignore[no-un
     twin_book = twins["bybit"].twin.book_json("BTCUSDT", DEPTH)
     assert bids == [(float(p), float(s)) for p, s in twin_book["bids"]]
     assert asks == [(float(p), float(s)) for p, s in twin_book["asks"]]
+
+
+@pytest.mark.anyio
+async def test_bybit_public_trades_and_a_subscribed_instrument_reach_the_bus(bus: Bus) -> None:
+    """publicTrade.{symbol} per instrument (trades on by default); SubscribeMarketData adds ETH's book and
+    trades on the live connection, and a kline interval that is not configured is refused whole."""
+    rec = Recorder(bus)
+    async with start_twins(["bybit"], symbols=["BTC", "ETH"], rate=50) as twins:
+        actor = _actor(twins, bus, klines=("1m",))
+        async with anyio.create_task_group() as tg:
+            await tg.start(actor.run)
+            await wait_for(lambda: actor.adapter.book_state_live(BTC), what="live BTC book")
+            ref = actor.ref
+            with pytest.raises(ConfigError, match="kline 5m"):
+                await ref.ask(SubscribeMarketData(venue=Venue.BYBIT, instrument=ETH, trades=True, klines=("1m", "5m")))
+            await anyio.sleep(0.3)
+            assert not actor.adapter.book_state_live(ETH)  # refused: nothing was subscribed
+            assert await ref.ask(SubscribeMarketData(venue=Venue.BYBIT, instrument=ETH, trades=True,
+                                                     klines=("1m",))) is None
+            await wait_for(lambda: actor.adapter.book_state_live(ETH), what="live ETH book")
+            await wait_for(lambda: {t.instrument for t in rec.of(Trade)} >= {BTC, ETH}, timeout=10,
+                           what="trades of both instruments")
+            tg.cancel_scope.cancel()
+    trades = rec.of(Trade)
+    assert all(t.venue is Venue.BYBIT and t.price > 0 and t.size > 0 and t.trade_id for t in trades)
+    assert any(q.instrument == ETH for q in rec.of(Quote))
+
+
+@pytest.mark.anyio
+async def test_bybit_trades_false_subscribes_no_trades(bus: Bus) -> None:
+    rec = Recorder(bus)
+    async with start_twins(["bybit"], symbols=["BTC"], rate=50) as twins:
+        actor = _actor(twins, bus, trades=False)
+        async with anyio.create_task_group() as tg:
+            await tg.start(actor.run)
+            await wait_for(lambda: actor.adapter.book_state_live(BTC), what="live book")
+            await anyio.sleep(1.0)
+            with pytest.raises(ConfigError, match="trades"):
+                await actor.ref.ask(SubscribeMarketData(venue=Venue.BYBIT, instrument=BTC, trades=True))
+            tg.cancel_scope.cancel()
+    assert len(rec.of(Quote)) > 10 and rec.of(Trade) == []

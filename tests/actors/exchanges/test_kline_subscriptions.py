@@ -83,8 +83,10 @@ async def test_bybit_subscribes_kline_topics_in_bybit_interval_names() -> None:
     adapter = BybitAdapter(_registry(Venue.BYBIT), klines=("1m", "1h", "1d", "5"), emit_deltas=True)
     sent = await _connect_all(adapter, ETH)
     topics = [t for s, f in sent if s == "public" for t in f["args"]]
-    assert topics == ["orderbook.50.ETHUSDT", "kline.1.ETHUSDT", "kline.60.ETHUSDT", "kline.D.ETHUSDT",
-                      "kline.5.ETHUSDT"]
+    assert topics == ["orderbook.50.ETHUSDT", "publicTrade.ETHUSDT", "kline.1.ETHUSDT", "kline.60.ETHUSDT",
+                      "kline.D.ETHUSDT", "kline.5.ETHUSDT"]
+    quiet = await _connect_all(BybitAdapter(_registry(Venue.BYBIT), trades=False), ETH)
+    assert [t for s, f in quiet if s == "public" for t in f["args"]] == ["orderbook.50.ETHUSDT"]
     with pytest.raises(ConfigError):
         BybitAdapter(_registry(Venue.BYBIT), klines=("2m",))
 
@@ -124,3 +126,29 @@ def test_adapter_for_passes_klines_and_book_deltas(venue: Venue) -> None:
     assert getattr(codec, "_emit_deltas", getattr(codec, "emit_deltas", None)) is True
     plain: Any = adapter_for(venue, _registry(venue), None, VenueSection())
     assert getattr(plain.codec, "_emit_deltas", getattr(plain.codec, "emit_deltas", None)) is False
+
+
+_ADAPTERS: dict[Venue, Any] = {Venue.BINANCE: BinanceAdapter, Venue.BYBIT: BybitAdapter, Venue.OKX: OkxAdapter,
+                               Venue.DERIBIT: DeribitAdapter}
+
+
+@pytest.mark.parametrize("venue", list(Venue))
+def test_subscribe_market_data_is_checked_against_the_configured_channels(venue: Venue) -> None:
+    """What SubscribeMarketData asks of an adapter: configured intervals in any spelling the venue takes are
+    covered; anything else is named; an interval the venue does not offer is a ConfigError."""
+    adapter = _ADAPTERS[venue](_registry(venue), klines=("1m", "1h"))
+    assert adapter.unsupported_market_data(True, ("1m", "1h")) == []
+    assert adapter.unsupported_market_data(False, ()) == []
+    assert adapter.unsupported_market_data(True, ("1m", "5m", "1d")) == ["kline 5m", "kline 1d"]
+    quiet = _ADAPTERS[venue](_registry(venue), trades=False)
+    assert quiet.unsupported_market_data(True, ()) == ["trades (trades = false)"]
+    assert quiet.unsupported_market_data(False, ()) == []
+    with pytest.raises(ConfigError):
+        adapter.unsupported_market_data(False, ("7x",))
+
+
+@pytest.mark.parametrize("venue", list(Venue))
+def test_adapter_for_passes_trades(venue: Venue) -> None:
+    off: Any = adapter_for(venue, _registry(venue), None, VenueSection(trades=False))
+    on: Any = adapter_for(venue, _registry(venue), None, VenueSection())
+    assert off.unsupported_market_data(True, ()) != [] and on.unsupported_market_data(True, ()) == []
