@@ -8,8 +8,11 @@ Rules:
   grace, actor gave up, ban) opens the breaker, marks the venue down and publishes CircuitChanged,
   VenueHealth and the Failover inside the same ``handle`` call. Nothing waits for a tick.
 - Per venue: status is DOWN (breaker open, ws closed beyond ``ws_grace_s``, the venue's actor gave up,
-  banned), DEGRADED (breaker half-open, ws closed within grace, latency p50 over the window above
-  ``latency_degraded_ms``, or error rate over the window at or above ``error_rate_degraded``), else OK.
+  banned), DEGRADED (breaker half-open, ws closed within grace, a stream stalled: a DATA_GAP with no
+  DATA_OK since, latency p50 over the window above ``latency_degraded_ms``, or error rate over the window
+  at or above ``error_rate_degraded``), else OK. A stall holds the venue DEGRADED until its data flows
+  again, however healthy its REST calls are: REST successes reset the breaker's failure count and a
+  passing probe closes it, so without this a dead feed behind a live API would flap in and out.
 - Publishes VenueHealth on every status change and every ``publish_interval_s``; CircuitChanged for every
   breaker transition; one Failover per change of each selector's active venue.
 - One timer task sleeps until the earliest deadline (probe due, cool-down end, ws grace end, ban end,
@@ -102,6 +105,7 @@ class VenueTracker:
         self.ws_hard_down = False  # this closure has already been fed to the breaker as hard_down
         self.gave_up: set[str] = set()  # actor names the supervisor gave up on
         self.banned_until: float | None = None
+        self.stalled: dict[str, tuple[float, str]] = {}  # stream -> (since, reason): DATA_GAP, no DATA_OK yet
         self.status = HealthStatus.OK
         self.reason = "no signal yet"
         self.published_status: HealthStatus | None = None
@@ -140,6 +144,9 @@ class VenueTracker:
             return HealthStatus.DEGRADED, "circuit half-open, waiting for a probe"
         if self.ws_closed_since is not None:
             return HealthStatus.DEGRADED, f"ws closed {now - self.ws_closed_since:.3f} s ago (grace {cfg.ws_grace_s} s)"
+        if self.stalled:
+            stream, (since, why) = min(self.stalled.items(), key=lambda kv: kv[1][0])
+            return HealthStatus.DEGRADED, f"market data stalled on {stream or 'a stream'} for {now - since:.1f} s ({why})"
         if len(self.latencies) >= cfg.min_latency_samples:
             p50, _ = self.latency_stats()
             if p50 > cfg.latency_degraded_ms:
@@ -240,9 +247,13 @@ class HealthMonitor(Actor):
                 tr.gave_up.add(n)
                 self._circuit(tr, tr.breaker.hard_down(f"supervisor gave up on {n} ({msg.restarts} restarts)"))
                 self._refresh(cause=f"supervisor gave up on {n}", detected_ns=msg.ts)
-            case ActorStarted(venue=v, name=n) if v in self.trackers and n in self.trackers[v].gave_up:
-                self.trackers[v].gave_up.discard(n)
-                self._refresh(cause=f"{n} started again", detected_ns=msg.ts)
+            case ActorStarted(venue=v, name=n) if v in self.trackers:
+                # A fresh actor has fresh streams: an old stall is its predecessor's (a new one is signalled anew).
+                tr = self.trackers[v]
+                if n in tr.gave_up or tr.stalled:
+                    tr.gave_up.discard(n)
+                    tr.stalled.clear()
+                    self._refresh(cause=f"{n} started again", detected_ns=msg.ts)
             case RateLimited(venue=v, banned=True) if v in self.trackers:
                 wait = max(0.0, (msg.until_ns - self.clock.time_ns()) / 1e9)
                 self._ban(self.trackers[v], wait, f"banned ({msg.code})", msg.ts)
@@ -279,6 +290,8 @@ class HealthMonitor(Actor):
         elif kind is SignalKind.RATE_LIMIT_BAN:
             self._ban(tr, sig.value if sig.value > 0 else 60.0, what, sig.ts)
             return
+        elif kind is SignalKind.DATA_OK:
+            tr.stalled.pop(sig.stream, None)
         elif kind is SignalKind.LATENCY:
             tr.latencies.append((now, sig.value))
         elif kind is SignalKind.REST_OK:
@@ -287,6 +300,8 @@ class HealthMonitor(Actor):
                 tr.latencies.append((now, sig.value))
             self._circuit(tr, tr.breaker.record_success(what))
         elif kind in _FAILURES:
+            if kind is SignalKind.DATA_GAP:
+                tr.stalled.setdefault(sig.stream, (now, sig.detail or "no data"))
             tr.outcomes.append((now, False))
             self._circuit(tr, tr.breaker.record_failure(what))
         self._refresh(cause=what, detected_ns=sig.ts, only=tr)

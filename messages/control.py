@@ -128,6 +128,7 @@ class SignalKind(enum.StrEnum):
     WS_CLOSED = "ws_closed"
     WS_OPEN = "ws_open"
     DATA_GAP = "data_gap"  # no data on a stream for longer than its liveness limit
+    DATA_OK = "data_ok"  # data flows again on a stream that had a DATA_GAP (``stream`` names it)
     HEARTBEAT_MISSED = "heartbeat_missed"
     REST_ERROR = "rest_error"
     REST_TIMEOUT = "rest_timeout"
@@ -147,3 +148,4 @@ class VenueSignal(Message, frozen=True, kw_only=True):
     value: float
     detail: str
     ts: int
+    stream: str = ""  # the connection it is about, for stream signals (DATA_GAP, DATA_OK)

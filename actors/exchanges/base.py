@@ -119,12 +119,15 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class _Stream:
-    __slots__ = ("spec", "transport", "last_data", "connected", "ready", "limiter", "connects", "subscribing")
+    __slots__ = ("spec", "transport", "last_data", "live_from", "stalled_at", "connected", "ready", "limiter", "connects",
+                 "subscribing")
 
     def __init__(self, spec: StreamSpec) -> None:
         self.spec = spec
         self.transport: WsTransport | None = None
-        self.last_data = 0.0
+        self.last_data = 0.0  # the last frame that carried data (written on the hot path only)
+        self.live_from = 0.0  # liveness is judged from here: (re)connected, subscribed, or a stall answered
+        self.stalled_at: float | None = None  # a DATA_GAP was signalled and no data has come since
         self.connected = False
         self.ready = anyio.Event()
         self.limiter: Any = None
@@ -395,8 +398,9 @@ class ExchangeActor(Actor):
     def _publish(self, msg: Message) -> None:
         self._bus.publish(topics.topic_for(msg), msg)
 
-    def _emit_signal(self, kind: SignalKind, value: float, detail: str) -> None:
-        self._publish(VenueSignal(venue=self.venue, kind=kind, value=value, detail=detail, ts=self.clock.time_ns()))
+    def _emit_signal(self, kind: SignalKind, value: float, detail: str, stream: str = "") -> None:
+        self._publish(VenueSignal(venue=self.venue, kind=kind, value=value, detail=detail, ts=self.clock.time_ns(),
+                                  stream=stream))
 
     def _on_order_update(self, upd: OrderUpdate) -> None:
         cid = upd.client_order_id
@@ -521,19 +525,33 @@ class ExchangeActor(Actor):
         return min(0.05, max(0.005, min(limits) / 10)) if limits else 0.05
 
     async def _watchdog(self) -> None:
-        """Replace a connection that has carried no data for its liveness limit."""
+        """Replace a connection that has carried no data for its liveness limit; say when data is back.
+
+        DATA_GAP when a stream has been idle past its limit (then it is reconnected, once per limit);
+        DATA_OK on the first data after that, so the health monitor holds the venue degraded exactly as
+        long as its market data is missing, whatever its REST calls do.
+        """
         while True:
             await anyio.sleep(self._watchdog_period)
             now = time.monotonic()
             for st in self._streams.values():
                 limit = st.spec.stale_after_s
-                if limit is None or not st.connected or st.subscribing or st.transport is None:
+                if limit is None:
                     continue
-                idle = now - st.last_data
+                name = st.spec.name
+                if st.stalled_at is not None and st.last_data > st.stalled_at:
+                    gap_s = st.last_data - st.stalled_at
+                    st.stalled_at = None
+                    self._emit_signal(SignalKind.DATA_OK, gap_s * 1000.0, f"data flows again on {name}", name)
+                if not st.connected or st.subscribing or st.transport is None:
+                    continue
+                idle = now - max(st.last_data, st.live_from)
                 if idle > limit:
-                    reason = f"no data on {st.spec.name} for {idle:.2f} s (limit {limit} s)"
-                    self._emit_signal(SignalKind.DATA_GAP, idle * 1000.0, reason)
-                    st.last_data = now  # one reconnect per stall
+                    reason = f"no data on {name} for {idle:.2f} s (limit {limit} s)"
+                    if st.stalled_at is None:
+                        st.stalled_at = now
+                    self._emit_signal(SignalKind.DATA_GAP, idle * 1000.0, reason, name)
+                    st.live_from = now  # one reconnect per stall
                     await st.transport.reconnect(reason)
 
     async def _housekeeping(self) -> None:
@@ -702,7 +720,7 @@ class ExchangeActor(Actor):
     async def _on_connected(self, st: _Stream) -> None:
         st.connected = True
         st.connects += 1
-        st.last_data = time.monotonic()
+        st.live_from = time.monotonic()
         st.subscribing = True
         try:
             await self.adapter.on_connected(st.spec.name, self, self._instruments)
@@ -710,8 +728,8 @@ class ExchangeActor(Actor):
             st.subscribing = False
         # The liveness clock starts once the subscriptions are out: paced control frames can take longer
         # than the stale limit, and a connection must not be replaced before it could carry data.
-        st.last_data = time.monotonic()
-        self._emit_signal(SignalKind.WS_OPEN, float(st.connects), st.spec.name)
+        st.live_from = time.monotonic()
+        self._emit_signal(SignalKind.WS_OPEN, float(st.connects), st.spec.name, st.spec.name)
         if st.spec.private and st.connects > 1 and not self._reconcile_pending:
             self._reconcile_pending = True
             self._work_tx.send_nowait(("reconcile",))
@@ -723,7 +741,7 @@ class ExchangeActor(Actor):
         self._dispatch(self.adapter.reset_stream(st.spec.name, time.time_ns()), st.spec.name)
         self._pending_resync.clear()
         if was:
-            self._emit_signal(SignalKind.WS_CLOSED, 0.0, f"{st.spec.name}: {reason}"[:200])
+            self._emit_signal(SignalKind.WS_CLOSED, 0.0, f"{st.spec.name}: {reason}"[:200], st.spec.name)
 
     @property
     def streams(self) -> dict[str, _Stream]:

@@ -270,6 +270,53 @@ async def test_errors_of_an_outage_do_not_hold_a_recovered_venue_degraded(runnin
     assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(None, B), (B, O), (O, B)]
 
 
+async def test_a_stalled_feed_behind_a_healthy_api_fails_over_once_and_back_once_when_data_flows(
+    running: Any, manual_clock: ManualClock
+) -> None:
+    """DATA_GAP every second while REST calls and probes keep succeeding: the successes reset the breaker's
+    failure count and keep the error rate under the threshold, so only the stall itself can hold the venue
+    DEGRADED. It does, until DATA_OK; then the venue is preferred again after the hold. No flapping between."""
+
+    async def probe() -> float:
+        return 5.0
+
+    mon, tape, bus = await running(probes={B: [probe]}, probe_interval_s=1.0, circuit={"failure_threshold": 3})
+    tape.clear()
+    for n in range(30):
+        bus.publish_msg(_sig(B, SignalKind.DATA_GAP, value=1000.0, detail="no data on public", ts=n + 1) if n % 5 == 0
+                        else _sig(B, SignalKind.REST_OK, value=20.0))
+        if n == 0:
+            gap = tape.of(VenueSignal)[-1]
+        await manual_clock.advance_and_settle(1.0)
+        if n == 0:
+            assert mon.status(B) is HealthStatus.DEGRADED and "market data stalled" in mon.trackers[B].reason
+    assert mon.trackers[B].breaker.state is CircuitState.CLOSED  # the stall alone never tripped it
+    assert mon.status(B) is HealthStatus.DEGRADED and mon.active() is O
+    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(B, O)]
+    assert gap.kind is SignalKind.DATA_GAP
+    bus.publish_msg(VenueSignal(venue=B, kind=SignalKind.DATA_OK, value=29_000.0, detail="data flows", ts=40,
+                                stream="other"))  # another stream's recovery does not end this stall
+    await manual_clock.settle()
+    assert mon.status(B) is HealthStatus.DEGRADED
+    bus.publish_msg(VenueSignal(venue=B, kind=SignalKind.DATA_OK, value=29_000.0, detail="data flows", ts=41))
+    await manual_clock.settle()
+    assert mon.status(B) is HealthStatus.OK, mon.trackers[B].reason
+    for _ in range(20):
+        bus.publish_msg(_sig(B, SignalKind.REST_OK, value=20.0))
+        await manual_clock.advance_and_settle(1.0)
+    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(B, O), (O, B)]
+
+
+async def test_a_restarted_exchange_actor_starts_without_its_predecessors_stall(running: Any, manual_clock: ManualClock) -> None:
+    mon, _, bus = await running()
+    bus.publish_msg(VenueSignal(venue=B, kind=SignalKind.DATA_GAP, value=900.0, detail="idle", ts=1, stream="public"))
+    await manual_clock.settle()
+    assert mon.status(B) is HealthStatus.DEGRADED
+    bus.publish_msg(ActorStarted(name="binance", venue=B, ts=2))
+    await manual_clock.settle()
+    assert mon.status(B) is HealthStatus.OK and mon.trackers[B].stalled == {}
+
+
 async def test_failing_and_hung_probes_count_as_failures_and_a_half_open_probe_closes_the_breaker(
     running: Any, manual_clock: ManualClock
 ) -> None:

@@ -116,6 +116,14 @@ async def stall(rig: Rig) -> Result:
     gaps = len(rig.timeline.after(t0, signal(SignalKind.DATA_GAP)))
     # One replacement per liveness period while stalled, never a reconnect storm.
     assert gaps <= duration / 0.4 + 2, gaps
+    # Named by stream, and answered by one DATA_OK per stalled stream once data flows again.
+    assert sig.stream in rig.actor.streams, sig
+    stalled = {m.stream for _, m in rig.timeline.after(t0, signal(SignalKind.DATA_GAP))}
+    await rig.timeline.wait(t0, signal(SignalKind.DATA_OK), 3.0, "DATA_OK")
+    await wait_for(lambda: {m.stream for _, m in rig.timeline.after(t0, signal(SignalKind.DATA_OK))} >= stalled, 3.0)
+    oks = [m for _, m in rig.timeline.after(t0, signal(SignalKind.DATA_OK))]
+    assert sorted(m.stream for m in oks) == sorted(stalled), (oks, stalled)
+    assert all(m.value >= 0 for m in oks)
     return ms(t0, t_det), ms(t_end, t_live), {"replacements": gaps, "from_inject_ms": ms(t0, t_live)}
 
 
