@@ -34,9 +34,9 @@ Every order ends in exactly one final journal state: ``done`` (the venue's termi
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, deque
 import logging
 import sqlite3
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal

@@ -32,13 +32,13 @@ codecs or twins changes. The process pins itself to ``cpu`` (sched_setaffinity) 
 from __future__ import annotations
 
 import asyncio
-
-import anyio
 import multiprocessing as mp
 import os
 import re
 import time
 from typing import Any
+
+import anyio
 
 __all__ = ["FrameSource", "run_source", "EVENT_TIME_FIELDS", "WS_STREAM"]
 

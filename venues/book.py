@@ -20,10 +20,11 @@ import enum
 import heapq
 from collections.abc import Iterable
 
-from messages.base import BookState
+from messages.base import BookState, InstrumentId, Venue
+from messages.market import Quote
 from venues.errors import CrossedBook, LocalError
 
-__all__ = ["L2Book", "BookInput", "BOOK_SYNC_TABLE", "NEAR_LEVELS", "next_book_state", "IllegalTransition"]
+__all__ = ["L2Book", "BookInput", "BOOK_SYNC_TABLE", "NEAR_LEVELS", "next_book_state", "IllegalTransition", "quote_of"]
 
 Level = tuple[float, float]
 NEAR_LEVELS = 32  # target size of each side's near band (measured best of 16/32/64 on 10+10-level frames)
@@ -45,6 +46,22 @@ def _split_low(levels: dict[float, float], k: int) -> tuple[dict[float, float], 
         return levels, {}, _INF
     t = heapq.nsmallest(k, levels)[-1]
     return {p: s for p, s in levels.items() if p <= t}, {p: s for p, s in levels.items() if p > t}, t
+
+
+def quote_of(
+    venue: Venue, instrument: InstrumentId, best: tuple[float, float, float, float], ts_event: int, ts_recv: int
+) -> Quote:
+    """The Quote of a book's ``best()`` (every codec's one way of building it)."""
+    return Quote(
+        venue=venue,
+        instrument=instrument,
+        bid_px=best[0],
+        bid_sz=best[1],
+        ask_px=best[2],
+        ask_sz=best[3],
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+    )
 
 
 class L2Book:

@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -167,7 +168,7 @@ async def test_no_task_is_left_running_after_shutdown() -> None:
         refs = [await tg.start(a.run) for a in actors]
         for r in refs:
             await r.stop()
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     assert set(asyncio.all_tasks()) - before == set()
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from actors import topics
 from actors.bus import Bus
-from messages import InstrumentId, MailboxOverflow, Quote, Trade, Side, Venue
+from messages import InstrumentId, MailboxOverflow, Quote, Side, Trade, Venue
 
 TOKENS = st.sampled_from(["md", "quote", "okx", "binance", "BTC-USDT-PERP", "a", "b"])
 

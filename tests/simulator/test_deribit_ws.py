@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from deribit_client import BookFollower, WsRpc, http_get
 from hypothesis import given
 from hypothesis import strategies as st
-from deribit_client import BookFollower, WsRpc, http_get
 from twin_helpers import json_shape, load_fixture
 
 from simulator.book import Side

@@ -31,7 +31,7 @@ from messages.base import BookState, InstrumentId, Message, Venue
 from messages.control import BookIntegrity
 from messages.instruments import Instrument
 from messages.market import BookDelta, BookSnapshot, Quote
-from venues.book import BookInput, L2Book, next_book_state
+from venues.book import BookInput, L2Book, next_book_state, quote_of
 from venues.bybit import codes, frames, parse, rest, wire
 from venues.errors import (
     ConfigError,
@@ -339,24 +339,7 @@ class BybitCodec:
                     ts_recv=ts_recv,
                 )  # fmt: skip
             )
-        if best is None:
-            return out
-        if best[0] >= best[2]:
-            crossed = CrossedBook(codes.VENUE, slot.instrument, best[0], best[2])
-            return self._integrity_fail(slot, BookInput.CROSSED, str(crossed), ts_recv)
-        out.append(
-            Quote(
-                venue=_BYBIT,
-                instrument=slot.instrument,
-                bid_px=best[0],
-                bid_sz=best[1],
-                ask_px=best[2],
-                ask_sz=best[3],
-                ts_event=msg.ts * _MS,
-                ts_recv=ts_recv,
-            )  # fmt: skip
-        )
-        return out
+        return self._quote(slot, best, msg.ts, ts_recv, out)
 
     def _on_snapshot(self, slot: _BookSlot, msg: wire.BookFrame, ts_recv: int) -> Output:
         data = msg.data
@@ -384,28 +367,18 @@ class BybitCodec:
                     ts_recv=ts_recv,
                 )  # fmt: skip
             )
-        return self._quote(slot, msg.ts, ts_recv, out)
+        return self._quote(slot, slot.book.best(), msg.ts, ts_recv, out)
 
-    def _quote(self, slot: _BookSlot, ts_ms: int, ts_recv: int, out: Output) -> Output:
-        book = slot.book
-        bb = book.best_bid()
-        ba = book.best_ask()
-        if bb is not None and ba is not None:
-            if bb[0] >= ba[0]:
-                crossed = CrossedBook(codes.VENUE, slot.instrument, bb[0], ba[0])
-                return self._integrity_fail(slot, BookInput.CROSSED, str(crossed), ts_recv)
-            out.append(
-                Quote(
-                    venue=_BYBIT,
-                    instrument=slot.instrument,
-                    bid_px=bb[0],
-                    bid_sz=bb[1],
-                    ask_px=ba[0],
-                    ask_sz=ba[1],
-                    ts_event=ts_ms * _MS,
-                    ts_recv=ts_recv,
-                )  # fmt: skip
-            )
+    def _quote(
+        self, slot: _BookSlot, best: tuple[float, float, float, float] | None, ts_ms: int, ts_recv: int, out: Output
+    ) -> Output:
+        """``out`` plus the Quote of ``best`` (nothing while a side is empty); a crossed book fails instead."""
+        if best is None:
+            return out
+        if best[0] >= best[2]:
+            crossed = CrossedBook(codes.VENUE, slot.instrument, best[0], best[2])
+            return self._integrity_fail(slot, BookInput.CROSSED, str(crossed), ts_recv)
+        out.append(quote_of(_BYBIT, slot.instrument, best, ts_ms * _MS, ts_recv))
         return out
 
     def _integrity_fail(self, slot: _BookSlot, event: BookInput, reason: str, ts_recv: int) -> Output:

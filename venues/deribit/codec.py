@@ -24,9 +24,9 @@ import msgspec
 
 from messages.base import BookState, InstrumentId, Message, Venue
 from messages.control import BookIntegrity
-from messages.market import BookDelta, BookSnapshot, Level, Quote
+from messages.market import BookDelta, BookSnapshot
 from venues import Credentials
-from venues.book import BookInput, L2Book, next_book_state
+from venues.book import BookInput, L2Book, next_book_state, quote_of
 from venues.deribit import codes, frames, parse, wire
 from venues.errors import ConfigError, DecodeError, InstrumentError, RateLimited, RemoteError, SequenceGap
 from venues.events import (
@@ -312,10 +312,9 @@ class DeribitCodec:
 
     def _after_load(self, slot: _Book, change_id: int, ts_ms: int, ts_recv: int) -> list[Output]:
         book = slot.book
-        bb = book.best_bid()
-        ba = book.best_ask()
-        if bb is not None and ba is not None and bb[0] >= ba[0]:
-            reason = f"snapshot change_id {change_id} is crossed: best bid {bb[0]} >= best ask {ba[0]}"
+        best = book.best()
+        if best is not None and best[0] >= best[2]:
+            reason = f"snapshot change_id {change_id} is crossed: best bid {best[0]} >= best ask {best[2]}"
             return self._resync(slot, BookInput.CROSSED, reason, ts_recv)
         before = slot.state
         slot.state = next_book_state(before, BookInput.SNAPSHOT)
@@ -334,16 +333,9 @@ class DeribitCodec:
                 venue=_VENUE, instrument=slot.instrument, bids=tuple(bids), asks=tuple(asks),
                 sequence=change_id, ts_event=ts_ms * parse.MS, ts_recv=ts_recv,
             ))  # fmt: skip
-        if bb is not None and ba is not None:
-            out.append(self._quote(slot.instrument, bb, ba, ts_ms, ts_recv))
+        if best is not None:
+            out.append(quote_of(_VENUE, slot.instrument, best, ts_ms * parse.MS, ts_recv))
         return out
-
-    @staticmethod
-    def _quote(iid: InstrumentId, bb: Level, ba: Level, ts_ms: int, ts_recv: int) -> Message:
-        return Quote(
-            venue=_VENUE, instrument=iid, bid_px=bb[0], bid_sz=bb[1], ask_px=ba[0], ask_sz=ba[1],
-            ts_event=ts_ms * parse.MS, ts_recv=ts_recv,
-        )  # fmt: skip
 
     def _on_book(self, route: _Route, data: wire.BookChange, ts_recv: int) -> list[Output]:
         slot = self._books.get(data.instrument_name) or self._slot(data.instrument_name, route.channel)
@@ -378,10 +370,7 @@ class DeribitCodec:
         slot.change_id = data.change_id
         out: list[Output] = []
         if best is not None:
-            out.append(Quote(
-                venue=_VENUE, instrument=slot.instrument, bid_px=best[0], bid_sz=best[1], ask_px=best[2],
-                ask_sz=best[3], ts_event=data.timestamp * parse.MS, ts_recv=ts_recv,
-            ))  # fmt: skip
+            out.append(quote_of(_VENUE, slot.instrument, best, data.timestamp * parse.MS, ts_recv))
         if self.emit_deltas:
             out.append(BookDelta(
                 venue=_VENUE, instrument=slot.instrument,

@@ -25,7 +25,7 @@ import msgspec
 from messages.base import BookState, InstrumentId, Message, Venue
 from messages.control import BookIntegrity
 from messages.market import BookDelta, BookSnapshot, Quote
-from venues.book import BookInput, next_book_state
+from venues.book import BookInput, next_book_state, quote_of
 from venues.errors import (
     BookIntegrityError,
     ChecksumMismatch,
@@ -370,31 +370,11 @@ class OkxCodec:
         book.apply(item.bids, item.asks)
         if seq is not None:
             sync.seq = seq
-        # _checksum_ok and _quote, inlined (the hot path: bench/decode.py)
-        if self._verify and item.checksum is not None:
-            computed = book.checksum()
-            if computed != item.checksum:
-                exc = ChecksumMismatch(VENUE, sync.instrument, item.checksum, computed)
-                self._fail(sync, exc, BookInput.CHECKSUM_FAIL, ts_recv, out)
-                return
-        best = book.best()
-        if best is None:
-            quote = None
-        elif best[0] >= best[2]:
-            crossed = CrossedBook(VENUE, sync.instrument, best[0], best[2])
-            self._fail(sync, crossed, BookInput.CROSSED, ts_recv, out)
+        if not self._checksum_ok(sync, item, ts_recv, out):
             return
-        else:
-            quote = Quote(
-                venue=_OKX,
-                instrument=sync.instrument,
-                bid_px=best[0],
-                bid_sz=best[1],
-                ask_px=best[2],
-                ask_sz=best[3],
-                ts_event=item.ts * _MS,
-                ts_recv=ts_recv,
-            )
+        quote = self._quote(sync, item.ts, ts_recv, out)
+        if quote is False:
+            return
         # (LIVE, DELTA) -> LIVE in BOOK_SYNC_TABLE: no table lookup on the hot path.
         if quote is not None:
             out.append(quote)
@@ -438,16 +418,7 @@ class OkxCodec:
                 sync, CrossedBook(VENUE, sync.instrument, best[0], best[2]), BookInput.CROSSED, ts_recv, out
             )
             return False
-        return Quote(
-            venue=_OKX,
-            instrument=sync.instrument,
-            bid_px=best[0],
-            bid_sz=best[1],
-            ask_px=best[2],
-            ask_sz=best[3],
-            ts_event=ts_ms * _MS,
-            ts_recv=ts_recv,
-        )
+        return quote_of(_OKX, sync.instrument, best, ts_ms * _MS, ts_recv)
 
     def _fail(
         self, sync: _Sync, exc: BookIntegrityError, event: BookInput, ts_recv: int, out: list[Output]

@@ -426,7 +426,7 @@ async def test_mass_disconnect_reconnects_spread_over_the_jitter_window(venue: s
     delays = [t.delays[-1] for t in transports]
     assert all(len(t.delays) == 1 for t in transports), [t.delays for t in transports]
     times = sorted(log[1] - t0 for log in logs)
-    for log, t in zip(logs, transports):
+    for log, t in zip(logs, transports, strict=True):
         assert log[1] - t0 >= t.delays[-1] - 0.005, "reconnected before its backoff delay"
     assert times[-1] <= bound + 1.0
     assert times[-1] - times[0] >= 0.5 * bound, times  # the completions are spread too
