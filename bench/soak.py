@@ -18,6 +18,11 @@ accounting are checked.
   log), every client order id the router answered is in the journal, no client order id twice on any twin's
   matching engine, every one of our ids a twin holds is in the journal, nothing left open on the twins.
 
+Retention: the router keeps ``--keep-orders`` final orders in memory (daemon ``keep_finished_orders``; the
+journal keeps all) and each twin's matching engine forgets its oldest closed orders past the same number, as
+venues do; a run longer than that many orders then shows whether anything else grows. The accounting
+counts the twins' forgotten orders too.
+
 RSS: growth over the first half and over the second half of the run after warm-up (``--warmup-s``), each
 from the median of the first and last 10 % of that half's samples. Target: second half < 5 %.
 
@@ -98,6 +103,7 @@ class Soak:
         self.samples: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self.acked: set[str] = set()  # client order ids the router answered with
+        self.forgotten: dict[Venue, Counter[str]] = {v: Counter() for v in VENUES}  # the twins' forgotten orders
         self.counts: Counter[str] = Counter()
         self.peaks: dict[str, int] = {}
         self.overflowed: dict[str, int] = {}
@@ -217,7 +223,7 @@ def accounting(soak: Soak) -> dict[str, Any]:
     twin_orders = 0
     for v in VENUES:
         engine = soak.twins[v.value].twin.engine
-        ids = Counter(o.client_id for o in engine.orders.values())
+        ids = Counter(o.client_id for o in engine.orders.values()) + soak.forgotten[v]
         twin_orders += sum(ids.values())
         dupes.update({f"{v.value}:{c}": k for c, k in ids.items() if k > 1})
         unknown_on_twin += [f"{v.value}:{c}" for c in ids if c not in entries]
@@ -253,7 +259,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     bus = Bus()
     tmp = tempfile.mkdtemp(prefix="crossbook-soak-")
     base = default_config()
-    cfg = Config(daemon=DaemonSection(journal=str(Path(tmp) / "journal.sqlite"), metrics=""), venues=base.venues,
+    cfg = Config(daemon=DaemonSection(journal=str(Path(tmp) / "journal.sqlite"), metrics="",
+                                      keep_finished_orders=args.keep_orders), venues=base.venues,
                  groups=base.groups, aggregator=base.aggregator, health=base.health)
     async with start_twins([v.value for v in VENUES], seed=args.seed, symbols=["BTC", "ETH"], rate=args.rate) as twins:
         endpoints = {Venue(v): Endpoints(rest=rt.rest, ws=dict(rt.ws)) for v, rt in twins.running.items()}
@@ -262,6 +269,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         graph = build_graph(cfg, bus, LiveClock(), random.Random(args.seed), endpoints=endpoints, credentials=creds,
                             with_strategies=False)
         soak = Soak(args, twins, graph, bus)
+        for v in VENUES:  # the twins forget old closed orders like the router: memory plateaus within the run
+            engine = twins[v.value].twin.engine
+            engine.keep_orders = args.keep_orders
+            engine.on_forget.append(lambda o, v=v: soak.forgotten[v].update((o.client_id,)))
         settle: dict[str, Any] = {}
         async with anyio.create_task_group() as tg:
             await tg.start(graph.supervisor.run)
@@ -343,6 +354,8 @@ def main() -> None:
     ap.add_argument("--warmup-s", type=float, default=None, help="excluded from the RSS growth (default 60, 10 with --quick)")
     ap.add_argument("--settle-s", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep-orders", type=int, default=1000,
+                    help="final orders the router and each twin keep in memory (the journal keeps all)")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--plot", action=argparse.BooleanOptionalAction, default=None)
     args = ap.parse_args()
@@ -395,7 +408,7 @@ def main() -> None:
                     "exchanges": out["exchanges"]})
         params = {"seconds": args.seconds, "rate_per_s": args.rate, "fault_every_s": args.fault_every_s,
                   "order_interval_s": args.order_interval_s, "rest_s": args.rest_s, "ioc_every": args.ioc_every,
-                  "warmup_s": args.warmup_s, "venues": [v.value for v in VENUES], "loop": "uvloop", "quick": args.quick}
+                  "warmup_s": args.warmup_s, "keep_orders": args.keep_orders, "venues": [v.value for v in VENUES], "loop": "uvloop", "quick": args.quick}
         write_json(args.json, params, [row])
         if args.plot is not False:
             plot_rss(str(Path(args.json).with_suffix(".png")), soak.samples, soak.faults, args.warmup_s)

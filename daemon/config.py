@@ -55,6 +55,8 @@ class DaemonSection(_S):
     shutdown_timeout_s: float = 10.0
     role: Role = Role.ALL
     status_interval_s: float = 1.0
+    keep_finished_orders: int = 10_000
+    """Final orders the router keeps in memory for queries (the journal keeps every one); bounds RSS."""
 
 
 class CredentialsSection(_S):

@@ -244,7 +244,8 @@ def build_graph(
 
     def make_router() -> Actor:
         assert journal is not None
-        return OrderRouter(journal, refs, bus=bus, config=RouterConfig(), clock=clock,
+        return OrderRouter(journal, refs, bus=bus, config=RouterConfig(keep_finished=config.daemon.keep_finished_orders),
+                           clock=clock,
                            id_makers={v: a.make_client_order_id for v, a in adapters.items()},
                            registries={v: registry for v in adapters}, active_venue=_active(health_ref),
                            intent_source=intent_source)

@@ -148,6 +148,8 @@ class BybitTwin:
         self.link_ids: set[tuple[str, str]] = set()
         self.extra_orders: dict[int, tuple[Order, str]] = {}  # orders the venue killed on entry (PostOnly/FOK)
         self.reject_reasons: dict[int, str] = {}
+        self.extra_count = 0  # ids of killed orders (9_000_000_000 + n), never reused
+        self.engine.on_forget.append(lambda o: self.reject_reasons.pop(o.order_id, None))
         self.exec_seq = self.rng.randint(10**11, 10**12)
         self.launch_ms = 1585526400000
         self.hub = bybit_ws.Hub(self)

@@ -292,11 +292,16 @@ def _create(twin: BybitTwin, p: Params) -> Any:
 
 
 def _killed(twin: BybitTwin, req: OrderRequest, now: int, reason: str) -> Order:
-    oid = 9_000_000_000 + len(twin.extra_orders)
+    oid = 9_000_000_000 + twin.extra_count
+    twin.extra_count += 1
     order = Order(oid, req.client_id, req.symbol, req.side, req.type, req.tif, req.price, req.qty, req.reduce_only,
                   now, now, OrderStatus.EXPIRED)
     twin.extra_orders[oid] = (order, reason)
     twin.reject_reasons[oid] = reason
+    while len(twin.extra_orders) > twin.engine.keep_orders:  # forgotten like the engine's final orders
+        old = next(iter(twin.extra_orders))
+        del twin.extra_orders[old]
+        twin.reject_reasons.pop(old, None)
     if req.client_id:
         twin.link_ids.add((req.symbol, req.client_id))
     twin.publish_killed(replace(order), reason)

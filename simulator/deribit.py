@@ -129,6 +129,7 @@ class DeribitTwin:
         self.klines = {s: {r: KlineAggregator(ms) for r, ms in RESOLUTIONS.items()} for s in self.specs}
         self._last_px: dict[str, tuple[Decimal, int]] = {}
         self.labels: dict[int, str] = {}
+        self.engine.on_forget.append(lambda o: self.labels.pop(o.order_id, None))
         self.replaced: set[int] = set()
         self._unlabelled = 0
         self.tokens = TokenStore(random.Random(seed ^ 0x70C), cfg.token_ttl_s)

@@ -14,7 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -177,6 +177,9 @@ class MatchingEngine:
         maker_fee: Fee rate of maker fills (fraction of notional).
         taker_fee: Fee rate of taker fills.
         first_order_id: Id of the first order (venues use large numbers).
+        keep_orders: Orders held at most before the oldest *final* ones are forgotten (open orders never
+            are), as venues stop answering for old closed orders; each forgotten order goes to the
+            ``on_forget`` hooks, so a twin can drop what it keeps per order. Bounds a long run's memory.
     """
 
     def __init__(
@@ -188,6 +191,7 @@ class MatchingEngine:
         maker_fee: Decimal = Decimal("0.0002"),
         taker_fee: Decimal = Decimal("0.0005"),
         first_order_id: int = 4_000_000_000,
+        keep_orders: int = 20_000,
     ) -> None:
         self.specs = dict(specs)
         self.books = books
@@ -196,7 +200,10 @@ class MatchingEngine:
         self.taker_fee = taker_fee
         self._next_id = first_order_id
         self._next_trade_id = 1
-        self.orders: dict[int, Order] = {}
+        self.orders: dict[int, Order] = {}  # insertion order = age: the oldest are forgotten first
+        self.keep_orders = keep_orders
+        self.forgotten = 0
+        self.on_forget: list[Callable[[Order], None]] = []
         self._by_client: dict[tuple[str, str], int] = {}
         self._outbox: list[EngineEvent] = []
 
@@ -243,6 +250,8 @@ class MatchingEngine:
             req.reduce_only, now_ms, now_ms,
         )
         self._next_id += 1
+        if len(self.orders) >= self.keep_orders:
+            self._forget_old()
         self.orders[order.order_id] = order
         self._by_client[(req.symbol, req.client_id)] = order.order_id
         self._emit(ExecType.NEW, order, now_ms)
@@ -255,6 +264,25 @@ class MatchingEngine:
             order.updated_ms = now_ms
             self._emit(ExecType.EXPIRED, order, now_ms)
         return order
+
+    def _forget_old(self) -> None:
+        """Forget the oldest final orders down to 90 % of ``keep_orders`` (amortised: one pass per 10 %)."""
+        excess = len(self.orders) - self.keep_orders * 9 // 10
+        gone = []
+        for o in self.orders.values():
+            if excess <= 0:
+                break
+            if not o.status.is_open:
+                gone.append(o)
+                excess -= 1
+        for o in gone:
+            del self.orders[o.order_id]
+            key = (o.symbol, o.client_id)
+            if self._by_client.get(key) == o.order_id:
+                del self._by_client[key]
+            for hook in self.on_forget:
+                hook(o)
+        self.forgotten += len(gone)
 
     def _validate(self, spec: InstrumentSpec, book: VenueBook, req: OrderRequest) -> None:
         key = (req.symbol, req.client_id)

@@ -31,7 +31,7 @@ from simulator.faults import Fault, FaultController, FaultKind
 from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
 from simulator.market import MarketModel
-from simulator.matching import AccountEvent, ExecType, MatchingEngine, OrderEvent
+from simulator.matching import AccountEvent, ExecType, MatchingEngine, Order, OrderEvent
 from simulator.okx_auth import RATE_LIMIT_MSG, LimitState, RateLimits
 from simulator.twin import Credentials, ErrorKind, TwinUrls, admin_routes, book_json, fault_middleware
 
@@ -131,6 +131,7 @@ class OkxTwin:
         self.klines = {s: {bar: KlineAggregator(INTERVAL_MS[k]) for bar, k in fmt.BARS.items()} for s in self.specs}
         self.order_meta: dict[int, fmt.OrderMeta] = {}
         self.last_fill: dict[int, fmt.LastFill] = {}
+        self.engine.on_forget.append(self._forget)
         self.limits = LimitState(cfg.limits)
         self.list_time_ms = 1611916828000
         self.streams = okx_ws.OkxStreams(self)
@@ -192,6 +193,10 @@ class OkxTwin:
             return Decimal(1)
         sym = f"{ccy}-USDT-SWAP"
         return self.mark(sym) if sym in self.specs else Decimal(0)
+
+    def _forget(self, order: Order) -> None:
+        self.order_meta.pop(order.order_id, None)
+        self.last_fill.pop(order.order_id, None)
 
     def order_json(self, order_id: int) -> dict[str, Any]:
         o = self.engine.orders[order_id]

@@ -127,3 +127,28 @@ def test_inverse_contract_pnl_is_in_the_base_currency() -> None:
     change = acct.apply_fill(spec, Decimal(-1000), Decimal(110_000), Decimal(0), 2)
     assert change.realized_pnl == Decimal(10_000) * (Decimal(1) / 100_000 - Decimal(1) / 110_000)
     assert acct.balances["BTC"] > 1
+
+
+def test_oldest_final_orders_are_forgotten_past_keep_orders_and_open_ones_never() -> None:
+    """A long run's memory stays bounded: past ``keep_orders`` the oldest closed orders go (as venues stop
+    answering for old closed orders), the hooks hear of each, and a resting order is kept however old."""
+    _, eng = _engine()
+    eng.keep_orders = 20
+    forgotten: list[int] = []
+    eng.on_forget.append(lambda o: forgotten.append(o.order_id))
+    bid = eng.books["BTCUSDT"].bids(1)[0][0] - 100
+    resting = eng.place(_req(Side.BUY, "0.001", bid, cid="rest"), 1)
+    closed = []
+    for n in range(60):
+        side = Side.BUY if n % 2 else Side.SELL
+        closed.append(eng.place(_req(side, "0.001", cid=f"m{n}"), 2 + n))
+    assert all(o.status is OrderStatus.FILLED for o in closed)
+    assert len(eng.orders) <= 20 and resting.order_id in eng.orders
+    assert eng.forgotten == len(forgotten) == 61 - len(eng.orders)
+    assert forgotten == [o.order_id for o in closed[: len(forgotten)]]  # oldest first
+    assert eng.get("BTCUSDT", order_id=closed[-1].order_id) is closed[-1]
+    with pytest.raises(UnknownOrder):
+        eng.get("BTCUSDT", client_id="m0")
+    assert eng.get("BTCUSDT", client_id="rest") is resting
+    again = eng.place(_req(Side.BUY, "0.001", cid="m0"), 100)  # a forgotten id is free again
+    assert again.order_id not in forgotten and eng.get("BTCUSDT", client_id="m0") is again
