@@ -8,7 +8,7 @@ of the ``VenueContext`` the actor passes in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import msgspec
@@ -80,6 +80,20 @@ class VenueContext(Protocol):
     async def reconnect(self, stream: str, reason: str) -> None:
         """Replace a stream's connection (e.g. an expired Binance listenKey)."""
         ...
+
+
+def missing_market_data(
+    trades: bool, trades_on: bool, klines: Sequence[str], configured: Sequence[str], wire: Callable[[str], str]
+) -> list[str]:
+    """``VenueAdapter.unsupported_market_data`` for an adapter whose trades flag is ``trades_on`` and whose
+    kline intervals are ``configured`` in the venue's own names (``wire`` maps any accepted spelling there).
+
+    Raises:
+        ConfigError: from ``wire``, for an interval the venue does not offer.
+    """
+    missing = ["trades (trades = false)"] if trades and not trades_on else []
+    missing.extend(f"kline {i}" for i in klines if wire(i) not in configured)
+    return missing
 
 
 class VenueAdapter(Protocol):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext
+from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext, missing_market_data
 from actors.ratelimit import Bucket, VenueLimiter
 from messages import (
     Balance,
@@ -182,9 +182,7 @@ class BinanceAdapter:
 
     # -- streams -----------------------------------------------------------------------------------
     def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
-        missing = ["trades (trades = false)"] if trades and not self._trades else []
-        missing.extend(f"kline {i}" for i in klines if _binance_interval(i) not in self._klines)
-        return missing
+        return missing_market_data(trades, self._trades, klines, self._klines, _binance_interval)
 
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         out = [StreamSpec(name="public", stale_after_s=self._stale, control_rate_per_s=4.0)]

@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext
+from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext, missing_market_data
 from actors.ratelimit import Bucket, VenueLimiter
 from messages import (
     Balance,
@@ -211,9 +211,7 @@ class BybitAdapter:
 
     # -- streams -----------------------------------------------------------------------------------
     def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
-        missing = ["trades (trades = false)"] if trades and not self._trades else []
-        missing.extend(f"kline {i}" for i in klines if _kline_wire(i) not in self._klines)
-        return missing
+        return missing_market_data(trades, self._trades, klines, self._klines, _kline_wire)
 
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         out = [StreamSpec(name="public", stale_after_s=self._stale, ping_interval_s=self._ping, control_rate_per_s=10.0)]

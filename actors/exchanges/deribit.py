@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext
+from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext, missing_market_data
 from actors.ratelimit import Bucket, VenueLimiter
 from messages import (
     Balance,
@@ -212,9 +212,7 @@ class DeribitAdapter:
 
     # -- streams -----------------------------------------------------------------------------------
     def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
-        missing = ["trades (trades = false)"] if trades and not self._trades else []
-        missing.extend(f"kline {i}" for i in klines if chart_resolution(i) not in self._resolutions)
-        return missing
+        return missing_market_data(trades, self._trades, klines, self._resolutions, chart_resolution)
 
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         return [StreamSpec(name=_MAIN, private=has_credentials, stale_after_s=self._stale,

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext
+from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext, missing_market_data
 from actors.ratelimit import Bucket, VenueLimiter
 from messages import (
     Balance,
@@ -237,9 +237,7 @@ class OkxAdapter:
 
     # -- streams -----------------------------------------------------------------------------------
     def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
-        missing = ["trades (trades = false)"] if trades and not self._trades else []
-        missing.extend(f"kline {i}" for i in klines if okx_bar(i) not in self._bars)
-        return missing
+        return missing_market_data(trades, self._trades, klines, self._bars, okx_bar)
 
     def streams(self, has_credentials: bool) -> list[StreamSpec]:
         out = [StreamSpec(name="public", stale_after_s=self._stale, ping_interval_s=self._ping, control_rate_per_s=4.0)]
