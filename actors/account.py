@@ -32,6 +32,7 @@ from messages import (
     GetAccount,
     InstrumentId,
     Quote,
+    Refresh,
     Side,
     Venue,
     VenueAccount,
@@ -40,13 +41,13 @@ from venues.symbols import InstrumentRegistry, to_base
 
 __all__ = ["AccountBook", "AccountConfig", "AccountSource"]
 
+AccountMessage = Quote | GetAccount | Refresh
+"""What the account book takes: quotes (for marks), GetAccount asks, its own Refresh."""
+
 log = logging.getLogger(__name__)
 
 AccountSource = Callable[[], Awaitable[VenueAccount]] | ActorRef
 """How to get one venue's account: an async callable, or an actor that answers ``ask(GetAccount)``."""
-
-_REFRESH = "refresh"
-
 
 class AccountConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     interval_s: float = 5.0  # 0 disables the periodic refresh
@@ -81,10 +82,10 @@ class AccountBook(Actor):
 
     async def _periodic(self) -> None:
         while True:
-            await self.ref.tell(_REFRESH)
+            await self.ref.tell(Refresh())
             await self.clock.sleep(self.config.interval_s)
 
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: AccountMessage) -> Any:
         match msg:
             case Quote():
                 self._on_quote(msg)
@@ -92,7 +93,7 @@ class AccountBook(Actor):
                 return await self.refresh()
             case GetAccount(venue=Venue() as venue):
                 return self._last.get(venue)
-            case "refresh":
+            case Refresh():
                 await self.refresh()
         return None
 

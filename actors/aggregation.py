@@ -287,7 +287,7 @@ class AggregatorCore:
                 self._update_blocked(s)
 
     def _update_blocked(self, s: _Slot) -> None:
-        """Recompute ``s.blocked``: the first venue-state reason of _reason that applies, as an Exclusion."""
+        """Recompute ``s.blocked``: the first venue-state exclusion (down, circuit open, not live)."""
         if self._down.get(s.venue, False):
             s.blocked = self._exclusion(s.venue, ExclusionReason.VENUE_DOWN)
         elif self._circuit_open.get(s.venue, False):
@@ -297,21 +297,6 @@ class AggregatorCore:
         else:
             s.blocked = None
 
-    def _reason(self, s: _Slot, now_ns: int) -> ExclusionReason | None:
-        if self._down.get(s.venue, False):
-            return ExclusionReason.VENUE_DOWN
-        if self._circuit_open.get(s.venue, False):
-            return ExclusionReason.CIRCUIT_OPEN
-        if s.book_state is not BookState.LIVE:
-            return ExclusionReason.BOOK_NOT_LIVE
-        if now_ns - s.ts_recv > self._stale_ns:
-            return ExclusionReason.STALE
-        if s.bid_px > s.ask_px:
-            return ExclusionReason.CROSSED
-        if s.bid_px == s.ask_px:
-            return ExclusionReason.LOCKED
-        return None
-
     def _evaluate(
         self, g: _Group, now_ns: int, ts_event: int, ts_recv: int, *, only_if_changed: bool = False
     ) -> list[Output]:
@@ -320,7 +305,8 @@ class AggregatorCore:
         included: list[Venue] = []
         excluded: list[Exclusion] = []
         stale_before = now_ns - self._stale_ns
-        # _reason inlined (same order: venue state, stale, crossed, locked): this loop runs per quote.
+        # Exclusion order: venue state (s.blocked, kept by _update_blocked), stale, crossed, locked. Inlined:
+        # this loop runs per quote.
         for s in g.slots:
             if not s.quoted:
                 continue

@@ -18,12 +18,16 @@ from actors.aggregation import AggregatorConfig, AggregatorCore
 from actors.base import Actor
 from actors.bus import Bus
 from actors.clock import Clock
+from messages import BookIntegrity, BookSnapshot, CircuitChanged, MailboxOverflow, Quote, Refresh, VenueHealth
 from venues.symbols import InstrumentRegistry
 
 __all__ = ["Aggregator"]
 
-_REFRESH = "refresh"
+AggregatorMessage = Quote | BookSnapshot | BookIntegrity | CircuitChanged | VenueHealth | MailboxOverflow | Refresh
+"""What the aggregator takes: quotes, books, book integrity, circuits and venue health from its subscriptions,
+its own Refresh."""
 
+_REFRESH_MSG = Refresh()
 
 class Aggregator(Actor):
     def __init__(
@@ -53,11 +57,11 @@ class Aggregator(Actor):
     async def _refresher(self) -> None:
         while True:
             await self.clock.sleep(self._interval)
-            await self.ref.tell(_REFRESH)
+            await self.ref.tell(_REFRESH_MSG)
 
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: AggregatorMessage) -> Any:
         now = self.clock.time_ns()
-        if msg is _REFRESH:
+        if msg.__class__ is Refresh:
             out = self.core.refresh(now)
         else:
             out = self.core.on_message(msg, now)

@@ -12,14 +12,21 @@ Rules:
 - When an actor stops, every pending ask fails with ActorDead; ``on_stop`` always runs.
 - Background work the actor needs (a socket reader, a timer) runs in the actor's own task group via
   ``self.start_soon``; it is cancelled when the actor stops and its failure fails the actor.
+- A round trip never runs inside the mailbox loop. A handler that needs one returns ``self.pipe(work,
+  then)``: ``work`` runs as a child task (bounded by an optional ``lane``), its outcome comes back to the
+  actor as a message, and ``then`` (run by the actor, between two messages) turns it into the answer. So
+  an actor serves many asks at once and its own state still changes only inside its loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 import anyio
+from anyio import CapacityLimiter
 from anyio.abc import TaskGroup, TaskStatus
 
 from actors.bus import Bus, Subscription
@@ -28,11 +35,26 @@ from actors.errors import ActorDead, MailboxClosed
 from actors.lifecycle import ActorInput, ActorState, next_actor_state
 from actors.mailbox import ConflatingReceiver, FifoReceiver, Signal, fifo_mailbox
 from actors.ref import ActorRef, Envelope
+from messages import Message
 
-__all__ = ["Actor"]
+__all__ = ["Actor", "Later"]
+
+T = TypeVar("T")
 
 _BATCH = 64  # messages taken from one subscription before looking at the next one
 _STOP = object()  # the stop request travels through the inbox, behind what was already queued
+
+
+class Later(Generic[T]):
+    """A handler's answer that needs a round trip (see ``Actor.pipe``); the loop fills in the asker's reply."""
+
+    __slots__ = ("then", "reply", "ok", "value")
+
+    def __init__(self, then: Callable[[T], Any] | None) -> None:
+        self.then = then
+        self.reply: asyncio.Future[Any] | None = None
+        self.ok = False
+        self.value: Any = None
 
 
 class Actor:
@@ -55,6 +77,8 @@ class Actor:
         self._tg: TaskGroup | None = None
         self.ref = ActorRef(self)
         self.handled = 0
+        self._outcomes: deque[Later[Any]] = deque()  # piped work that has finished, in completion order
+        self._pending: set[Later[Any]] = set()  # piped work still running (its askers are failed on stop)
 
     # -- hooks ------------------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -83,12 +107,62 @@ class Actor:
         self._sub_rx.append(sub.receiver)
         return sub
 
-    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: str | None = None) -> None:
         """Run background work owned by this actor (cancelled when it stops)."""
         if self._tg is None:
             msg = f"actor {self.name!r} is not running"
             raise RuntimeError(msg)
         self._tg.start_soon(fn, *args, name=name or f"{self.name}:{getattr(fn, '__name__', 'task')}")
+
+    def publish_every(self, interval_s: float, topic: str, make: Callable[[], Message]) -> None:
+        """Publish ``make()`` on ``topic`` now and every ``interval_s`` while the actor runs, whenever anyone
+        subscribes to it (nothing is built for nobody): the statistics the daemon's views read."""
+        bus = self.bus
+        assert bus is not None
+
+        async def loop() -> None:
+            while True:
+                if bus.has_subscribers(topic):
+                    bus.publish(topic, make())
+                await self.clock.sleep(interval_s)
+
+        self.start_soon(loop, name=f"{self.name}:{topic}")
+
+    def pipe(
+        self,
+        work: Callable[[], Awaitable[T]],
+        then: Callable[[T], Any] | None = None,
+        *,
+        lane: CapacityLimiter | None = None,
+        name: str | None = None,
+    ) -> Later[T]:
+        """Run ``work`` as a child task and answer with ``then(result)`` once it is done (return this from
+        ``handle``).
+
+        ``work`` must not touch the actor's state: it does the round trip and returns what it learnt. Its
+        outcome comes back through the actor's loop, ahead of new mail, where ``then`` may change state and
+        gives the answer (no ``then``: the result itself). An error from ``work`` or ``then`` goes to the
+        asker, as from ``handle``. ``lane`` bounds how many such tasks of one kind run at once.
+        """
+        later: Later[T] = Later(then)
+        self._pending.add(later)
+
+        async def run() -> None:
+            try:
+                if lane is None:
+                    value: Any = await work()
+                else:
+                    async with lane:
+                        value = await work()
+                later.ok = True
+            except Exception as exc:  # the asker gets it, through the loop
+                value = exc
+            later.value = value
+            self._outcomes.append(later)
+            self._signal.set()
+
+        self.start_soon(run, name=name or f"{self.name}:pipe")
+        return later
 
     @property
     def state(self) -> ActorState:
@@ -134,7 +208,11 @@ class Actor:
         signal = self._signal
         handle = self.handle
         subs = self._sub_rx
+        outcomes = self._outcomes
         while not self._stop_requested:
+            if outcomes:
+                await self._settle_piped(outcomes.popleft())
+                continue
             if inbox.has_items():
                 env: Envelope = inbox.receive_nowait()
                 reply = env.reply
@@ -153,7 +231,9 @@ class Actor:
                         if not reply.done():
                             reply.set_exception(exc)
                     else:
-                        if not reply.done():
+                        if isinstance(result, Later):
+                            result.reply = reply  # answered when its work comes back
+                        elif not reply.done():
                             reply.set_result(result)
                 self.handled += 1
                 continue
@@ -175,6 +255,29 @@ class Actor:
                 self.handled += took
                 continue
             await signal.wait()
+
+    async def _settle_piped(self, later: Later[Any]) -> None:
+        """Piped work came back: run its ``then`` inside the actor and answer the asker (if any)."""
+        self._pending.discard(later)
+        reply = later.reply
+        try:
+            if not later.ok:
+                raise later.value
+            result = later.value if later.then is None else later.then(later.value)
+            if isinstance(result, Awaitable):
+                result = await result
+        except Exception as exc:
+            if reply is None:
+                if not isinstance(exc, self.refusals):
+                    raise  # a told message failed: as in ``handle``, the actor fails
+                return
+            if not reply.done():
+                reply.set_exception(exc)
+            return
+        finally:
+            later.value = None  # no reference cycle through the traceback
+        if reply is not None and not reply.done():
+            reply.set_result(result)
 
     async def stop(self, timeout: float | None = None) -> None:
         """Stop after the messages already queued, and wait until the actor has ended.
@@ -212,6 +315,11 @@ class Actor:
             if env.reply is not None and not env.reply.done():
                 env.reply.set_exception(ActorDead(self.name, "stopped before handling the message"))
         self._inbox_rx.close()
+        for later in [*self._pending, *self._outcomes]:
+            if later.reply is not None and not later.reply.done():
+                later.reply.set_exception(ActorDead(self.name, "stopped before its answer came back"))
+        self._pending.clear()
+        self._outcomes.clear()
         for sub in self._subs:
             sub.cancel()
         self._subs.clear()

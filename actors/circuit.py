@@ -25,7 +25,7 @@ import msgspec
 
 from actors.clock import Clock
 from messages import CircuitChanged, CircuitState, Venue
-from venues.book import IllegalTransition
+from venues.machine import step
 
 __all__ = [
     "CircuitInput",
@@ -77,10 +77,7 @@ def next_circuit_state(state: CircuitState, event: CircuitInput) -> CircuitState
     Raises:
         IllegalTransition: the pair is not in the table.
     """
-    try:
-        return CIRCUIT_TABLE[(state, event)]
-    except KeyError:
-        raise IllegalTransition("circuit breaker", state, event) from None
+    return step(CIRCUIT_TABLE, "circuit breaker", state, event)
 
 
 class CircuitConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -39,13 +39,18 @@ from actors.circuit import CircuitBreaker, CircuitConfig, Transition
 from actors.clock import Clock
 from actors.selection import SelectionConfig, VenueSelector, VenueView
 from messages import (
+    ActorFailed,
     ActorGaveUp,
+    ActorRestarted,
     ActorStarted,
+    ActorStopped,
     BookIntegrity,
     BookState,
     CircuitState,
     Failover,
+    GetActiveVenue,
     HealthStatus,
+    MailboxOverflow,
     Message,
     RateLimited,
     SignalKind,
@@ -55,6 +60,10 @@ from messages import (
 )
 
 __all__ = ["HealthConfig", "HealthMonitor", "Probe", "VenueTracker", "percentile"]
+
+HealthMessage = (GetActiveVenue | VenueSignal | ActorGaveUp | ActorFailed | ActorStarted | ActorRestarted | ActorStopped
+                 | RateLimited | BookIntegrity | MailboxOverflow)
+"""What the health monitor takes: the active-venue question, and from its subscriptions venue signals, the supervisor's actor events, rate limits and book integrity."""
 
 Probe = Callable[[], Awaitable[float]]
 """A cheap call to the venue (public endpoint; a private one too when keys are configured). Returns the
@@ -104,6 +113,8 @@ class VenueTracker:
         self.ws_closed_reason = ""
         self.ws_hard_down = False  # this closure has already been fed to the breaker as hard_down
         self.gave_up: set[str] = set()  # actor names the supervisor gave up on
+        self.not_running: dict[str, str] = {}  # exchange actor name -> why it failed (until it starts again)
+        self.reached = False  # it has answered once (a probe, a REST call, an open stream): only then chosen
         self.banned_until: float | None = None
         self.stalled: dict[str, tuple[float, str]] = {}  # stream -> (since, reason): DATA_GAP, no DATA_OK yet
         self.status = HealthStatus.OK
@@ -134,6 +145,9 @@ class VenueTracker:
         cfg = self.config
         if self.gave_up:
             return HealthStatus.DOWN, f"supervisor gave up on {', '.join(sorted(self.gave_up))}"
+        if self.not_running:
+            name, why = next(iter(self.not_running.items()))
+            return HealthStatus.DOWN, f"{name} not running: {why}"
         if self.banned_until is not None and now < self.banned_until:
             return HealthStatus.DOWN, f"banned for {self.banned_until - now:.1f} s more"
         if self.ws_closed_since is not None and now - self.ws_closed_since >= cfg.ws_grace_s:
@@ -160,7 +174,7 @@ class VenueTracker:
 
     def view(self) -> VenueView:
         p50, _ = self.latency_stats()
-        return VenueView(self.status, self.breaker.state, 0.0 if math.isnan(p50) else p50, self.reason)
+        return VenueView(self.status, self.breaker.state, 0.0 if math.isnan(p50) else p50, self.reason, self.reached)
 
     def health(self, ts: int) -> VenueHealth:
         p50, p99 = self.latency_stats()
@@ -204,6 +218,10 @@ class HealthMonitor(Actor):
         self.rng = rng
         self.trackers = {v: VenueTracker(v, config, clock, rng) for v in config.venues}
         self.probes: dict[Venue, list[Probe]] = {v: list(p) for v, p in (probes or {}).items() if v in self.trackers}
+        for v, tr in self.trackers.items():
+            # A venue we can probe is chosen only once it has answered; one we cannot is judged on its signals.
+            tr.reached = v not in self.probes
+        self._first_choice_at = math.inf  # the first active venue waits for every venue's first probe, until then
         self.selectors = list(selectors) if selectors is not None else [VenueSelector(SelectionConfig(venues=list(config.venues)))]
         self.failovers: list[Failover] = []
         self._bus = bus
@@ -233,12 +251,13 @@ class HealthMonitor(Actor):
         for tr in self.trackers.values():
             tr.next_probe_at = now  # first probe at once, then every probe_interval_s
         self._next_publish = now
+        self._first_choice_at = now + self.config.probe_timeout_s
         self._refresh(cause="start", detected_ns=None)
         self.start_soon(self._timer, name=f"{self.name}:timer")
 
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: HealthMessage) -> Any:
         match msg:
-            case ("active", str(scope)):
+            case GetActiveVenue(scope=scope):
                 return self.active(scope)  # for a late starter (a restarted router) that missed the Failover
             case VenueSignal():
                 self.on_signal(msg)
@@ -247,12 +266,20 @@ class HealthMonitor(Actor):
                 tr.gave_up.add(n)
                 self._circuit(tr, tr.breaker.hard_down(f"supervisor gave up on {n} ({msg.restarts} restarts)"))
                 self._refresh(cause=f"supervisor gave up on {n}", detected_ns=msg.ts)
+            case ActorFailed(venue=v, name=n) if v in self.trackers:
+                # The venue's actor is down (a start that failed, a crash): so is the venue, until it runs again.
+                tr = self.trackers[v]
+                tr.not_running[n] = f"{msg.error_type}: {msg.error}"[:200]
+                self._circuit(tr, tr.breaker.hard_down(f"{n} failed: {msg.error_type}"))
+                self._refresh(cause=f"{n} failed", detected_ns=msg.ts)
             case ActorStarted(venue=v, name=n) if v in self.trackers:
                 # A fresh actor has fresh streams: an old stall is its predecessor's (a new one is signalled anew).
                 tr = self.trackers[v]
-                if n in tr.gave_up or tr.stalled:
+                if n in tr.gave_up or tr.stalled or n in tr.not_running:
                     tr.gave_up.discard(n)
+                    tr.not_running.pop(n, None)
                     tr.stalled.clear()
+                    tr.next_probe_at = self.clock.monotonic()  # is it really back? ask at once
                     self._refresh(cause=f"{n} started again", detected_ns=msg.ts)
             case RateLimited(venue=v, banned=True) if v in self.trackers:
                 wait = max(0.0, (msg.until_ns - self.clock.time_ns()) / 1e9)
@@ -287,6 +314,7 @@ class HealthMonitor(Actor):
         if kind is SignalKind.WS_OPEN:
             tr.ws_closed_since = None
             tr.ws_hard_down = False
+            tr.reached = True
         elif kind is SignalKind.RATE_LIMIT_BAN:
             self._ban(tr, sig.value if sig.value > 0 else 60.0, what, sig.ts)
             return
@@ -294,7 +322,9 @@ class HealthMonitor(Actor):
             tr.stalled.pop(sig.stream, None)
         elif kind is SignalKind.LATENCY:
             tr.latencies.append((now, sig.value))
+            tr.reached = True
         elif kind is SignalKind.REST_OK:
+            tr.reached = True
             tr.outcomes.append((now, True))
             if sig.value > 0:
                 tr.latencies.append((now, sig.value))
@@ -335,6 +365,9 @@ class HealthMonitor(Actor):
                 tr.published_status = tr.status
                 self._publish(tr.health(ts))
         views = {v: tr.view() for v, tr in self.trackers.items()}
+        if now < self._first_choice_at and any(not tr.reached and not tr.outcomes for tr in self.trackers.values()):
+            self._poke()  # the first choice waits for every venue's first probe (not the quickest to answer)
+            return
         for sel in self.selectors:
             fo = sel.update(views, now, ts, detected_ns, cause)
             if fo is not None:
@@ -344,6 +377,8 @@ class HealthMonitor(Actor):
 
     def _next_deadline(self) -> float:
         when = [self._next_publish]
+        if self._first_choice_at < math.inf and self.clock.monotonic() < self._first_choice_at:
+            when.append(self._first_choice_at)
         for v, tr in self.trackers.items():
             when += tr.deadlines()
             if v in self.probes and not tr.probing:
@@ -434,6 +469,7 @@ class HealthMonitor(Actor):
         now = self.clock.monotonic()
         tr.outcomes.append((now, ok))
         if ok:
+            tr.reached = True
             tr.latencies.append((now, latency_ms))
         self._circuit(tr, tr.breaker.record_probe(ok, f"{tr.venue} {detail}"))
         self._refresh(cause=f"{tr.venue} {detail}", detected_ns=None, only=tr)

@@ -18,6 +18,9 @@ from messages import OrderIntent
 
 __all__ = ["IntentPublisher"]
 
+IntentPublisherMessage = OrderIntent
+"""What the intent publisher takes: intents for the router in another process."""
+
 log = logging.getLogger("crossbook.intents")
 
 
@@ -29,11 +32,11 @@ class IntentPublisher(Actor):
         self._bus = bus
         self.published = 0
 
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: IntentPublisherMessage) -> Any:
         if isinstance(msg, OrderIntent):
             self._bus.publish(topics.order_intent(), msg)
             self.published += 1
             return None
-        text = f"{self.name}: only OrderIntents go to the remote router, got {type(msg).__name__}"
+        text = f"{self.name}: only OrderIntents go to the remote router, got {type(msg).__name__}"  # type: ignore[unreachable]
         log.warning(text)
         raise TypeError(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from venues.book import IllegalTransition
+from venues.machine import step
 
 __all__ = ["ActorState", "ActorInput", "LIFECYCLE_TABLE", "next_actor_state"]
 
@@ -52,7 +52,4 @@ LIFECYCLE_TABLE: dict[tuple[ActorState, ActorInput], ActorState] = {
 
 def next_actor_state(state: ActorState, event: ActorInput) -> ActorState:
     """Raises IllegalTransition for a pair not in the table (e.g. starting an actor twice)."""
-    try:
-        return LIFECYCLE_TABLE[(state, event)]
-    except KeyError:
-        raise IllegalTransition("actor lifecycle", state, event) from None
+    return step(LIFECYCLE_TABLE, "actor lifecycle", state, event)

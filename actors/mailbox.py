@@ -114,8 +114,27 @@ class _FifoState(Generic[T]):
         self.gap_topic = ""
 
 
-class FifoSender(Generic[T]):
+class _SendEnd:
+    """What both kinds of send end do alike: close (wakes the receiver), and warn when dropped while open."""
+
     __slots__ = ("_s", "_closed", "__weakref__")
+    _s: _FifoState[Any] | _ConflatingState
+    _closed: bool
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._s.sender_closed = True
+            self._s.signal.set()
+
+    def __del__(self) -> None:
+        if not self._closed and not self._s.receiver_closed:
+            warnings.warn(f"mailbox {self._s.name!r} send end dropped while open", ResourceWarning, stacklevel=1)
+
+
+class FifoSender(_SendEnd, Generic[T]):
+    __slots__ = ()
+    _s: _FifoState[T]
 
     def __init__(self, state: _FifoState[T]) -> None:
         self._s = state
@@ -181,18 +200,8 @@ class FifoSender(Generic[T]):
             s.peak = n
         s.signal.set()
 
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._s.sender_closed = True
-            self._s.signal.set()
-
     def statistics(self) -> MailboxStatistics:
         return _fifo_stats(self._s)
-
-    def __del__(self) -> None:
-        if not self._closed and not self._s.receiver_closed:
-            warnings.warn(f"mailbox {self._s.name!r} send end dropped while open", ResourceWarning, stacklevel=1)
 
 
 class FifoReceiver(Generic[T]):
@@ -314,8 +323,9 @@ class _ConflatingState:
         self.overflowed = 0
 
 
-class ConflatingSender:
-    __slots__ = ("_s", "_closed", "__weakref__")
+class ConflatingSender(_SendEnd):
+    __slots__ = ()
+    _s: _ConflatingState
 
     def __init__(self, state: _ConflatingState) -> None:
         self._s = state
@@ -346,18 +356,8 @@ class ConflatingSender:
 
     send_nowait = deliver
 
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._s.sender_closed = True
-            self._s.signal.set()
-
     def statistics(self) -> MailboxStatistics:
         return _conflating_stats(self._s)
-
-    def __del__(self) -> None:
-        if not self._closed and not self._s.receiver_closed:
-            warnings.warn(f"mailbox {self._s.name!r} send end dropped while open", ResourceWarning, stacklevel=1)
 
 
 class ConflatingReceiver:

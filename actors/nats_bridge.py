@@ -138,7 +138,7 @@ class NatsBridge(Actor):
         pending = (self._js_rx.statistics().depth if self._js_rx is not None else 0) + (self._inflight is not None)
         return NatsBridgeStatus(
             name=self.name, state=self._link, server=server, pending_orders=pending,
-            last_error=self._last_error, last_error_ts=self._last_error_ts, **self._c,
+            last_error=self._last_error, last_error_ts=self._last_error_ts, ts=self.clock.time_ns(), **self._c,
         )
 
     def subject(self, topic: str) -> str:
@@ -176,6 +176,7 @@ class NatsBridge(Actor):
         if cfg.publish:
             self._sub = self._bus.subscribe(topics.ALL, _Outbound(self), name=f"{self.name}:out")
         self.start_soon(self._connect_loop)
+        self.publish_every(cfg.stats_interval_s, topics.bridge_stats(), self.status)
         self.start_soon(self._core_pump)
         self.start_soon(self._js_pump)
         with anyio.move_on_after(cfg.start_wait_s):
@@ -240,7 +241,9 @@ class NatsBridge(Actor):
     def _route(self, topic: str) -> int:
         cfg = self.config
         route = 0
-        if any(topics.matches(p, topic) for p in cfg.publish):
+        if topic.startswith(topics.LOCAL_PREFIX):
+            pass  # each process's own statistics: never across NATS
+        elif any(topics.matches(p, topic) for p in cfg.publish):
             route = 2 if any(topics.matches(p, topic) for p in cfg.jetstream_topics) else 1
         if len(self._routes) >= _ROUTE_CACHE:
             self._routes.clear()
@@ -251,19 +254,22 @@ class NatsBridge(Actor):
         assert self._md_rx is not None
         rx = self._md_rx
         c = self._c
+        prefix = self._prefix
         while True:
-            topic, msg = await rx.receive()
+            batch = [await rx.receive()]
+            batch += rx.drain()  # what else is waiting: one wake-up for the lot
             nc = self._nc
             if nc is None or not nc.is_connected:
-                c["dropped_core"] += 1  # stale market data is worth nothing later: no reconnect buffering
+                c["dropped_core"] += len(batch)  # stale market data is worth nothing later: no reconnect buffering
                 continue
-            try:
-                await nc.publish(self._prefix + topic, encode_msgpack(msg))
-            except Exception as exc:  # noqa: BLE001 - at most once: drop, count, go on
-                c["dropped_core"] += 1
-                self._error(f"publish {topic}: {exc!r}")
-            else:
-                c["published_core"] += 1
+            for topic, msg in batch:
+                try:
+                    await nc.publish(prefix + topic, encode_msgpack(msg))
+                except Exception as exc:  # noqa: BLE001 - at most once: drop, count, go on
+                    c["dropped_core"] += 1
+                    self._error(f"publish {topic}: {exc!r}")
+                else:
+                    c["published_core"] += 1
 
     def _prepare(self, item: tuple[str, Message]) -> tuple[str, bytes, dict[str, str]]:
         topic, msg = item
@@ -324,18 +330,41 @@ class NatsBridge(Actor):
         return True
 
     async def _core_reader(self, pattern: str) -> None:
+        """Core NATS into the local bus, for as long as this task runs (the subscription ends with it).
+
+        A message callback, not ``async for sub.messages``: nats-py's iterator waits on each message with
+        ``asyncio.wait`` (futures and a task per message), which cost the bridge 3x the throughput of a bare
+        subscriber (bench/nats.py)."""
         nc = self._nc
         assert nc is not None
-        sub = await nc.subscribe(self.subject(pattern))
-        durable = self.config.jetstream_topics
-        async for m in sub.messages:
-            topic = m.subject[len(self._prefix):]
-            if topic[:1] in ("_", "$"):
-                continue  # with no prefix, '>' also sees inbox replies and JetStream API traffic
-            if any(topics.matches(p, topic) for p in durable):
-                continue  # JetStream subjects arrive through the durable consumer, once
-            if self._inject(m.subject, m.data):
-                self._c["received_core"] += 1
+        durable = [topics.validate_pattern(p) for p in self.config.jetstream_topics]
+        skip: dict[str, bool] = {}  # subject -> not ours to take here (bounded like the outbound routes)
+        n = len(self._prefix)
+        c = self._c
+
+        async def on_msg(m: Msg) -> None:
+            subject = m.subject
+            no = skip.get(subject)
+            if no is None:
+                topic = subject[n:]
+                # With no prefix, '>' also sees inbox replies and JetStream API traffic; JetStream subjects
+                # arrive through the durable consumer, once.
+                no = topic[:1] in ("_", "$") or any(topics.matches(p, topic) for p in durable)
+                if len(skip) >= _ROUTE_CACHE:
+                    skip.clear()
+                skip[subject] = no
+            if not no and self._inject(subject, m.data):
+                c["received_core"] += 1
+
+        sub = await nc.subscribe(self.subject(pattern), cb=on_msg)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                try:
+                    await sub.unsubscribe()
+                except Exception:  # noqa: BLE001, S110 - the connection is going or gone: nothing to undo
+                    pass
 
     def _consumer(self, pattern: str) -> ConsumerConfig:
         cfg = self.config

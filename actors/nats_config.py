@@ -6,13 +6,13 @@ Patterns are bus topic patterns (``*``/``>``, see actors/topics.py); a subject i
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 import msgspec
 
 from actors import topics
 from actors.backoff import Backoff
+from messages.stats import BridgeState, NatsBridgeStatus
 
 __all__ = ["NatsBridgeConfig", "NatsBridgeStatus", "BridgeState", "split_inbound", "consumer_token"]
 
@@ -47,44 +47,8 @@ class NatsBridgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     start_wait_s: float = 5.0
     """How long ``run`` waits for the first connect before reporting ready anyway (then keeps trying)."""
     stop_flush_s: float = 2.0
+    stats_interval_s: float = 1.0  # NatsBridgeStatus on the local bus this often
     backoff: Backoff = Backoff(base_s=0.05, cap_s=2.0, reset_after_s=30.0)
-
-
-class BridgeState(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    DISCONNECTED = "disconnected"
-    CLOSED = "closed"
-
-
-class NatsBridgeStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """A snapshot for the daemon's status table and metrics."""
-
-    name: str
-    state: BridgeState
-    server: str
-    connects: int
-    disconnects: int
-    reconnects: int
-    published_core: int
-    published_js: int
-    received_core: int
-    received_js: int
-    dropped_core: int
-    """Market data not sent because NATS was down or the send failed."""
-    dropped_orders: int
-    """JetStream-bound messages lost to a full ``order_buffer``."""
-    pending_orders: int
-    js_retries: int
-    js_server_duplicates: int
-    """Re-publishes the server recognised by their ``Nats-Msg-Id`` (not stored twice)."""
-    duplicates_dropped: int
-    """Redelivered JetStream messages dropped on this side."""
-    malformed: int
-    echo_suppressed: int
-    last_error: str
-    last_error_ts: int
 
 
 def split_inbound(subscribe: list[str], durable: list[str]) -> tuple[list[str], list[str]]:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from actors.errors import ActorDead, AskTimeout, MailboxClosed
+from actors.mailbox import FifoSender
 
-if TYPE_CHECKING:
-    from actors.base import Actor
+__all__ = ["ActorRef", "Envelope", "ProxyRef", "Addressee"]
 
-__all__ = ["ActorRef", "Envelope", "ProxyRef"]
+
+class Addressee(Protocol):
+    """What a ref needs of its actor (actors/base.py's Actor): its name, whether it runs, its inbox, stop."""
+
+    name: str
+    _inbox_tx: FifoSender[Any]
+
+    @property
+    def alive(self) -> bool: ...
+
+    async def stop(self, timeout: float | None = None) -> None: ...
 
 
 class Envelope:
@@ -27,7 +37,7 @@ class Envelope:
 class ActorRef:
     __slots__ = ("_actor", "name")
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Addressee) -> None:
         self._actor = actor
         self.name = actor.name
 

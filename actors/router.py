@@ -27,14 +27,26 @@ The order-safety rules, in the order they apply:
    tracked id) until the venue answers, and again when it becomes active or healthy.
 6. Start. The journal's non-terminal intents are replayed and reconciled with their venues the same way.
 
+7. One owner, one path. The router is the only owner of order state (the journal is its memory; its moves
+   follow the journal's table, ``next_journal_state``). Exchange actors hold no per-order state: they
+   publish everything a venue says about an order on ``orders.update.<venue>`` (REST answers and private-
+   stream pushes alike), and the router takes order state from there only, so each outcome reaches it
+   once; the answer to its own ask tells it only whether the venue answered (sent, refused, unknown,
+   unknown order). Reconciliation lives here too: after a failover, a restart, a venue's
+   ``ReconcileNeeded`` (its private stream may have missed updates) or a dropped update (MailboxOverflow).
+8. No round trip in the mailbox loop: sends, queries, forwarded cancels and the shutdown cancels run as
+   tasks of the router (``pipe`` / task groups); resolving waits for the bus update or a backoff delay.
+
 Every order ends in exactly one final journal state: ``done`` (the venue's terminal status) or
 ``not_placed``. All SQLite work goes through ``Journal.call`` (a worker thread, one at a time).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import random
 import sqlite3
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -46,17 +58,18 @@ import anyio
 import msgspec
 
 from actors import topics
-from actors.base import Actor
+from actors.base import Actor, Later
 from actors.bus import Bus, Subscription
 from actors.clock import Clock
 from actors.errors import ActorDead, AskTimeout
-from actors.journal import Journal, JournalEntry, JournalState
+from actors.journal import Journal, JournalEntry, JournalState, next_journal_state
 from actors.ref import ActorRef
 from messages import (
     CancelOrder,
     ClientOrderId,
     Failover,
     GetOpenOrders,
+    GetStats,
     HealthStatus,
     MailboxOverflow,
     OrderIntent,
@@ -67,6 +80,8 @@ from messages import (
     OrderUpdate,
     PlaceOrder,
     QueryOrder,
+    ReconcileNeeded,
+    RouterStats,
     Venue,
     VenueHealth,
     VenueOrderId,
@@ -76,6 +91,7 @@ from venues.errors import (
     DuplicateClientOrderId,
     InvalidOrder,
     LocalError,
+    RemoteError,
     UnknownOrder,
     VenueReject,
     VenueUnavailable,
@@ -83,6 +99,7 @@ from venues.errors import (
 from venues.symbols import InstrumentRegistry, check_order_size, round_price, round_qty
 
 __all__ = ["OrderRouter", "RouterConfig", "IntentRejected", "TrackedOrder", "RejectCode"]
+
 
 T = TypeVar("T")
 log = logging.getLogger("crossbook.router")
@@ -109,11 +126,13 @@ class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     id_prefix: str = "cb"
     place_timeout_s: float = 30.0  # ask timeout for a PlaceOrder: above the actor's REST timeout + its own checks
     query_timeout_s: float = 15.0
-    query_interval_s: float = 0.5  # between queries about an order of unknown outcome
+    query_interval_s: float = 0.5  # first wait before asking about an order of unknown outcome
+    query_interval_cap_s: float = 4.0  # the waits double up to this
     resend_grace_s: float = 6.0  # > venue receive window (Binance 5 s) + clock offset; see rule 4
     max_sends: int = 3
     keep_finished: int = 10_000  # final orders kept in memory (the journal keeps them all); bounds RSS
     reconcile_retry_s: float = 1.0
+    stats_interval_s: float = 1.0  # RouterStats on the bus this often
 
 
 class SettleOrders(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,6 +144,11 @@ class SettleOrders(msgspec.Struct, frozen=True, kw_only=True):
 
     policy: str = "cancel"
     timeout_s: float = 5.0
+
+RouterMessage = (OrderIntent | OrderUpdate | Failover | VenueHealth | ReconcileNeeded | MailboxOverflow | CancelOrder
+                 | QueryOrder | SettleOrders | GetStats)
+"""What the order router takes: intents and commands by ask / tell, the rest from its subscriptions."""
+
 
 
 class IntentRejected(LocalError):
@@ -153,6 +177,7 @@ class TrackedOrder:
     replayed: bool = False
     busy: bool = False  # a task of this router is sending or resolving it
     history: list[JournalState] = field(default_factory=list)
+    moved: anyio.Event = field(default_factory=anyio.Event)  # set when an update moves it (a resolver waits on it)
 
     @property
     def client_order_id(self) -> ClientOrderId:
@@ -219,6 +244,8 @@ class OrderRouter(Actor):
         self.finished_total: Counter[str] = Counter()  # final orders by status/state, since start (metrics)
         self.down: set[Venue] = set()
         self._reconciling: set[Venue] = set()
+        self._reconcile_again: set[Venue] = set()
+        self._rng = random.Random()  # asked for again while one was running
         self._failovers: Subscription | None = None  # the failover subscription (its mailbox is drained before routing)
         self.reconciled: dict[Venue, int] = {}  # venue -> completed reconciliations (observability, tests)
         self.intents_from_bus = intents_from_bus or intent_source is not None
@@ -229,6 +256,7 @@ class OrderRouter(Actor):
         self.subscribe(topics.order_update("*"), conflate=False)
         self._failovers = self.subscribe(topics.failover(), conflate=False)
         self.subscribe(topics.venue_health("*"), conflate=True)
+        self.subscribe(topics.reconcile("*"), conflate=False)
         if self.intents_from_bus:
             # Strategies in another process (over NATS): their intents arrive on the bus topic orders.intent.
             # They are told to ourselves, so they take exactly the told path (refusals published, not fatal).
@@ -241,6 +269,7 @@ class OrderRouter(Actor):
         entries = await self.journal.call(self.journal.non_terminal)
         for e in entries:
             self.orders[e.client_order_id] = self._replayed(e)
+        self.publish_every(self.config.stats_interval_s, topics.router_stats(), self.stats)
         for venue in sorted({e.order.venue for e in entries}):
             if venue not in self.venues:
                 ids = tuple(e.client_order_id for e in entries if e.order.venue is venue)
@@ -269,7 +298,7 @@ class OrderRouter(Actor):
                             venue_order_id=e.venue_order_id, reason=e.reason, replayed=True, history=[e.state])
 
     # -- messages ----------------------------------------------------------------------------------
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: RouterMessage) -> Any:
         match msg:
             case OrderIntent():
                 return await self._submit(msg)
@@ -285,26 +314,61 @@ class OrderRouter(Actor):
                 self.down.discard(v)  # healthy again: explicit intents may go there; check what happened meanwhile
                 self._reconcile_soon(v)
                 return None
+            case ReconcileNeeded(venue=v):
+                self._reconcile_soon(v)  # the venue's private stream may have missed updates
+                return None
+            case MailboxOverflow(subscriber=who):
+                # Order updates were dropped on their way to us: ask every venue about every order.
+                log.error("%s: %d bus messages dropped (%s); reconciling every venue", self.name, msg.dropped, who)
+                for v in self.venues:
+                    self._reconcile_soon(v)
+                return None
             case CancelOrder() | QueryOrder():
-                return await self._forward(msg)
+                return self._forward(msg)
             case SettleOrders():
-                return await self._settle(msg)
+                return self.pipe(functools.partial(self._settle, msg), name=f"{self.name}:settle")
+            case GetStats():
+                return self.stats()
         return None
+
+    def stats(self) -> RouterStats:
+        """Working orders by journal state, final ones since start by status (the answer to GetStats)."""
+        working = Counter(o.state.value for o in self.orders.values() if not o.state.is_final)
+        return RouterStats(working=dict(sorted(working.items())), finished=dict(sorted(self.finished_total.items())),
+                           ts=self.clock.time_ns())
 
     async def _settle(self, cmd: SettleOrders) -> dict[str, int]:
         """Cancel (or leave) what is still working, within ``timeout_s``; the journal keeps every state."""
         cancelled = failed = 0
         working = [o for o in self.orders.values() if o.state is JournalState.OPEN]
+
+        async def cancel(o: TrackedOrder) -> None:
+            nonlocal cancelled, failed
+            ref = self.venues.get(o.venue)
+            try:
+                if ref is None:
+                    msg = f"no exchange actor for {o.venue}"
+                    raise InvalidOrder(msg)
+                await ref.ask(CancelOrder(venue=o.venue, instrument=o.order.instrument, client_order_id=o.client_order_id),
+                              timeout=self.config.query_timeout_s)
+                cancelled += 1
+            except (LocalError, VenueReject, VenueUnavailable, AskTimeout, ActorDead) as exc:
+                failed += 1
+                log.warning("router: cancel %s on %s at shutdown failed: %s", o.client_order_id, o.venue, exc)
+
+        async def moved_on(o: TrackedOrder) -> None:  # the venue's answer reaches the order on the bus
+            while o.state is JournalState.OPEN:
+                if o.moved.is_set():
+                    o.moved = anyio.Event()
+                await o.moved.wait()
+
         if cmd.policy == "cancel":
             with anyio.move_on_after(cmd.timeout_s):
+                async with anyio.create_task_group() as tg:  # all at once: the venues limit, not our loop
+                    for o in working:
+                        tg.start_soon(cancel, o)
                 for o in working:
-                    try:
-                        await self._forward(CancelOrder(venue=o.venue, instrument=o.order.instrument,
-                                                        client_order_id=o.client_order_id))
-                        cancelled += 1
-                    except (LocalError, VenueReject, VenueUnavailable, AskTimeout, ActorDead) as exc:
-                        failed += 1
-                        log.warning("router: cancel %s on %s at shutdown failed: %s", o.client_order_id, o.venue, exc)
+                    await moved_on(o)
         still = sum(1 for o in self.orders.values() if o.state is JournalState.OPEN)
         unknown = sum(1 for o in self.orders.values() if o.state in (JournalState.UNKNOWN, JournalState.SENT))
         return {"working": still, "cancelled": cancelled, "unknown": unknown, "failed": failed}
@@ -391,18 +455,32 @@ class OrderRouter(Actor):
         try:
             if o.state is JournalState.JOURNALED and not o.replayed:
                 await self._send(o)
-            while o.state in (JournalState.JOURNALED, JournalState.SENT, JournalState.UNKNOWN):
-                await self.clock.sleep(self.config.query_interval_s)
+            attempt = 0
+            pending = (JournalState.JOURNALED, JournalState.SENT, JournalState.UNKNOWN)
+            while o.state in pending:
+                # The venue's answer comes on the bus (orders.update.<venue>): wait for it, and ask only if
+                # nothing came within the backoff delay.
+                with anyio.move_on_after(self._query_delay(attempt)):
+                    await o.moved.wait()
+                o.moved = anyio.Event()
+                if o.state not in pending:
+                    break
+                attempt += 1
                 await self._resolve_once(o)
         finally:
             o.busy = False
 
+    def _query_delay(self, attempt: int) -> float:
+        """Backoff between queries about one order: ``query_interval_s`` doubling up to
+        ``query_interval_cap_s``, each delay jittered down to half so many orders do not ask in step."""
+        bound = min(self.config.query_interval_cap_s, self.config.query_interval_s * 2.0 ** min(attempt, 16))
+        return bound * self._rng.uniform(0.5, 1.0)
+
     async def _send(self, o: TrackedOrder) -> None:
         cid = o.client_order_id
         ref = self.venues[o.venue]
+        self._advance(o, JournalState.SENT)  # in memory first: an update arriving during the write sees it sent
         o.sends = await self._write(self.journal.mark_sent, cid, self.clock.time_ns())
-        o.state = JournalState.SENT
-        o.history.append(JournalState.SENT)
         outcome: OrderUpdate | BaseException
         try:
             outcome = await ref.ask(o.order, timeout=self.config.place_timeout_s)
@@ -411,9 +489,8 @@ class OrderRouter(Actor):
         if self._after_send is not None:
             self._after_send(cid)
         match outcome:
-            case OrderUpdate():
+            case OrderUpdate():  # acknowledged; its state reaches us on the bus, once
                 o.last_send_ns = self.clock.time_ns()
-                await self._apply(o, outcome)
             case DuplicateClientOrderId():
                 await self._unknown(o, f"venue says the id is taken: {outcome}")
             case VenueUnavailable() | AskTimeout() | ActorDead():  # OutcomeUnknown, timeouts, 5xx, lost links
@@ -432,8 +509,7 @@ class OrderRouter(Actor):
         o.last_send_ns = self.clock.time_ns()
         if o.state is not JournalState.SENT:  # a bus update already told us more
             return
-        o.state = JournalState.UNKNOWN
-        o.history.append(JournalState.UNKNOWN)
+        self._advance(o, JournalState.UNKNOWN)
         o.reason = reason
         await self._write(self.journal.mark_unknown, o.client_order_id, o.last_send_ns, reason[:500])
 
@@ -443,8 +519,10 @@ class OrderRouter(Actor):
             return
         q = QueryOrder(venue=o.venue, instrument=o.order.instrument, client_order_id=o.client_order_id)
         try:
-            upd = await ref.ask(q, timeout=self.config.query_timeout_s)
+            await ref.ask(q, timeout=self.config.query_timeout_s)  # the answer itself reaches us on the bus
         except UnknownOrder:
+            if o.state not in (JournalState.SENT, JournalState.UNKNOWN):
+                return  # an update came while we asked: the order is known after all
             waited = (self.clock.time_ns() - o.last_send_ns) / 1e9
             if waited < self.config.resend_grace_s:
                 return  # a delayed original could still arrive: ask again later
@@ -460,8 +538,6 @@ class OrderRouter(Actor):
             await self._send(o)  # rule 4: the same PlaceOrder, the same client id
         except (CrossbookError, AskTimeout, ActorDead) as exc:
             log.info("%s: query %s on %s failed (%s); asking again", self.name, o.client_order_id, o.venue, exc)
-        else:
-            await self._apply(o, upd)
 
     # -- state -------------------------------------------------------------------------------------
     async def _apply(self, o: TrackedOrder, upd: OrderUpdate) -> None:
@@ -476,11 +552,11 @@ class OrderRouter(Actor):
         o.status = upd.status
         o.filled_qty = max(o.filled_qty, upd.filled_qty)
         o.venue_order_id = upd.venue_order_id or o.venue_order_id
-        o.state = JournalState.DONE if upd.status.is_terminal else JournalState.OPEN
-        o.history.append(o.state)
+        state = self._advance(o, JournalState.DONE if upd.status.is_terminal else JournalState.OPEN)
+        o.moved.set()
         await self._write(self.journal.record_update, o.client_order_id, self.clock.time_ns(), o.status,
-                                o.filled_qty, o.venue_order_id, upd.raw_status)
-        if o.state.is_final:
+                          o.filled_qty, o.venue_order_id, upd.raw_status)
+        if state.is_final:
             self._retire(o)
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
@@ -490,6 +566,13 @@ class OrderRouter(Actor):
             return await self.journal.call(fn, *args)
         finally:
             self._writes -= 1
+
+    @staticmethod
+    def _advance(o: TrackedOrder, target: JournalState) -> JournalState:
+        """Move an order's in-memory state by the journal's table (an illegal move raises)."""
+        o.state = next_journal_state(o.state, target)
+        o.history.append(target)
+        return target
 
     def _retire(self, o: TrackedOrder) -> None:
         """Count a final order and forget the oldest final ones beyond ``keep_finished`` (memory stays flat)."""
@@ -504,8 +587,8 @@ class OrderRouter(Actor):
     async def _final(self, o: TrackedOrder, state: JournalState, reason: str, status: OrderStatus | None = None) -> None:
         if o.state.is_final:
             return
-        o.state = state
-        o.history.append(state)
+        self._advance(o, state)
+        o.moved.set()
         o.reason = reason
         now = self.clock.time_ns()
         if status is not None:
@@ -516,8 +599,9 @@ class OrderRouter(Actor):
             await self._write(self.journal.mark_terminal, o.client_order_id, now, state, reason[:500])
         self._retire(o)
 
-    async def _forward(self, cmd: CancelOrder | QueryOrder) -> OrderUpdate | None:
-        """Cancel or query for a strategy, on the venue the order actually went to."""
+    def _forward(self, cmd: CancelOrder | QueryOrder) -> Later[OrderUpdate | None]:
+        """Cancel or query for a strategy, on the venue the order actually went to. The round trip runs
+        piped (never in the router's loop); the venue's answer reaches the order's state on the bus."""
         cid = cmd.client_order_id
         o = self.orders.get(cid) if cid is not None else None
         if o is not None and o.venue is not cmd.venue:
@@ -526,10 +610,8 @@ class OrderRouter(Actor):
         if ref is None:
             msg = f"no exchange actor for {cmd.venue}"
             raise InvalidOrder(msg)
-        upd: OrderUpdate | None = await ref.ask(cmd, timeout=self.config.query_timeout_s)
-        if upd is not None and o is not None:
-            await self._apply(o, upd)
-        return upd
+        return self.pipe(functools.partial(ref.ask, cmd, timeout=self.config.query_timeout_s),
+                         name=f"{self.name}:{type(cmd).__name__}")
 
     # -- failover and reconciliation ---------------------------------------------------------------
     def _apply_pending_failovers(self) -> None:
@@ -560,7 +642,10 @@ class OrderRouter(Actor):
             self._reconcile_soon(failed)
 
     def _reconcile_soon(self, venue: Venue) -> None:
-        if venue in self._reconciling or venue not in self.venues:
+        if venue not in self.venues:
+            return
+        if venue in self._reconciling:
+            self._reconcile_again.add(venue)  # what it learns now may predate the reason: once more after
             return
         self._reconciling.add(venue)
         self.start_soon(self._reconcile_until_done, venue, name=f"{self.name}:reconcile:{venue}")
@@ -568,10 +653,13 @@ class OrderRouter(Actor):
     async def _reconcile_until_done(self, venue: Venue) -> None:
         try:
             while True:
+                self._reconcile_again.discard(venue)
                 try:
                     await self.reconcile(venue)
-                    return
-                except (CrossbookError, AskTimeout, ActorDead) as exc:
+                    if venue not in self._reconcile_again:
+                        return
+                except (RemoteError, AskTimeout, ActorDead) as exc:  # the venue could not answer; a local
+                    # error (an illegal state move) is a bug and fails the router
                     log.info("%s: reconciling %s failed (%s); retrying", self.name, venue, exc)
                 await self.clock.sleep(self.config.reconcile_retry_s)
         finally:
@@ -597,15 +685,16 @@ class OrderRouter(Actor):
             if o.state is JournalState.OPEN:
                 q = QueryOrder(venue=venue, instrument=o.order.instrument, client_order_id=o.client_order_id)
                 try:
-                    await self._apply(o, await ref.ask(q, timeout=self.config.query_timeout_s))
+                    await ref.ask(q, timeout=self.config.query_timeout_s)  # its answer reaches us on the bus
                 except UnknownOrder:
                     await self._final(o, JournalState.DONE, "acknowledged earlier, unknown to the venue now",
                                       status=OrderStatus.EXPIRED)
                 continue
             # journaled / sent / unknown: resolve it by asking, under the re-send rule
             if o.state is not JournalState.UNKNOWN:
-                o.state = JournalState.UNKNOWN
-                o.history.append(JournalState.UNKNOWN)
+                self._advance(o, JournalState.UNKNOWN)
+                await self._write(self.journal.mark_unknown, o.client_order_id, o.last_send_ns,
+                                  "outcome to be resolved by asking the venue")
             o.busy = True
             self.start_soon(self._drive, o, name=f"{self.name}:{o.client_order_id}")
         self.reconciled[venue] = self.reconciled.get(venue, 0) + 1

@@ -48,10 +48,11 @@ class VenueView(NamedTuple):
     circuit: CircuitState
     latency_p50_ms: float  # 0.0 (or nan) when there are no samples: treated as unknown, i.e. worst
     reason: str = ""
+    reached: bool = True  # the venue has answered at least once (a venue never reached is never chosen)
 
     @property
     def eligible(self) -> bool:
-        return self.status is not HealthStatus.DOWN and self.circuit is not CircuitState.OPEN
+        return self.reached and self.status is not HealthStatus.DOWN and self.circuit is not CircuitState.OPEN
 
 
 def _latency(view: VenueView) -> float:

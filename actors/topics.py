@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from messages import (
+    AccountConfig,
     AccountView,
     ActorFailed,
     ActorGaveUp,
@@ -30,12 +31,15 @@ from messages import (
     BookIntegrity,
     BookSnapshot,
     CircuitChanged,
+    DeadMansSwitch,
+    ExchangeStats,
     Failover,
     Fill,
     InstrumentId,
     Kline,
     MailboxOverflow,
     Message,
+    NatsBridgeStatus,
     OrderIntent,
     OrderRejected,
     OrdersAtRisk,
@@ -43,6 +47,8 @@ from messages import (
     Position,
     Quote,
     RateLimited,
+    ReconcileNeeded,
+    RouterStats,
     Trade,
     Venue,
     VenueHealth,
@@ -51,6 +57,9 @@ from messages import (
 
 __all__ = [
     "token",
+    "exchange_stats",
+    "router_stats",
+    "bridge_stats",
     "quote",
     "trade",
     "book",
@@ -69,10 +78,16 @@ __all__ = [
     "order_update",
     "order_rejected",
     "orders_at_risk",
+    "reconcile",
     "fill",
     "balance",
     "position",
+    "account_config",
     "account_view",
+    "market_data",
+    "aggregates",
+    "venue_events",
+    "orders",
     "topic_for",
     "matches",
     "covers",
@@ -188,6 +203,10 @@ def orders_at_risk(venue: Venue | str = "*") -> str:
     return f"orders.at_risk.{venue if venue == '*' else token(venue)}"
 
 
+def reconcile(venue: Venue | str = "*") -> str:
+    return f"orders.reconcile.{venue if venue == '*' else token(venue)}"
+
+
 def fill(venue: Venue | str = "*") -> str:
     return f"orders.fill.{venue if venue == '*' else token(venue)}"
 
@@ -200,8 +219,54 @@ def position(venue: Venue | str = "*") -> str:
     return f"account.position.{venue if venue == '*' else token(venue)}"
 
 
+def account_config(venue: Venue | str = "*") -> str:
+    return f"account.config.{venue if venue == '*' else token(venue)}"
+
+
+def switch(venue: Venue | str = "*") -> str:
+    """A venue's dead-man's switch state (DeadMansSwitch)."""
+    return f"venue.switch.{venue if venue == '*' else token(venue)}"
+
+
 def account_view() -> str:
     return "account.view"
+
+
+LOCAL_PREFIX = "stats."
+"""Topics of one process's own statistics: never bridged to another process."""
+
+
+def exchange_stats(venue: Venue | str = "*") -> str:
+    """An exchange actor's counters (ExchangeStats), every second while it runs."""
+    return f"stats.exchange.{venue if venue == '*' else token(venue)}"
+
+
+def router_stats() -> str:
+    return "stats.router"
+
+
+def bridge_stats() -> str:
+    return "stats.bridge"
+
+
+def market_data() -> str:
+    """Every market-data topic (quotes, trades, books, deltas, klines): ``md.>``."""
+    return "md.>"
+
+
+def aggregates() -> str:
+    """Every aggregator topic (best bid/ask and arbitrage of every group): ``agg.>``."""
+    return "agg.>"
+
+
+def venue_events() -> str:
+    """Every venue-state topic (health, circuit, book integrity, rate limits, signals, switch): ``venue.>``."""
+    return "venue.>"
+
+
+def orders() -> str:
+    """Every order topic (intents, updates, fills, rejections, orders at risk, reconciles): ``orders.>``."""
+    return "orders.>"
 
 
 def topic_for(msg: Message) -> str:
@@ -245,6 +310,8 @@ def topic_for(msg: Message) -> str:
             return order_rejected()
         case OrdersAtRisk(venue=v):
             return orders_at_risk(v)
+        case ReconcileNeeded(venue=v):
+            return reconcile(v)
         case Fill(venue=v):
             return fill(v)
         case Balance(venue=v):
@@ -253,6 +320,16 @@ def topic_for(msg: Message) -> str:
             return position(v)
         case AccountView():
             return account_view()
+        case AccountConfig(venue=v):
+            return account_config(v)
+        case DeadMansSwitch(venue=v):
+            return switch(v)
+        case ExchangeStats(venue=v):
+            return exchange_stats(v)
+        case RouterStats():
+            return router_stats()
+        case NatsBridgeStatus():
+            return bridge_stats()
         case MailboxOverflow(subscriber=s):
             return f"control.overflow.{token(s)}"
     msg_ = f"no topic rule for {type(msg).__name__}"

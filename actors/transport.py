@@ -221,12 +221,10 @@ class RestClient:
         session: aiohttp.ClientSession,
         *,
         timeout_s: float = 10.0,
-        on_latency: Callable[[float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._on_latency = on_latency
         self.requests = 0
         self.errors = 0
 
@@ -238,7 +236,6 @@ class RestClient:
             VenueUnavailable: the connection failed.
         """
         url = self.base_url + spec.target
-        t0 = time.perf_counter()
         self.requests += 1
         try:
             async with self._session.request(
@@ -253,8 +250,6 @@ class RestClient:
         except (aiohttp.ClientError, OSError) as exc:
             self.errors += 1
             raise VenueUnavailable(self.base_url, "connection", f"{spec.method} {spec.path}: {type(exc).__name__}: {exc}") from None
-        if self._on_latency is not None:
-            self._on_latency(time.perf_counter() - t0)
         return Response(status=status, headers=headers, body=body)
 
 

@@ -56,6 +56,7 @@ from actors.exchanges.adapter import Endpoints  # noqa: E402
 from actors.exchanges.base import ExchangeActor  # noqa: E402
 from actors.health import HealthMonitor  # noqa: E402
 from actors.router import OrderRouter  # noqa: E402
+from bench.profiles import parse_rtt, rtt_label, rtt_list  # noqa: E402
 from bench.report import percentile, print_table, write_json  # noqa: E402
 from daemon.config import (  # noqa: E402
     AggregatorSection,
@@ -213,8 +214,8 @@ class Rig:
             if not isinstance(x, ExchangeActor) or not x.alive:
                 return f"{v} exchange actor not running"
             st = x.stats()
-            if st["connected"] < st["streams"] or st["books_live"] < st["books_total"] or st["paused"]:
-                return f"{v} streams {st['connected']}/{st['streams']} books {st['books_live']}/{st['books_total']}"
+            if st.connected < st.streams or st.books_live < st.books_total or st.paused:
+                return f"{v} streams {st.connected}/{st.streams} books {st.books_live}/{st.books_total}"
         if h.active("all") is not VENUES[0]:
             return f"active is {h.active('all')}, waiting for {VENUES[0]}"
         r = self.router
@@ -360,13 +361,14 @@ def summarize(fault: str, rows: list[dict[str, Any]], stale_s: float, update_ms:
     return res
 
 
-async def amain(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+async def amain(args: argparse.Namespace, rtt: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     bus = Bus()
     tmp = tempfile.mkdtemp(prefix="crossbook-failover-")
     cfg = bench_config(str(Path(tmp) / "journal.sqlite"), args.rate, args)
     stale_s = STALE_FACTOR / args.rate
     rows: list[dict[str, Any]] = []
-    async with start_twins([v.value for v in VENUES], seed=args.seed, symbols=["BTC", "ETH"], rate=args.rate) as twins:
+    async with start_twins([v.value for v in VENUES], seed=args.seed, symbols=["BTC", "ETH"], rate=args.rate,
+                           latency=parse_rtt(rtt, args.seed)) as twins:
         endpoints = {Venue(v): Endpoints(rest=rt.rest, ws=dict(rt.ws)) for v, rt in twins.running.items()}
         creds = {Venue(v): Credentials(rt.twin.credentials.api_key, rt.twin.credentials.secret,
                                        rt.twin.credentials.passphrase or "") for v, rt in twins.running.items()}
@@ -400,6 +402,11 @@ async def amain(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[di
     bus.close()
     update_ms = 1000.0 / args.rate
     results = [summarize(f, [r for r in rows if r["fault"] == f], stale_s, update_ms) for f in args.faults]
+    for r in results:
+        r["rtt"] = rtt
+        r["name"] = f"{r['name']} @ {rtt_label(rtt)}"
+    for r in rows:
+        r["rtt"] = rtt
     params = {"rate_per_s": args.rate, "update_interval_ms": update_ms, "stale_after_s": stale_s, "reps": args.reps,
               "fault_s": args.fault_s, "probe_interval_s": args.probe_s, "hold_s": args.hold_s,
               "breaker_cooldown_s": args.cooldown_s, "breaker_failures": 5, "ws_grace_s": 0.0,
@@ -422,7 +429,7 @@ def plot_timeline(png: str, results: list[dict[str, Any]], rows: list[dict[str, 
     colors = {"detect_ms": "tab:orange", "failover_ms": "tab:red", "first_order_ms": "tab:green"}
     labels = {"detect_ms": "detection", "failover_ms": "Failover event", "first_order_ms": "first order accepted on backup"}
     for y, res in enumerate(results):
-        mine = [r for r in rows if r["fault"] == res["name"]]
+        mine = [r for r in rows if f"{r['fault']} @ {rtt_label(r['rtt'])}" == res["name"]]
         prev = 0.0
         for key in ("detect_ms", "failover_ms", "first_order_ms"):
             vals = sorted(r[key] for r in mine if key in r)
@@ -462,18 +469,27 @@ def main() -> None:
     ap.add_argument("--stable-timeout-s", type=float, default=30.0)
     ap.add_argument("--qty", default="0.002", help="probe order quantity (base units)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rtt", default="0,20-80", help="comma list of venue round trips in ms, each run in turn: 0 "
+                    "(loopback), 200 (fixed) or 20-80 (fixed 20 + jitter) (default 0,20-80)")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--plot", action=argparse.BooleanOptionalAction, default=None, help="PNG next to the JSON (default on with --json)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-    args.reps = args.reps or (2 if args.quick else 20)
+    args.reps = args.reps or (max(1, 2 // len(args.rtt.split(","))) if args.quick else 20)
     args.fault_s = args.fault_s or (0.8 if args.quick else 2.0)
     args.faults = [f for f in args.faults.split(",") if f]
     for f in args.faults:
         if f not in FAULTS:
             ap.error(f"unknown fault {f!r}; expected {', '.join(FAULTS)}")
+    rtts = rtt_list(ap, args.rtt)
     t_start = time.monotonic()
-    results, rows, params = anyio.run(amain, args, backend="asyncio", backend_options={"use_uvloop": True})
+    results: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for rtt in rtts:
+        res, got, params = anyio.run(amain, args, rtt, backend="asyncio", backend_options={"use_uvloop": True})
+        results.extend(res)
+        rows.extend(got)
+    params["rtt_profiles_ms"] = rtts
     params["wall_s"] = round(time.monotonic() - t_start, 1)
     cols = ["name", "reps", "ok_reps", "detect_p50_ms", "detect_p99_ms", "failover_p50_ms", "failover_p99_ms",
             "detect_to_failover_p99_us", "first_order_p50_ms", "first_order_p99_ms", "ratio_vs_floor", "met"]
@@ -487,7 +503,7 @@ def main() -> None:
             print(f"    error: {e}")
     if args.json:
         for r in results:
-            r["runs"] = [x for x in rows if x["fault"] == r["name"]]
+            r["runs"] = [x for x in rows if f"{x['fault']} @ {rtt_label(x['rtt'])}" == r["name"]]
         write_json(args.json, params, results)
         if args.plot is not False:
             plot_timeline(str(Path(args.json).with_suffix(".png")), results, rows)

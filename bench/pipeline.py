@@ -105,14 +105,17 @@ def _adapter(venue: str, registry: InstrumentRegistry, rest: str, ws: dict[str, 
     return DeribitAdapter(registry, ep, trades=False)
 
 
-async def run_ours(src: FrameSource, rate: float, warm_s: float, measure_s: float) -> Phase:
-    """One phase of crossbook's pipeline at ``rate`` frames/s per venue."""
+async def run_ours(src: FrameSource, rate: float, warm_s: float, measure_s: float,
+                   phases: dict[str, float] | None = None) -> Phase:
+    """One phase of crossbook's pipeline at ``rate`` frames/s per venue (``phases``: each venue's stream on
+    the source's shared grid, see bench/replay.py; None: as the connections come)."""
     bus = Bus()
     registry = InstrumentRegistry()
     actors = []
     for v in VENUES:
         u = src.urls[v]
-        url = src.stream_url(v, rate) if v != "binance" else src.stream_url(v, rate).rsplit("/", 1)[0]
+        at = (phases or {}).get(v)
+        url = src.stream_url(v, rate, at) if v != "binance" else src.stream_url(v, rate, at).rsplit("/", 1)[0]
         adapter = _adapter(v, registry, u["rest"], u["ws"], url)
         actors.append(ExchangeActor(adapter, ExchangeConfig(instruments=[_IDS[v][0]]), bus=bus, name=f"exchange.{v}"))
     members = [(_IDS[v][1], InstrumentId(_IDS[v][0])) for v in VENUES]
@@ -350,8 +353,9 @@ class _BinanceFloorAdapter:
         return b.bid_px, b.bid_sz, b.ask_px, b.ask_sz, b.ts
 
 
-async def run_floor(src: FrameSource, rate: float, warm_s: float, measure_s: float) -> Phase:
-    """The floor at ``rate`` frames/s per venue, on the same source streams."""
+async def run_floor(src: FrameSource, rate: float, warm_s: float, measure_s: float,
+                    phases: dict[str, float] | None = None) -> Phase:
+    """The floor at ``rate`` frames/s per venue, on the same source streams (and the same ``phases``)."""
     q: asyncio.Queue[tuple[int, tuple[float, float, float, float, int], int]] = asyncio.Queue()
     rows: list[tuple[int, int, int]] = []
     state = {"on": False, "frames": 0}
@@ -366,7 +370,8 @@ async def run_floor(src: FrameSource, rate: float, warm_s: float, measure_s: flo
         feed = floor.feed
         put = q.put_nowait
         text = aiohttp.WSMsgType.TEXT
-        async with session.ws_connect(src.stream_url(venue, rate), max_msg_size=1 << 22, compress=0) as ws:
+        async with session.ws_connect(src.stream_url(venue, rate, (phases or {}).get(venue)), max_msg_size=1 << 22,
+                                      compress=0) as ws:
             while True:
                 msg = await ws.receive()
                 ts = now_ns()

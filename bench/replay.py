@@ -32,6 +32,7 @@ codecs or twins changes. The process pins itself to ``cpu`` (sched_setaffinity) 
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing as mp
 import os
 import re
@@ -150,7 +151,9 @@ async def _serve(conn: Any, venues: list[str], streams: dict[str, tuple[str, lis
                 return web.Response(text=snapshot, content_type="application/json")
             if not path.startswith("/bench/r"):
                 return await handler(request)
-            rate = float(path[len("/bench/r"):].split("/", 1)[0])
+            rate_s, _, rest = path[len("/bench/r"):].partition("/")
+            rate = float(rate_s)
+            phase = float(rest[1:].split("/", 1)[0]) if rest.startswith("p") else None
             ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 22, compress=False)
             await ws.prepare(request)
             if venue != "binance":
@@ -158,7 +161,7 @@ async def _serve(conn: Any, venues: list[str], streams: dict[str, tuple[str, lis
             transport = request.transport
             assert transport is not None
             async with anyio.create_task_group() as tg:  # the pacer is owned by this connection's handler
-                tg.start_soon(_pace, transport, venue, frames, rate, sent)
+                tg.start_soon(_pace, transport, venue, frames, rate, sent, phase)
                 async for msg in ws:  # subscribe / ping frames: read and ignored
                     if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                         break
@@ -196,8 +199,12 @@ MAX_BUFFERED = 1 << 20  # bytes queued in the transport before the pacer waits f
 
 
 async def _pace(transport: Any, venue: str, frames: list[tuple[bytes, bytes]], rate: float,
-                sent: dict[str, int]) -> None:
+                sent: dict[str, int], phase: float | None = None) -> None:
     """Write the pre-framed frames at ``rate``/s from frame 0, straight to the connection's transport.
+
+    ``phase`` (0..1 of a period) puts the schedule on one grid shared by every connection of this process:
+    equal phases send in the same instants (aligned streams, the worst case for a reader of all four), other
+    phases that fraction of a period later. None: the schedule starts when the connection does (arbitrary).
 
     Every frame that is due is written in one ``transport.write`` (up to MAX_BATCH frames), each carrying
     the ``time.time_ns()`` read just before that write; a reader that falls MAX_BUFFERED bytes behind
@@ -207,6 +214,8 @@ async def _pace(transport: Any, venue: str, frames: list[tuple[bytes, bytes]], r
     loop = asyncio.get_running_loop()
     period = 1.0 / rate
     t0 = loop.time() + 0.05
+    if phase is not None:  # the next grid instant at least 50 ms ahead, shifted by the phase
+        t0 = (math.floor(t0 / period) + 1 + phase) * period
     i = 0
     n = len(frames)
     now_ns = time.time_ns
@@ -251,8 +260,10 @@ class FrameSource:
         kind, self.urls = self._conn.recv()
         assert kind == "ready", kind
 
-    def stream_url(self, venue: str, rate: float) -> str:
-        return f"{self.urls[venue]['base_ws']}/bench/r{rate:g}/{venue}"
+    def stream_url(self, venue: str, rate: float, phase: float | None = None) -> str:
+        """The paced stream's URL; ``phase`` (0..1) puts it on the shared grid (see ``_pace``)."""
+        at = f"/p{phase:.6f}" if phase is not None else ""
+        return f"{self.urls[venue]['base_ws']}/bench/r{rate:g}{at}/{venue}"
 
     def stop(self) -> dict[str, int]:
         try:

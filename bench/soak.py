@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 
 sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]  # bench/nats.py must not shadow the nats package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,6 +55,7 @@ from actors.clock import LiveClock  # noqa: E402
 from actors.exchanges.adapter import Endpoints  # noqa: E402
 from actors.journal import JournalState  # noqa: E402
 from actors.router import IntentRejected, OrderRouter, SettleOrders  # noqa: E402
+from bench.profiles import parse_rtt, rtt_label, rtt_list  # noqa: E402
 from bench.report import print_table, write_json  # noqa: E402
 from daemon.config import Config, DaemonSection, default_config  # noqa: E402
 from daemon.wiring import build_graph  # noqa: E402
@@ -222,10 +224,14 @@ def accounting(soak: Soak) -> dict[str, Any]:
     open_on_twins = 0
     twin_orders = 0
     for v in VENUES:
-        engine = soak.twins[v.value].twin.engine
+        twin = soak.twins[v.value].twin
+        engine = twin.engine
         ids = Counter(o.client_id for o in engine.orders.values()) + soak.forgotten[v]
         twin_orders += sum(ids.values())
-        dupes.update({f"{v.value}:{c}": k for c, k in ids.items() if k > 1})
+        # Placements the twin received, refused duplicates included: a re-sent order shows here even when
+        # the venue refused the copy.
+        received = Counter(twin.received.to_json())
+        dupes.update({f"{v.value}:{c}": k for c, k in received.items() if k > 1})
         unknown_on_twin += [f"{v.value}:{c}" for c in ids if c not in entries]
         open_on_twins += len(engine.open_orders())
     return {
@@ -233,7 +239,7 @@ def accounting(soak: Soak) -> dict[str, Any]:
         "statuses": dict(Counter(e.status.value if e.status else "-" for e in entries.values())),
         "not_final": len(not_final), "final_events_not_exactly_one": len(bad_final),
         "acked_missing_from_journal": len(missing_acked), "twin_orders": twin_orders,
-        "duplicate_client_ids_on_twins": len(dupes), "twin_ids_not_in_journal": len(unknown_on_twin),
+        "client_ids_received_twice": len(dupes), "twin_ids_not_in_journal": len(unknown_on_twin),
         "open_on_twins_at_end": open_on_twins,
         "examples": {"not_final": not_final[:3], "bad_final": bad_final[:3], "missing": missing_acked[:3],
                      "dupes": list(dupes)[:3], "unknown_on_twin": unknown_on_twin[:3]},
@@ -255,14 +261,15 @@ def growth(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, float]:
     return {"first_half_growth_pct": g(s[:half + 1]), "second_half_growth_pct": g(s[half:])}
 
 
-async def amain(args: argparse.Namespace) -> dict[str, Any]:
+async def amain(args: argparse.Namespace, rtt: str) -> dict[str, Any]:
     bus = Bus()
     tmp = tempfile.mkdtemp(prefix="crossbook-soak-")
     base = default_config()
     cfg = Config(daemon=DaemonSection(journal=str(Path(tmp) / "journal.sqlite"), metrics="",
                                       keep_finished_orders=args.keep_orders), venues=base.venues,
                  groups=base.groups, aggregator=base.aggregator, health=base.health)
-    async with start_twins([v.value for v in VENUES], seed=args.seed, symbols=["BTC", "ETH"], rate=args.rate) as twins:
+    async with start_twins([v.value for v in VENUES], seed=args.seed, symbols=["BTC", "ETH"], rate=args.rate,
+                           latency=parse_rtt(rtt, args.seed)) as twins:
         endpoints = {Venue(v): Endpoints(rest=rt.rest, ws=dict(rt.ws)) for v, rt in twins.running.items()}
         creds = {Venue(v): Credentials(rt.twin.credentials.api_key, rt.twin.credentials.secret,
                                        rt.twin.credentials.passphrase or "") for v, rt in twins.running.items()}
@@ -300,7 +307,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 settle = {"error": f"{type(exc).__name__}: {exc}"}
             settle["settle_s"] = round(time.monotonic() - t_settle, 2)
             acct = accounting(soak)
-            xs = {v.value: graph.supervisor.children[graph.exchange_names[v]].actor.stats() for v in VENUES}
+            xs = {v.value: msgspec.to_builtins(graph.supervisor.children[graph.exchange_names[v]].actor.stats())
+                  for v in VENUES}
             restarts = {n: getattr(h, "restarts", None) for n, h in graph.supervisor.children.items()}
             await graph.supervisor.stop()
             tg.cancel_scope.cancel()
@@ -356,17 +364,38 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep-orders", type=int, default=1000,
                     help="final orders the router and each twin keep in memory (the journal keeps all)")
+    ap.add_argument("--rtt", default="0,20-80", help="comma list of venue round trips in ms, one soak each: 0 "
+                    "(loopback), 200 (fixed) or 20-80 (fixed 20 + jitter) (default 0,20-80)")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--plot", action=argparse.BooleanOptionalAction, default=None)
     args = ap.parse_args()
+    rtts = rtt_list(ap, args.rtt)
     if args.quick:
-        args.seconds = 35.0  # + start and settle: about 45 s in all
-        args.fault_every_s = min(args.fault_every_s, 8.0)
+        args.seconds = 36.0 / len(rtts)  # + start and settle: under a minute in all
+        args.fault_every_s = min(args.fault_every_s, 6.0)
     else:
         args.seconds = args.minutes * 60.0
-    args.warmup_s = args.warmup_s if args.warmup_s is not None else (10.0 if args.quick else 60.0)
+    args.warmup_s = args.warmup_s if args.warmup_s is not None else (5.0 if args.quick else 60.0)
+    rows = [soak_once(args, rtt) for rtt in rtts]
+    if args.json:
+        params = {"seconds": args.seconds, "rate_per_s": args.rate, "fault_every_s": args.fault_every_s,
+                  "order_interval_s": args.order_interval_s, "rest_s": args.rest_s, "ioc_every": args.ioc_every,
+                  "warmup_s": args.warmup_s, "keep_orders": args.keep_orders, "venues": [v.value for v in VENUES],
+                  "rtt_profiles_ms": rtts, "loop": "uvloop", "quick": args.quick}
+        write_json(args.json, params, rows)
+        if args.plot is not False:
+            for row in rows:
+                png = Path(args.json).with_name(f"{Path(args.json).stem}-rtt-{row['rtt']}.png")
+                plot_rss(str(png), row["samples"], row["faults_injected"], args.warmup_s)
+    elif args.plot:
+        for row in rows:
+            plot_rss(f"soak-rtt-{row['rtt']}.png", row["samples"], row["faults_injected"], args.warmup_s)
+
+
+def soak_once(args: argparse.Namespace, rtt: str) -> dict[str, Any]:
+    """One soak at one round-trip profile: run, print its tables, and return its result row."""
     t_start = time.monotonic()
-    out = anyio.run(amain, args, backend="asyncio", backend_options={"use_uvloop": True})
+    out = anyio.run(amain, args, rtt, backend="asyncio", backend_options={"use_uvloop": True})
     soak: Soak = out["soak"]
     acct = out["accounting"]
     g = growth(soak.samples, args.warmup_s)
@@ -375,9 +404,9 @@ def main() -> None:
     top = sorted(soak.peaks.items(), key=lambda kv: -kv[1])[:5]
     drops = sum(soak.overflowed.values())
     ok = (acct["not_final"] == 0 and acct["final_events_not_exactly_one"] == 0 and acct["acked_missing_from_journal"] == 0
-          and acct["duplicate_client_ids_on_twins"] == 0 and acct["twin_ids_not_in_journal"] == 0)
+          and acct["client_ids_received_twice"] == 0 and acct["twin_ids_not_in_journal"] == 0)
     row = {
-        "name": "soak", "duration_s": args.seconds, "rate_per_s": args.rate,
+        "name": f"soak @ {rtt_label(rtt)}", "rtt": rtt, "duration_s": args.seconds, "rate_per_s": args.rate,
         "rss_start_mb": rss[0] if rss else None, "rss_end_mb": rss[-1] if rss else None, "rss_max_mb": max(rss) if rss else None,
         **g, "rss_target_met": g["second_half_growth_pct"] < 5.0,
         "msgs_per_s": statistics.median(rates) if rates else None,
@@ -385,7 +414,7 @@ def main() -> None:
         "mailbox_overflowed": drops, "faults": len(soak.faults),
         "intents": acct["journaled"], "orders_ok": ok, "ratio_vs_floor": None,
     }
-    print_table(f"soak on the twins: {args.seconds:.0f} s, 4 venues x BTC+ETH at {args.rate:.0f} steps/s, "
+    print_table(f"soak on the twins at {rtt_label(rtt)}: {args.seconds:.0f} s, 4 venues x BTC+ETH at {args.rate:.0f} steps/s, "
                 f"a fault every {args.fault_every_s:.0f} s ({time.monotonic() - t_start:.0f} s wall)", [row],
                 ["name", "duration_s", "msgs_per_s", "rss_start_mb", "rss_end_mb", "first_half_growth_pct",
                  "second_half_growth_pct", "rss_target_met", "mailbox_peak_max", "mailbox_overflowed", "faults",
@@ -402,18 +431,10 @@ def main() -> None:
         print(f"examples: {acct['examples']}")
     print("exchanges: " + "; ".join(f"{v}: reconnects {s['reconnects']} resyncs {s['resyncs']} dropped {s['dropped']}"
                                     for v, s in out["exchanges"].items()))
-    if args.json:
-        row.update({"accounting": acct, "settle": out["settle"], "strategy": dict(soak.counts), "faults_injected": soak.faults,
-                    "mailbox_peaks": soak.peaks, "mailbox_overflowed_by_name": soak.overflowed, "samples": soak.samples,
-                    "exchanges": out["exchanges"]})
-        params = {"seconds": args.seconds, "rate_per_s": args.rate, "fault_every_s": args.fault_every_s,
-                  "order_interval_s": args.order_interval_s, "rest_s": args.rest_s, "ioc_every": args.ioc_every,
-                  "warmup_s": args.warmup_s, "keep_orders": args.keep_orders, "venues": [v.value for v in VENUES], "loop": "uvloop", "quick": args.quick}
-        write_json(args.json, params, [row])
-        if args.plot is not False:
-            plot_rss(str(Path(args.json).with_suffix(".png")), soak.samples, soak.faults, args.warmup_s)
-    elif args.plot:
-        plot_rss("soak.png", soak.samples, soak.faults, args.warmup_s)
+    row.update({"accounting": acct, "settle": out["settle"], "strategy": dict(soak.counts), "faults_injected": soak.faults,
+                "mailbox_peaks": soak.peaks, "mailbox_overflowed_by_name": soak.overflowed, "samples": soak.samples,
+                "exchanges": out["exchanges"]})
+    return row
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ async def ramp(src: FrameSource, rates: list[float], repeats: int, warm: float, 
                floor: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for rate in rates:
-        got = await measure(src, [rate], repeats, warm, seconds, floor=floor, log=False)
+        got = await measure(src, [rate], repeats, warm, seconds, floor=floor, log=False, phasings=("random",))
         frame_rows = [r for r in got if r["path"] == "frame"]
         o = frame_rows[0]
         o["keeps_up"] = o["msgs_per_s"] >= 0.9 * o["offered_msgs_per_s"]

@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import random
@@ -27,25 +28,27 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
-import msgspec
 from aiohttp import web
 
+from actors import topics
 from actors.bus import Bus
 from actors.clock import LiveClock
 from actors.exchanges.adapter import Endpoints
-from actors.exchanges.base import ExchangeActor
-from actors.nats_bridge import NatsBridge
-from actors.router import OrderRouter, SettleOrders
+from actors.journal import JournalUnusable
+from actors.router import SettleOrders
 from actors.strategies.base import Reload
+from actors.supervision import ChildSpec
 from daemon.config import Config, Role, default_config, load_config
+from daemon.logs import DaemonLogHandler
+from daemon.logs import install as install_logs
 from daemon.metrics import metrics_app
 from daemon.observe import collectors, health_summary
 from daemon.status import StatusView
-from daemon.wiring import build_graph, load_strategy_class, strategy_settings
-from messages import Venue
-from supervisor import ChildSpec
+from daemon.wiring import adapter_for, build_graph, exchange_name, load_strategy_class, strategy_settings
+from messages import ActorGaveUp, DeadMansSwitch, SwitchState, Venue
 from venues import Credentials
 from venues.errors import ConfigError
+from venues.symbols import InstrumentRegistry
 
 __all__ = ["run_daemon"]
 
@@ -54,6 +57,11 @@ log = logging.getLogger("crossbook.daemon")
 
 def _json_mode(fmt: str) -> bool:
     return fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+
+
+def _recent_warnings() -> list[str]:
+    """The latest warnings of the process's log handler (for the live table)."""
+    return [line for h in logging.getLogger().handlers if isinstance(h, DaemonLogHandler) for line in h.recent]
 
 
 def _log(fmt: str, event: str, **fields: Any) -> None:
@@ -77,6 +85,8 @@ def _check(cfg: Config, simulate: bool) -> None:
             strategy_settings(load_strategy_class(s.path), s)
     if cfg.daemon.role is Role.STRATEGIES:
         return  # no venue is reached from here
+    for name, section in cfg.enabled_venues().items():
+        adapter_for(name, InstrumentRegistry(), None, section)  # venue options (the switch's range...) hold
     if not simulate:
         for name, section in cfg.venues.items():
             if section.enabled:
@@ -107,11 +117,13 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
         endpoints: dict[Venue, Endpoints] = {}
         creds: dict[Venue, Credentials] = {}
         if args.simulate and cfg.daemon.role is not Role.STRATEGIES:
+            from simulator.latency import LatencyProfile
             from simulator.runner import start_twins
 
             venues = [v.value for v in cfg.enabled_venues()]
+            latency = LatencyProfile.from_rtt(args.simulate_rtt_ms, args.simulate_jitter_ms, seed=args.seed)
             twins = await stack.enter_async_context(
-                start_twins(venues, seed=args.seed, symbols=_underlyings(cfg), rate=args.rate)
+                start_twins(venues, seed=args.seed, symbols=_underlyings(cfg), rate=args.rate, latency=latency)
             )
             for name, rt in twins.running.items():
                 venue = Venue(name)
@@ -119,28 +131,32 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
                 c = rt.twin.credentials
                 creds[venue] = Credentials(c.api_key, c.secret, c.passphrase or "")
                 _log(fmt, "twin.started", venue=name, rest=rt.rest)
-        graph = build_graph(cfg, bus, clock, rng, endpoints=endpoints, credentials=creds)
-        sup = graph.supervisor
-
-        def exchange(venue: Venue) -> ExchangeActor | None:
-            h = sup.children.get(graph.exchange_names[venue])
-            return h.actor if h is not None and isinstance(h.actor, ExchangeActor) else None
-
-        sources = {v.value: (lambda v=v: (exchange(v).stats() if exchange(v) is not None else {"state": "down"}))
-                   for v in graph.exchange_names}
+        trading = cfg.daemon.role is not Role.STRATEGIES
         status = StatusView(bus, tty=tty, json_logs=json_logs, interval_s=cfg.daemon.status_interval_s,
-                            sources=sources, nats=_bridge_status(sup, graph.bridge_name) if graph.bridge_name else None)
+                            warnings=_recent_warnings, nats=bool(cfg.nats.url),
+                            venues={v.value: exchange_name(v) for v in cfg.enabled_venues()} if trading else {})
         # First, so it sees every event from the start (the first Failover, book states...).
-        sup._specs.insert(0, ChildSpec(name="status", factory=lambda: status))  # noqa: SLF001
+        graph = build_graph(cfg, bus, clock, rng, endpoints=endpoints, credentials=creds,
+                            first=[ChildSpec(name="status", factory=lambda: status)])
+        sup = graph.supervisor
         _log(fmt, "daemon.starting", role=cfg.daemon.role.value, simulate=bool(args.simulate),
              venues=[v.value for v in graph.exchange_names],
              strategies=graph.strategy_names, duration=args.duration)
         done = anyio.Event()
+        fatal = ""  # set when a critical actor was given up on: the daemon stops and exits non-zero
+        refused = ""  # set when a configured dead-man's switch cannot be armed: the daemon refuses (exit 2)
+        give_ups = _Events(bus, topics.actor("*"), "daemon:give-ups")
+        switches = _Events(bus, topics.switch(), "daemon:switches")
         async with anyio.create_task_group() as tg:
             await tg.start(sup.run)
+            # Everything built at start lives as long as the daemon: out of the collector, so that a full
+            # collection scans only what came since and never pauses the loop long enough to look like a
+            # stalled venue.
+            gc.collect()
+            gc.freeze()
             if cfg.daemon.metrics:
                 host, _, port = cfg.daemon.metrics.rpartition(":")
-                app = metrics_app(collectors(sup, graph, status, bus), lambda: health_summary(status))
+                app = metrics_app(collectors(status, bus), lambda: health_summary(status))
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)
                 await runner.setup()
                 stack.push_async_callback(runner.cleanup)
@@ -167,6 +183,43 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
                 await anyio.sleep(args.duration)
                 done.set()
 
+            critical = {"router", "health", "aggregator"} | ({graph.bridge_name} if graph.bridge_name else set())
+
+            async def _give_ups() -> None:
+                """An actor the system cannot run without was given up on: stop, loudly. A strategy: it alone."""
+                nonlocal fatal
+                with give_ups:
+                    async for ev in give_ups:
+                        if not isinstance(ev, ActorGaveUp):
+                            continue
+                        h = sup.children.get(ev.name)
+                        why = h.last_error if h is not None else ""
+                        if ev.name in critical:
+                            fatal = f"{ev.name} gave up after {ev.restarts} restarts in {ev.window_s:.0f} s: {why}"
+                            done.set()
+                            return
+                        logging.getLogger("crossbook.daemon").error(
+                            "%s stopped: gave up after %d restarts in %.0f s: %s", ev.name, ev.restarts, ev.window_s, why)
+
+            async def _switches() -> None:
+                """A venue refused its configured dead-man's switch before it was ever armed: refuse to run
+                (resting orders there would outlive the daemon). Refused later: that venue takes no orders
+                (the exchange actor refuses them), the log and the status say why."""
+                nonlocal refused
+                armed: set[Venue] = set()
+                with switches:
+                    async for ev in switches:
+                        if not isinstance(ev, DeadMansSwitch):
+                            continue
+                        if ev.state is SwitchState.ARMED:
+                            armed.add(ev.venue)
+                        elif ev.state is SwitchState.REFUSED and ev.venue not in armed:
+                            refused = f"{ev.venue}: dead-man's switch ({ev.window_s:g} s) cannot be armed: {ev.detail}"
+                            done.set()
+                            return
+
+            tg.start_soon(_give_ups)
+            tg.start_soon(_switches)
             tg.start_soon(_signals)
             if args.duration is not None:
                 tg.start_soon(_timer)
@@ -177,19 +230,37 @@ async def _amain(args: argparse.Namespace, cfg: Config) -> int:
         if graph.journal is not None:
             graph.journal.close()
     bus.close()
+    if refused:
+        _log(fmt, "daemon.stopped", error=refused)
+        print(f"crossbook: refusing to start: {refused}", file=sys.stderr, flush=True)
+        return 2
+    if fatal:
+        _log(fmt, "daemon.stopped", error=fatal)
+        print(f"crossbook: stopped: {fatal}", file=sys.stderr, flush=True)
+        return 3
     _log(fmt, "daemon.stopped")
     return 0
 
 
-def _bridge_status(sup: Any, name: str) -> Any:
-    def read() -> dict[str, Any]:
-        h = sup.children.get(name)
-        actor = h.actor if h is not None else None
-        if not isinstance(actor, NatsBridge):
-            return {"state": "down"}
-        return msgspec.to_builtins(actor.status())  # type: ignore[no-any-return]
+class _Events:
+    """Events of one topic pattern from the bus, as an async iterator (a real event subscription, closed on
+    exit)."""
 
-    return read
+    def __init__(self, bus: Bus, pattern: str, name: str) -> None:
+        self._sub = bus.subscribe_events(pattern, name=name, capacity=10_000)
+
+    def __enter__(self) -> _Events:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sub.cancel()
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> Any:
+        assert self._sub.receiver is not None
+        return await self._sub.receiver.receive()
 
 
 async def _drain(cfg: Config, graph: Any, sup: Any, fmt: str) -> None:
@@ -197,9 +268,10 @@ async def _drain(cfg: Config, graph: Any, sup: Any, fmt: str) -> None:
     for name in reversed(graph.strategy_names):
         await sup.stop_child(name)
     router = sup.children.get("router")
-    if router is not None and isinstance(router.actor, OrderRouter) and router.actor.alive:
+    ref = router.ref if router is not None and router.running else None
+    if ref is not None:
         try:
-            summary = await router.actor.ref.ask(
+            summary = await ref.ask(
                 SettleOrders(policy=cfg.daemon.shutdown_policy, timeout_s=cfg.daemon.shutdown_timeout_s),
                 timeout=cfg.daemon.shutdown_timeout_s + 2,
             )
@@ -242,7 +314,8 @@ def run_daemon(args: argparse.Namespace) -> int:
         print(f"crossbook: config ok: {args.config or '<built-in default>'} "
               f"({len(cfg.enabled_venues())} venues, {len(cfg.strategies)} strategies)")
         return 0
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    fmt = args.log_format if args.log_format != "auto" else cfg.daemon.log_format
+    install_logs("json" if _json_mode(fmt) else "table" if sys.stdout.isatty() and fmt == "auto" else "text")
     backend_options: dict[str, Any] = {}
     try:
         import uvloop  # noqa: F401
@@ -252,6 +325,21 @@ def run_daemon(args: argparse.Namespace) -> int:
         pass
     try:
         return anyio.run(_amain, args, cfg, backend="asyncio", backend_options=backend_options)
-    except ConfigError as exc:
-        print(f"crossbook: config error: {exc}", file=sys.stderr)
+    except (ConfigError, JournalUnusable, BaseExceptionGroup) as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        print(f"crossbook: {refusal}", file=sys.stderr)
         return 2
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """One line for a start-up refusal (a bad config, an unusable journal), wherever a task group wrapped it;
+    None for anything else (which is a bug and keeps its traceback)."""
+    if isinstance(exc, ConfigError):
+        return f"config error: {exc}"
+    if isinstance(exc, JournalUnusable):
+        return f"refusing to start: {exc}"
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        return _refusal(exc.exceptions[0])
+    return None

@@ -82,6 +82,17 @@ class VenueSection(_S):
     """Kline intervals ("1m", "5m", "1h", "1d") subscribed for every instrument (``md.kline.<venue>.*``)."""
     book_deltas: bool = False
     """Also publish every applied book change as a BookDelta (``md.delta.<venue>.*``)."""
+    max_in_flight: int = 16
+    """Placements, queries and account reads in flight at once to this venue (cancels have a lane of their own)."""
+    cancel_in_flight: int = 8
+    """Cancels in flight at once to this venue."""
+    dead_mans_switch_s: float = 0.0
+    """The venue's dead-man's switch window (0: off): if the daemon dies or loses the venue, the venue itself
+    cancels our resting orders within about this long. Binance countdownCancelAll per symbol (refreshed every
+    third of it), OKX cancel-all-after (0 or 10..120), Bybit disconnection protection (3..300; the account
+    must have DCP enabled), Deribit cancel-on-disconnect (>= 10; a heartbeat every half window, at least
+    10 s; orders then go over the WebSocket). A configured switch the venue refuses stops the daemon at start (exit 2);
+    no order goes to a venue whose switch is not armed."""
 
 
 class GroupSection(_S):
@@ -110,6 +121,8 @@ class RestartSection(_S):
     reset_after_s: float = 60.0
     max_restarts: int = 10
     window_s: float = 60.0
+    venue_cap_s: float = 60.0
+    """Venue connections are never given up on: they retry with full jitter up to this cap while the daemon runs."""
 
 
 class StrategySection(_S):
@@ -177,6 +190,11 @@ def _check(cfg: Config, where: str) -> None:
     for name in cfg.venues:
         if name not in known:
             msg = f"{where}: unknown venue {name!r} in [venues]; expected one of {', '.join(sorted(known))}"
+            raise ConfigError(msg)
+    for name, v in cfg.venues.items():
+        if v.max_in_flight < 1 or v.cancel_in_flight < 1:
+            msg = (f"{where}: [venues.{name}] max_in_flight and cancel_in_flight must be at least 1, got "
+                   f"{v.max_in_flight} and {v.cancel_in_flight}")
             raise ConfigError(msg)
     for g in cfg.groups:
         for m in g.members:

@@ -1,18 +1,14 @@
-"""What the metrics endpoint and /health report, read from the running graph at scrape time."""
+"""What the metrics endpoint and /health report: the status view's last known values, fed by the bus."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from actors.bus import Bus
-from actors.exchanges.base import ExchangeActor
-from actors.nats_bridge import NatsBridge
-from actors.nats_config import BridgeState
-from actors.router import OrderRouter
+from actors.stats import Histogram
 from daemon.metrics import Collector, HistogramSample, Sample
-from daemon.status import StatusView
-from messages import CircuitState, HealthStatus
+from daemon.status import ChildView, StatusView
+from messages import BridgeState, CircuitState, HealthStatus, LatencyHistogram, SwitchState
 
 __all__ = ["collectors", "health_summary"]
 
@@ -20,37 +16,46 @@ _HEALTH_VALUE = {HealthStatus.OK: 2, HealthStatus.DEGRADED: 1, HealthStatus.DOWN
 _CIRCUIT_VALUE = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
 
 
-def collectors(sup: Any, graph: Any, status: StatusView, bus: Bus) -> list[Collector]:
+def collectors(status: StatusView, bus: Bus) -> list[Collector]:
+    """Everything from the status view's last known values (fed by the bus): a scrape never waits on an
+    actor, whatever state it is in."""
+
     def venues() -> list[Sample | HistogramSample]:
         out: list[Sample | HistogramSample] = []
-        for venue, name in graph.exchange_names.items():
-            h = sup.children.get(name)
-            actor = h.actor if h is not None else None
-            labels = {"venue": venue.value}
-            up = 1.0 if actor is not None and actor.alive else 0.0
-            out.append(Sample("crossbook_exchange_up", up, labels, help="1 when the venue's exchange actor runs"))
-            if h is not None:
-                out.append(Sample("crossbook_exchange_restarts_total", float(h.total_restarts), labels, kind="counter",
-                                  help="restarts of the venue's exchange actor"))
-            if not isinstance(actor, ExchangeActor):
+        for venue, name in status.venues.items():
+            child = status.children.get(name, ChildView())
+            labels = {"venue": venue}
+            out.append(Sample("crossbook_exchange_up", 1.0 if child.up else 0.0, labels,
+                              help="1 when the venue's exchange actor runs"))
+            out.append(Sample("crossbook_exchange_restarts_total", float(child.restarts), labels, kind="counter",
+                              help="restarts of the venue's exchange actor"))
+            st = status.exchange.get(venue)
+            if st is None:
                 continue
-            st = actor.stats()
-            out.append(HistogramSample("crossbook_rest_latency_ms", actor.rest_latency_hist, labels,
+            out.append(HistogramSample("crossbook_rest_latency_ms", _histogram(st.rest_latency), labels,
                                        help="REST request latency"))
             out += [
-                Sample("crossbook_ws_frames_total", st["frames"], labels, kind="counter", help="WebSocket frames received"),
-                Sample("crossbook_ws_reconnects_total", st["reconnects"], labels, kind="counter", help="WebSocket reconnects"),
-                Sample("crossbook_ws_connected", st["connected"], labels, help="connected WebSocket streams"),
-                Sample("crossbook_books_live", st["books_live"], labels, help="order books in sync"),
-                Sample("crossbook_book_resyncs_total", st["resyncs"], labels, kind="counter", help="book resyncs"),
-                Sample("crossbook_frames_dropped_total", st["dropped"], labels, kind="counter", help="frames dropped"),
-                Sample("crossbook_rest_latency_p50_ms", st["rest_p50_ms"], labels, help="REST latency p50 (last 1000)"),
-                Sample("crossbook_rest_latency_p99_ms", st["rest_p99_ms"], labels, help="REST latency p99 (last 1000)"),
-                Sample("crossbook_clock_offset_ms", st["clock_offset_ms"], labels, help="venue clock minus ours"),
-                Sample("crossbook_ratelimit_headroom_ratio", st["ratelimit_headroom"], labels,
+                Sample("crossbook_ws_frames_total", st.frames, labels, kind="counter", help="WebSocket frames received"),
+                Sample("crossbook_ws_reconnects_total", st.reconnects, labels, kind="counter", help="WebSocket reconnects"),
+                Sample("crossbook_ws_connected", st.connected if child.up else 0, labels,
+                       help="connected WebSocket streams"),
+                Sample("crossbook_books_live", st.books_live if child.up else 0, labels, help="order books in sync"),
+                Sample("crossbook_book_resyncs_total", st.resyncs, labels, kind="counter", help="book resyncs"),
+                Sample("crossbook_frames_dropped_total", st.dropped, labels, kind="counter", help="frames dropped"),
+                Sample("crossbook_frames_ignored_total", st.ignored, labels, kind="counter",
+                       help="documented frames of kinds we do not use (counted, not dropped)"),
+                Sample("crossbook_rest_latency_p50_ms", st.rest_p50_ms, labels, help="REST latency p50 (last 1000)"),
+                Sample("crossbook_rest_latency_p99_ms", st.rest_p99_ms, labels, help="REST latency p99 (last 1000)"),
+                Sample("crossbook_clock_offset_ms", st.clock_offset_ms, labels, help="venue clock minus ours"),
+                Sample("crossbook_ratelimit_headroom_ratio", st.ratelimit_headroom, labels,
                        help="free fraction of the venue's main request budget"),
-                Sample("crossbook_requests_paused", 1.0 if st["paused"] else 0.0, labels, help="1 during a ban/retry-after"),
+                Sample("crossbook_requests_paused", 1.0 if st.paused else 0.0, labels, help="1 during a ban/retry-after"),
+                Sample("crossbook_stats_age_seconds", status.age_s(st.ts), labels,
+                       help="age of the venue's last counters (they come every second while its actor runs)"),
             ]
+            if st.switch is not None:
+                out.append(Sample("crossbook_switch_armed", 1.0 if st.switch is SwitchState.ARMED and child.up else 0.0,
+                                  labels, help="1 while the venue's dead-man's switch is armed (configured venues only)"))
         for venue, hv in status.health.items():
             lab = {"venue": str(venue)}
             out.append(Sample("crossbook_venue_health", _HEALTH_VALUE[hv.status], lab, help="2 ok, 1 degraded, 0 down"))
@@ -61,6 +66,9 @@ def collectors(sup: Any, graph: Any, status: StatusView, bus: Bus) -> list[Colle
                               help="0 closed, 1 half-open, 2 open"))
         out.append(Sample("crossbook_failovers_total", float(len(status.failovers_seen)), kind="counter",
                           help="active-venue changes"))
+        for name, child in status.children.items():
+            out.append(Sample("crossbook_actor_gave_up", 1.0 if child.gave_up else 0.0, {"actor": name},
+                              help="1 when the supervisor gave up on the actor"))
         out.append(Sample("crossbook_arb_opened_total", float(status.arb_opened), kind="counter",
                           help="arbitrage opportunities opened"))
         out.append(Sample("crossbook_best_updates_total", float(status.best_updates), kind="counter",
@@ -84,27 +92,22 @@ def collectors(sup: Any, graph: Any, status: StatusView, bus: Bus) -> list[Colle
         return out
 
     def orders() -> list[Sample]:
-        h = sup.children.get("router")
-        router = h.actor if h is not None else None
-        if not isinstance(router, OrderRouter):
+        rs = status.router
+        if rs is None:
             return []
-        live = Counter(o.state.value for o in router.orders.values() if not o.state.is_final)
         out = [Sample("crossbook_orders_working", float(n), {"state": s}, help="orders not final yet, by journal state")
-               for s, n in sorted(live.items())]
+               for s, n in rs.working.items()]
         out += [Sample("crossbook_orders_final_total", float(n), {"status": s}, kind="counter",
                        help="orders that reached a final state since start, by status")
-                for s, n in sorted(router.finished_total.items())]
+                for s, n in rs.finished.items()]
         return out
 
     def nats() -> list[Sample]:
-        name = getattr(graph, "bridge_name", None)
-        if not name:
+        if not status.nats:
             return []
-        h = sup.children.get(name)
-        bridge = h.actor if h is not None else None
-        if not isinstance(bridge, NatsBridge):
+        st = status.bridge
+        if st is None:
             return [Sample("crossbook_nats_connected", 0.0, help="1 when the NATS bridge is connected")]
-        st = bridge.status()
         core, js = {"class": "core"}, {"class": "jetstream"}
         return [
             Sample("crossbook_nats_connected", 1.0 if st.state is BridgeState.CONNECTED else 0.0,
@@ -128,6 +131,15 @@ def collectors(sup: Any, graph: Any, status: StatusView, bus: Bus) -> list[Colle
         ]
 
     return [venues, mailboxes, orders, nats]
+
+
+def _histogram(h: LatencyHistogram) -> Histogram:
+    """The published histogram as the metrics writer reads one."""
+    out = Histogram(h.bounds_ms)
+    out.counts = list(h.counts)
+    out.count = h.count
+    out.total = h.total_ms
+    return out
 
 
 def health_summary(status: StatusView) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import random
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from actors.circuit import CircuitConfig
 from actors.clock import Clock
 from actors.exchanges.adapter import Endpoints, VenueAdapter
 from actors.exchanges.base import ExchangeActor, ExchangeConfig
+from actors.exchanges.venue_table import VENUE_TABLE
 from actors.health import HealthConfig, HealthMonitor
 from actors.intent_publisher import IntentPublisher
 from actors.journal import Journal
@@ -43,9 +45,18 @@ from actors.ref import ProxyRef
 from actors.router import OrderRouter, RouterConfig
 from actors.selection import SelectionConfig, VenueSelector
 from actors.strategies.base import Strategy
+from actors.supervision import ChildSpec, Directory, Intensity, RestartPolicy, Supervisor
 from daemon.config import Config, Role, StrategySection, VenueSection, credentials_for
-from messages import GetBalances, GetPositions, HealthCheck, InstrumentId, Venue, VenueAccount
-from supervisor import ChildSpec, Intensity, RestartPolicy, Supervisor
+from messages import (
+    GetActiveVenue,
+    GetBalances,
+    GetPositions,
+    HealthCheck,
+    HealthStatus,
+    InstrumentId,
+    Venue,
+    VenueAccount,
+)
 from venues import Credentials
 from venues.errors import ConfigError
 from venues.symbols import InstrumentRegistry
@@ -54,11 +65,17 @@ __all__ = ["Graph", "build_graph", "adapter_for", "load_strategy_class", "nats_t
 
 BRIDGE = "nats"  # the bridge's child name
 
+
+def exchange_name(venue: Venue) -> str:
+    """The child name of a venue's exchange actor."""
+    return f"exchange.{venue.value}"
+
 # What each role sends to NATS and takes from it (``[nats] publish/subscribe`` replace these when set).
 # Book deltas stay local: core NATS conflates per topic, which a delta stream cannot survive.
-_VENUES_OUT = ["md.quote.>", "md.trade.>", "md.book.>", "md.kline.>", "agg.>", "venue.health.*",
-               "orders.update.*", "orders.fill.*", "orders.rejected", "orders.at_risk.*", "control.failover"]
-_STRATEGIES_IN = ["md.>", "agg.>", "venue.>", "orders.>", "control.failover"]
+_VENUES_OUT = [topics.quote(topics.ALL), topics.trade(topics.ALL), topics.book(topics.ALL), topics.kline(topics.ALL),
+               topics.aggregates(), topics.venue_health(), topics.order_update(), topics.fill(), topics.order_rejected(),
+               topics.orders_at_risk(), topics.failover()]
+_STRATEGIES_IN = [topics.market_data(), topics.aggregates(), topics.venue_events(), topics.orders(), topics.failover()]
 
 
 def nats_topics(config: Config) -> tuple[list[str], list[str]]:
@@ -75,44 +92,21 @@ def nats_topics(config: Config) -> tuple[list[str], list[str]]:
 
 
 def adapter_for(venue: Venue, registry: InstrumentRegistry, endpoints: Endpoints | None, section: VenueSection) -> VenueAdapter:
-    """The venue's wiring module, with live endpoints, or its testnet / demo ones when ``section.testnet``.
+    """The venue's adapter (from ``VENUE_TABLE``), with live endpoints, or its testnet / demo ones and testnet
+    options when ``section.testnet``.
 
     ``rest`` / ``ws`` keys in the section override either set. ``endpoints`` (``--simulate``: the twins)
-    replaces them all; the twins speak the live protocol, so the testnet-only adapter options are left out.
-    Testnet options: Binance ``ws_routing="legacy"`` (its testnet has only the /ws paths), OKX ``demo=True``
-    (the ``x-simulated-trading: 1`` header on every REST request).
+    replaces them all; the twins speak the live protocol, so the testnet options are left out.
     """
-    if venue is Venue.BINANCE:
-        from actors.exchanges import binance as m
-    elif venue is Venue.BYBIT:
-        from actors.exchanges import bybit as m  # type: ignore[no-redef]
-    elif venue is Venue.OKX:
-        from actors.exchanges import okx as m  # type: ignore[no-redef]
-    else:
-        from actors.exchanges import deribit as m  # type: ignore[no-redef]
-    cls = {Venue.BINANCE: "BinanceAdapter", Venue.BYBIT: "BybitAdapter", Venue.OKX: "OkxAdapter",
-           Venue.DERIBIT: "DeribitAdapter"}[venue]
-    options: dict[str, Any] = {}
-    if endpoints is not None:
-        ep = endpoints
-    else:
-        ep = _configured_endpoints(m.TESTNET_ENDPOINTS if section.testnet else m.LIVE_ENDPOINTS, section)
+    entry = VENUE_TABLE[venue]
+    options: Mapping[str, Any] = {}
+    if endpoints is None:
+        endpoints = _configured_endpoints(entry.testnet if section.testnet else entry.live, section)
         if section.testnet:
-            options = _testnet_options(venue)
-    adapter: VenueAdapter = getattr(m, cls)(registry, ep, stale_after_s=section.stale_after_s,
-                                            trades=section.trades, klines=tuple(section.klines), emit_deltas=section.book_deltas, **options)
-    return adapter
-
-
-def _testnet_options(venue: Venue) -> dict[str, Any]:
-    """Adapter keyword arguments a venue's testnet / demo environment needs beyond its endpoints."""
-    if venue is Venue.BINANCE:
-        from actors.exchanges.binance import TESTNET_WS_ROUTING
-
-        return {"ws_routing": TESTNET_WS_ROUTING}
-    if venue is Venue.OKX:
-        return {"demo": True}
-    return {}
+            options = entry.testnet_options
+    return entry.adapter(registry, endpoints, stale_after_s=section.stale_after_s, trades=section.trades,
+                         klines=tuple(section.klines), emit_deltas=section.book_deltas,
+                         dead_mans_switch_s=section.dead_mans_switch_s, **options)
 
 
 def _configured_endpoints(base: Endpoints, section: VenueSection) -> Endpoints:
@@ -159,9 +153,9 @@ def strategy_settings(cls: type[Strategy[Any]], section: StrategySection) -> msg
 
 @dataclass
 class Graph:
-    supervisor: Supervisor
     registry: InstrumentRegistry
     journal: Journal | None
+    supervisor: Supervisor = field(init=False)  # made last, with every spec
     exchange_names: dict[Venue, str] = field(default_factory=dict)
     strategy_names: list[str] = field(default_factory=list)
     strategy_sections: dict[str, StrategySection] = field(default_factory=dict)
@@ -178,12 +172,14 @@ def build_graph(
     endpoints: dict[Venue, Endpoints] | None = None,
     credentials: dict[Venue, Credentials] | None = None,
     with_strategies: bool = True,
-    extra: list[ChildSpec] | None = None,
+    first: Sequence[ChildSpec] = (),
 ) -> Graph:
-    """Child specs for this process's role, under one supervisor (not started)."""
+    """Child specs for this process's role, under one supervisor (not started); ``first`` start before them
+    (the status view: it sees every event from the start)."""
     r = config.restart
     backoff = Backoff(base_s=r.base_s, cap_s=r.cap_s, reset_after_s=r.reset_after_s)
     intensity = Intensity(max_restarts=r.max_restarts, window_s=r.window_s)
+    venue_backoff = Backoff(base_s=r.base_s, cap_s=r.venue_cap_s, reset_after_s=r.reset_after_s)  # never given up
     registry = InstrumentRegistry()
     role = config.daemon.role
     venues = config.enabled_venues()
@@ -205,36 +201,41 @@ def build_graph(
         # First: it stops last, after everything it carries has been published.
         specs.append(ChildSpec(name=BRIDGE, factory=make_bridge, backoff=backoff, intensity=intensity,
                                shutdown_timeout_s=config.daemon.shutdown_timeout_s))
-    sup = Supervisor("root", [], bus=bus, clock=clock, rng=rng)
+    children = Directory()  # the supervisor's, made first: refs to siblings are handed out while building
+
+    def supervisor() -> Supervisor:
+        drill = os.environ.get(FAIL_ACTOR_ENV, "")
+        ordered = [_failing(spec) if spec.name == drill else spec for spec in [*first, *specs]]
+        return Supervisor("root", ordered, bus=bus, clock=clock, rng=rng, directory=children)
+
     if role is Role.STRATEGIES:
         specs.append(ChildSpec(name="intents", factory=lambda: IntentPublisher(bus=bus, clock=clock),
                                backoff=backoff, intensity=intensity))
-        graph = Graph(supervisor=sup, registry=registry, journal=None, role=role, bridge_name=bridge_name)
+        graph = Graph(registry=registry, journal=None, role=role, bridge_name=bridge_name)
         if with_strategies:
-            _strategies(config, bus, clock, sup.child_ref("intents"), specs, graph, backoff, intensity,
+            _strategies(config, bus, clock, children.ref("intents"), specs, graph, backoff, intensity,
                         lambda: _groups(config, venues, None), registry)
-        specs.extend(extra or [])
-        sup._specs = specs  # noqa: SLF001
+        graph.supervisor = supervisor()
         return graph
     for venue, section in venues.items():
         creds = (credentials or {}).get(venue) or credentials_for(venue.value, section)
         adapter = adapter_for(venue, registry, (endpoints or {}).get(venue), section)
         adapters[venue] = adapter
-        xcfg = ExchangeConfig(instruments=list(section.instruments), depth_levels=config.aggregator.depth_levels)
-        name = f"exchange.{venue.value}"
-        names[venue] = name
+        xcfg = ExchangeConfig(instruments=list(section.instruments), depth_levels=config.aggregator.depth_levels,
+                              max_in_flight=section.max_in_flight, cancel_in_flight=section.cancel_in_flight)
+        name = names[venue] = exchange_name(venue)
 
         def make_exchange(adapter: VenueAdapter = adapter, xcfg: ExchangeConfig = xcfg, creds: Credentials | None = creds,
                           name: str = name) -> Actor:
             return ExchangeActor(adapter, xcfg, bus=bus, credentials=creds, clock=clock, rng=rng, name=name)
 
-        specs.append(ChildSpec(name=name, factory=make_exchange, backoff=backoff, intensity=intensity, venue=venue,
+        specs.append(ChildSpec(name=name, factory=make_exchange, backoff=venue_backoff, intensity=None, venue=venue,
                                shutdown_timeout_s=config.daemon.shutdown_timeout_s))
-    refs: dict[Venue, ProxyRef] = {v: sup.child_ref(n) for v, n in names.items()}
+    refs: dict[Venue, ProxyRef] = {v: children.ref(n) for v, n in names.items()}
 
     journal: Journal | None = None
-    router_ref: ProxyRef = sup.child_ref("router")
-    health_ref: ProxyRef = sup.child_ref("health")
+    router_ref: ProxyRef = children.ref("router")
+    health_ref: ProxyRef = children.ref("health")
     journal = Journal(config.daemon.journal)
     intent_source: Any = None
     if role is Role.VENUES:
@@ -279,14 +280,25 @@ def build_graph(
     specs.append(ChildSpec(name="account", factory=lambda: AccountBook(sources, registry, bus=bus, clock=clock),
                            backoff=backoff, intensity=intensity))
 
-    graph = Graph(supervisor=sup, registry=registry, journal=journal, exchange_names=names, role=role,
-                  bridge_name=bridge_name)
+    graph = Graph(registry=registry, journal=journal, exchange_names=names, role=role, bridge_name=bridge_name)
     if with_strategies and role is Role.ALL:
         _strategies(config, bus, clock, router_ref, specs, graph, backoff, intensity,
                     lambda: _groups(config, venues, registry), registry)
-    specs.extend(extra or [])
-    sup._specs = specs  # noqa: SLF001 - the supervisor starts them in on_start, in this order
+    graph.supervisor = supervisor()  # it starts them in this order
     return graph
+
+
+FAIL_ACTOR_ENV = "CROSSBOOK_FAULT_FAIL_ACTOR"
+"""A drill: the actor of this name fails every start, so an operator (or a test) sees what the daemon does when
+an actor gives up (a critical one stops the daemon, loudly; a strategy stops alone)."""
+
+
+def _failing(spec: ChildSpec) -> ChildSpec:
+    def fail() -> Actor:
+        msg = f"{spec.name} fails every start ({FAIL_ACTOR_ENV} drill)"
+        raise RuntimeError(msg)
+
+    return msgspec.structs.replace(spec, factory=fail)
 
 
 def _strategies(config: Config, bus: Bus, clock: Clock, router_ref: ProxyRef, specs: list[ChildSpec], graph: Graph,
@@ -329,7 +341,7 @@ def _groups(config: Config, venues: dict[Venue, VenueSection], registry: Instrum
 
 def _active(health: ProxyRef) -> Callable[[], Any]:
     async def active() -> Venue | None:
-        result: Venue | None = await health.ask(("active", "all"), timeout=2.0)
+        result: Venue | None = await health.ask(GetActiveVenue(scope="all"), timeout=2.0)
         return result
 
     return active
@@ -338,7 +350,7 @@ def _active(health: ProxyRef) -> Callable[[], Any]:
 def _probe(ref: ProxyRef, venue: Venue) -> Callable[[], Any]:
     async def probe() -> float:
         report = await ref.ask(HealthCheck(venue=venue), timeout=5.0)
-        if report.status == "down":
+        if report.status is HealthStatus.DOWN:
             msg = f"{venue} health check: down ({report.detail})"
             raise RuntimeError(msg)
         return float(report.latency_ms)

@@ -10,7 +10,18 @@ from typing import Union
 
 import msgspec
 
-from messages.account import AccountView, Balance, Exposure, GetAccount, Position, VenueAccount
+from messages.account import (
+    AccountConfig,
+    AccountView,
+    Balance,
+    DeadMansSwitch,
+    Exposure,
+    GetAccount,
+    Position,
+    PositionMode,
+    SwitchState,
+    VenueAccount,
+)
 from messages.aggregate import ArbOpportunity, ArbPhase, BestBidAsk, Exclusion, ExclusionReason
 from messages.base import (
     TERMINAL_STATUSES,
@@ -63,7 +74,23 @@ from messages.orders import (
     OrderUpdate,
     PlaceOrder,
     QueryOrder,
+    ReconcileNeeded,
 )
+from messages.queries import (
+    ArbPosition,
+    ArbStats,
+    ChildStatus,
+    GetActiveVenue,
+    GetArbPositions,
+    GetChildren,
+    GetSettings,
+    GetStats,
+    GroupStats,
+    Refresh,
+    SpreadStats,
+    StopChild,
+)
+from messages.stats import BridgeState, ExchangeStats, LatencyHistogram, NatsBridgeStatus, RouterStats
 
 BusMessage = Union[  # noqa: UP007 - a runtime Union object is what msgspec decoders take
     Instrument,
@@ -75,6 +102,8 @@ BusMessage = Union[  # noqa: UP007 - a runtime Union object is what msgspec deco
     Balance,
     Position,
     AccountView,
+    AccountConfig,
+    DeadMansSwitch,
     GetAccount,
     VenueAccount,
     OrderIntent,
@@ -84,6 +113,7 @@ BusMessage = Union[  # noqa: UP007 - a runtime Union object is what msgspec deco
     OrderUpdate,
     OrderRejected,
     OrdersAtRisk,
+    ReconcileNeeded,
     Fill,
     ActorStarted,
     ActorFailed,
@@ -105,6 +135,22 @@ BusMessage = Union[  # noqa: UP007 - a runtime Union object is what msgspec deco
     HealthReport,
     SubscribeMarketData,
     VenueSignal,
+    GetActiveVenue,
+    StopChild,
+    GetChildren,
+    ChildStatus,
+    Refresh,
+    GetSettings,
+    GetStats,
+    ArbStats,
+    GroupStats,
+    SpreadStats,
+    GetArbPositions,
+    ArbPosition,
+    LatencyHistogram,
+    ExchangeStats,
+    RouterStats,
+    NatsBridgeStatus,
 ]
 
 BUS_TYPES: tuple[type[Message], ...] = BusMessage.__args__  # type: ignore[attr-defined]
@@ -158,6 +204,11 @@ __all__ = [
     "OrderUpdate",
     "OrderRejected",
     "OrdersAtRisk",
+    "AccountConfig",
+    "PositionMode",
+    "DeadMansSwitch",
+    "SwitchState",
+    "ReconcileNeeded",
     "Fill",
     "ActorStarted",
     "ActorFailed",
@@ -183,4 +234,21 @@ __all__ = [
     "SubscribeMarketData",
     "SignalKind",
     "VenueSignal",
+    "GetActiveVenue",
+    "StopChild",
+    "GetChildren",
+    "ChildStatus",
+    "Refresh",
+    "GetSettings",
+    "GetStats",
+    "ArbStats",
+    "GroupStats",
+    "SpreadStats",
+    "GetArbPositions",
+    "ArbPosition",
+    "LatencyHistogram",
+    "ExchangeStats",
+    "RouterStats",
+    "BridgeState",
+    "NatsBridgeStatus",
 ]

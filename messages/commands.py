@@ -5,7 +5,7 @@ They are bus-union members so that they can cross processes (NATS) like everythi
 
 from __future__ import annotations
 
-from messages.base import InstrumentId, Message, Venue
+from messages.base import HealthStatus, InstrumentId, Message, Venue
 
 __all__ = ["GetBalances", "GetPositions", "GetOpenOrders", "HealthCheck", "HealthReport", "SubscribeMarketData"]
 
@@ -31,7 +31,7 @@ class HealthReport(Message, frozen=True, kw_only=True):
     """Answer to HealthCheck: ``status`` is ok / degraded / down; latency of a cheap REST call."""
 
     venue: Venue
-    status: str
+    status: HealthStatus
     latency_ms: float
     connected_streams: int
     books_live: int

@@ -135,6 +135,15 @@ class Fill(Message, frozen=True, kw_only=True):
     ts_recv: int
 
 
+class ReconcileNeeded(Message, frozen=True, kw_only=True):
+    """A venue's private stream may have missed order updates (it reconnected, or a frame on it could not be
+    read): the order router, owner of order state, asks the venue about every order it tracks there."""
+
+    venue: Venue
+    reason: str
+    ts: int
+
+
 class OrdersAtRisk(Message, frozen=True, kw_only=True):
     """Orders left working (or of unknown outcome) on a venue that failed over; the router reconciles them
     with that venue when it answers again."""

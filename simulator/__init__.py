@@ -7,6 +7,7 @@ fixtures only. See simulator/README.md for the core API and the admin/fault endp
 from simulator.book import BookChanges, BookMirror, PublicTrade, Side, VenueBook
 from simulator.faults import FaultController, FaultKind
 from simulator.instruments import InstrumentSpec
+from simulator.latency import LatencyProfile
 from simulator.market import MarketModel
 from simulator.matching import MatchingEngine, OrderRequest
 from simulator.runner import Twins, default_factories, start_twins
@@ -14,6 +15,6 @@ from simulator.twin import Credentials, Twin, TwinUrls
 
 __all__ = [
     "BookChanges", "BookMirror", "PublicTrade", "Side", "VenueBook", "FaultController", "FaultKind",
-    "InstrumentSpec", "MarketModel", "MatchingEngine", "OrderRequest", "Twins", "default_factories",
+    "InstrumentSpec", "LatencyProfile", "MarketModel", "MatchingEngine", "OrderRequest", "Twins", "default_factories",
     "start_twins", "Credentials", "Twin", "TwinUrls",
 ]

@@ -1,8 +1,10 @@
-"""Balances and net positions of the one account a twin serves, with PnL arithmetic.
+"""Balances and positions of the one account a twin serves, with PnL arithmetic.
 
 Invariants:
-- Positions are net (one-way mode): ``qty`` is signed (long > 0), ``entry_price`` is the average entry of
-  the open quantity and is 0 when flat.
+- Positions are keyed by (symbol, position side). In one-way mode (``hedge`` false) each symbol has one net
+  position on side BOTH; in hedge mode it has a LONG and a SHORT position, each moved only by orders that
+  name that side. ``qty`` is signed (long > 0; a SHORT position's qty is <= 0), ``entry_price`` is the
+  average entry of the open quantity and is 0 when flat.
 - Realised PnL and fees move the wallet balance of the instrument's settle asset and nothing else.
 - Linear PnL = qty x contract_size x (exit - entry); inverse PnL = qty x contract_size x (1/entry - 1/exit),
   in the base currency.
@@ -11,21 +13,31 @@ Invariants:
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from simulator.instruments import InstrumentSpec
 
-__all__ = ["Account", "Position", "PositionChange"]
+__all__ = ["Account", "Position", "PositionChange", "PositionSide"]
 
 _ZERO = Decimal(0)
 
 
+class PositionSide(enum.StrEnum):
+    """Which position an order moves: the net one (one-way mode) or a hedge-mode side."""
+
+    BOTH = "BOTH"
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
 @dataclass(slots=True)
 class Position:
-    """Net position in one instrument."""
+    """One position of one instrument (net, or one side in hedge mode)."""
 
     symbol: str
+    side: PositionSide = PositionSide.BOTH
     qty: Decimal = _ZERO
     entry_price: Decimal = _ZERO
     realized_pnl: Decimal = _ZERO
@@ -54,27 +66,30 @@ class Account:
     Args:
         balances: Initial wallet balance per asset (e.g. ``{"USDT": Decimal(100000)}``).
         leverage: Default leverage used for margin checks.
+        hedge: Hedge (long/short) position mode: orders name the LONG or SHORT side they move.
     """
 
     balances: dict[str, Decimal]
     leverage: int = 20
-    positions: dict[str, Position] = field(default_factory=dict)
+    positions: dict[tuple[str, PositionSide], Position] = field(default_factory=dict)
     updated_ms: int = 0
+    hedge: bool = False
 
-    def position(self, symbol: str) -> Position:
-        """The position of ``symbol`` (a flat one if never traded)."""
-        pos = self.positions.get(symbol)
+    def position(self, symbol: str, side: PositionSide = PositionSide.BOTH) -> Position:
+        """The position of ``symbol`` on ``side`` (a flat one if never traded)."""
+        pos = self.positions.get((symbol, side))
         if pos is None:
-            pos = self.positions[symbol] = Position(symbol)
+            pos = self.positions[(symbol, side)] = Position(symbol, side)
         return pos
 
-    def apply_fill(self, spec: InstrumentSpec, signed_qty: Decimal, price: Decimal, fee: Decimal, now_ms: int) -> PositionChange:
-        """Move the position by ``signed_qty`` at ``price`` and book PnL and ``fee`` into the wallet.
+    def apply_fill(self, spec: InstrumentSpec, signed_qty: Decimal, price: Decimal, fee: Decimal, now_ms: int,
+                   side: PositionSide = PositionSide.BOTH) -> PositionChange:
+        """Move the position on ``side`` by ``signed_qty`` at ``price`` and book PnL and ``fee`` into the wallet.
 
         Returns:
             The realised PnL of the part that closed existing exposure.
         """
-        pos = self.position(spec.symbol)
+        pos = self.position(spec.symbol, side)
         realized = _ZERO
         cs = spec.contract_size
         if pos.qty == 0 or (pos.qty > 0) == (signed_qty > 0):
@@ -107,10 +122,10 @@ class Account:
     def margin_used(self, specs: dict[str, InstrumentSpec], marks: dict[str, Decimal], asset: str) -> Decimal:
         """Initial margin of open positions settled in ``asset`` at current marks."""
         total = _ZERO
-        for sym, pos in self.positions.items():
-            spec = specs.get(sym)
+        for pos in self.positions.values():
+            spec = specs.get(pos.symbol)
             if spec is None or spec.settle_asset != asset or pos.qty == 0:
                 continue
-            mark = marks.get(sym, pos.entry_price)
+            mark = marks.get(pos.symbol, pos.entry_price)
             total += spec.notional(abs(pos.qty), mark) / self.leverage
         return total

@@ -7,39 +7,54 @@ Invariants:
 - REST depth snapshots come from the ``BookMirror`` (the published book), so ``lastUpdateId`` always sits
   on the stream: the event with ``u == lastUpdateId`` is the first a client applies.
 - All REST paths live in binance_rest.py, all WebSocket handling in binance_ws.py; this module only owns
-  state and wiring. Time is the injected clock plus any CLOCK_SKEW fault.
+  state and wiring (they import binance_config.py, never this module). Time is the injected clock plus any
+  CLOCK_SKEW fault.
+- The user-data stream carries what the venue sends today: TRADE_LITE ahead of each fill's
+  ORDER_TRADE_UPDATE, ACCOUNT_UPDATE after it, ACCOUNT_CONFIG_UPDATE on a leverage change; the other
+  documented events (ALGO_UPDATE, STRATEGY_UPDATE, GRID_UPDATE, CONDITIONAL_ORDER_TRIGGER_REJECT,
+  MARGIN_CALL...) are pushed on demand (``emit_user_event`` / ``POST /__admin/user_event``).
+- Position mode: one-way unless ``BinanceConfig.hedge_mode`` or POST /fapi/v1/positionSide/dual says hedge.
+- Drift faults: UNKNOWN_FIELD adds one field to every market-data push's event object (binance_ws
+  ``StreamHub.publish``) and to every JSON answer of the REST routes (binance_rest ``_wrap``: the top-level
+  object, or each object row of a list); UNKNOWN_EVENT sends one ``{"e": <event>, "E", "s"}`` frame on every
+  public and market connection (wrapped ``{"stream", "data"}`` on combined ones), never on user data.
+- Auto-cancel countdowns (POST /fapi/v1/countdownCancelAll) are ``self.countdowns`` (binance_countdown.py):
+  one per symbol on the twin clock, checked about every 10 ms; one that runs out cancels that symbol's open
+  orders through the engine, with the user data of any cancel.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
-import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from simulator import binance_format as fmt
+from simulator import binance_rest, binance_ws
 from simulator.account import Account
-from simulator.binance_auth import LimitState, RateLimits
+from simulator.binance_auth import LimitState
+from simulator.binance_config import BinanceConfig, Depth
+from simulator.binance_countdown import Countdowns
 from simulator.book import BookChanges, BookMirror, PublicTrade
-from simulator.faults import Fault, FaultController, FaultKind
+from simulator.faults import Fault, FaultKind
 from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
 from simulator.market import MarketModel
-from simulator.matching import MatchingEngine, OrderEvent
+from simulator.matching import ExecType, MatchingEngine, OrderEvent
 from simulator.twin import (
-    Credentials,
     ErrorKind,
+    TwinBase,
     TwinUrls,
-    admin_routes,
     ban_remaining_s,
     book_json,
-    fault_middleware,
+    random_credentials,
+    twin_app,
 )
 
 __all__ = ["BinanceConfig", "BinanceTwin", "binance_specs", "VENUE"]
@@ -62,33 +77,7 @@ def binance_specs(underlyings: list[str]) -> list[tuple[InstrumentSpec, Decimal]
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class BinanceConfig:
-    """Knobs of the Binance twin (all have venue-realistic defaults).
-
-    ``credentials``: accepted keys (the first is advertised). ``ping_interval_s``: server WS ping period
-    (3 min live). ``max_incoming_per_s``: WS messages per second before the server closes the connection.
-    """
-
-    credentials: tuple[Credentials, ...] = ()
-    limits: RateLimits = field(default_factory=RateLimits)
-    ping_interval_s: float = 180.0
-    pong_timeout_s: float = 600.0
-    max_incoming_per_s: int = 10
-    max_streams: int = 1024
-    listen_key_ttl_s: float = 3600.0
-    balance_usdt: Decimal = Decimal(100_000)
-    send_queue: int = 10_000
-
-
-@dataclass(slots=True)
-class _Depth:
-    mirror: BookMirror
-    last_u: int
-    last_bbo: tuple[Any, ...] = ()
-
-
-class BinanceTwin:
+class BinanceTwin(TwinBase):
     """Binance USD-M twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -102,50 +91,33 @@ class BinanceTwin:
 
     def __init__(self, model: MarketModel, config: BinanceConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0) -> None:
-        from simulator import binance_rest, binance_ws  # local: they import this module's types
-
         cfg = config or BinanceConfig()
         if not cfg.credentials:
-            rng_key = random.Random(seed ^ 0xB1)
-            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-            cred = Credentials("".join(rng_key.choice(alphabet) for _ in range(64)),
-                               "".join(rng_key.choice(alphabet) for _ in range(64)))
-            cfg = BinanceConfig(**{**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__}, "credentials": (cred,)})
+            cfg = replace(cfg, credentials=(random_credentials(seed ^ 0xB1, 64, 64),))
+        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0xB17A))
         self.config = cfg
-        self.credentials = cfg.credentials[0]
-        self.keys = {c.api_key: c for c in cfg.credentials}
-        self.model = model
-        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self.rng = random.Random(seed ^ 0xB17A)
-        self.faults = FaultController()
-        self.specs: dict[str, InstrumentSpec] = {}
-        self.min_notional: dict[str, Decimal] = {}
-        for spec, notional in binance_specs(model.underlyings):
-            model.add_book(VENUE, spec)
-            self.specs[spec.symbol] = spec
-            self.min_notional[spec.symbol] = notional
-        books = {s: model.book(VENUE, s) for s in self.specs}
-        self.engine = MatchingEngine(self.specs, books, Account({"USDT": cfg.balance_usdt}))
-        self.depth = {s: _Depth(BookMirror(b), self.rng.randint(10**11, 10**12)) for s, b in books.items()}
+        sized = binance_specs(model.underlyings)
+        books = self.add_books(spec for spec, _ in sized)
+        self.min_notional = {spec.symbol: notional for spec, notional in sized}
+        self.engine = MatchingEngine(self.specs, books, Account({"USDT": cfg.balance_usdt}, hedge=cfg.hedge_mode))
+        self.depth = {s: Depth(BookMirror(b), self.rng.randint(10**11, 10**12)) for s, b in books.items()}
         for d in self.depth.values():
             d.mirror.update_id = d.last_u
         self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=1000) for s in self.specs}
         self.klines = {s: {i: KlineAggregator(ms) for i, ms in INTERVAL_MS.items()} for s in self.specs}
         self.limits = LimitState(cfg.limits)
         self.listen_keys: dict[str, int] = {}  # key -> expiry (server ms)
+        self.margin_types: dict[str, str] = dict.fromkeys(self.specs, "CROSSED")  # POST /fapi/v1/marginType
+        self.leverages: dict[str, int] = dict.fromkeys(self.specs, self.engine.account.leverage)
+        self.countdowns = Countdowns(self.now_ms, self._countdown_ran_out)
         self._last_slow_ms = 0
         self.streams = binance_ws.StreamHub(self)
         self.faults.add_listener(self._on_fault)
-        app = web.Application(middlewares=[fault_middleware(self)])
-        app.add_routes(admin_routes(self))
-        app.add_routes(binance_rest.routes(self))
-        app.add_routes(self.streams.routes())
-        self.app = app
+        self.app = twin_app(self, [web.post("/__admin/user_event", self._admin_user_event)], self.countdowns.routes(),
+                            binance_rest.routes(self), self.streams.routes())
+        self.app.on_cleanup.append(self._close_countdowns)
 
     # -- Twin protocol ------------------------------------------------------------------------------------
-    def now_ms(self) -> int:
-        """Server time: the injected clock plus any CLOCK_SKEW fault."""
-        return self._clock_ms() + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
 
     def urls(self, base_http: str, base_ws: str) -> TwinUrls:
         return TwinUrls(base_http, {
@@ -177,6 +149,15 @@ class BinanceTwin:
     async def aclose(self) -> None:
         await self.streams.close_all()
 
+    async def _close_countdowns(self, _: web.Application) -> None:
+        self.countdowns.close()
+
+    def _countdown_ran_out(self, symbol: str, now_ms: int) -> list[str]:
+        """A countdown ran out: cancel every open order of ``symbol``, push the user data, return the ids."""
+        cancelled = self.engine.cancel_all(symbol, now_ms)
+        self.flush_user_events(now_ms)
+        return [o.client_id for o in cancelled]
+
     # -- faults -------------------------------------------------------------------------------------------
     def _on_fault(self, fault: Fault) -> None:
         if fault.kind is FaultKind.DROP_WS:
@@ -188,6 +169,9 @@ class BinanceTwin:
         elif fault.kind is FaultKind.EXPIRE_LISTEN_KEY:
             self.faults.consume(FaultKind.EXPIRE_LISTEN_KEY)
             self.expire_listen_keys(all_keys=True)
+        elif fault.kind is FaultKind.UNKNOWN_EVENT:  # kept for the next public connection while none is open
+            if self.streams.push_unknown_event(str(fault.params.get("event", "x_new_event")), self.now_ms()):
+                self.faults.consume(FaultKind.UNKNOWN_EVENT)
 
     # -- listen keys --------------------------------------------------------------------------------------
     def create_listen_key(self) -> str:
@@ -215,12 +199,9 @@ class BinanceTwin:
     # -- market -------------------------------------------------------------------------------------------
     def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
         """Publish one model step: match resting orders, depth/bookTicker/trade/kline/mark streams, user data."""
-        now = now_ms + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
+        now = self.skewed(now_ms)
         for symbol, ch in changes.items():
-            self.engine.on_market(symbol, now)
-            extra = self.engine.books[symbol].drain_changes()
-            if extra:
-                ch = ch.merged(extra)
+            ch = self.engine.match(symbol, ch, now)
             self._publish_book(symbol, ch, now)
         self.flush_user_events(now)
         if now - self._last_slow_ms >= 1000:
@@ -262,11 +243,42 @@ class BinanceTwin:
                 "m": t.taker_side.value == "SELL"})
 
     def flush_user_events(self, now: int | None = None) -> None:
-        """Turn engine events into ORDER_TRADE_UPDATE / ACCOUNT_UPDATE on the user-data streams."""
+        """Turn engine events into TRADE_LITE (fills) / ORDER_TRADE_UPDATE / ACCOUNT_UPDATE on the user-data
+        streams."""
         event_ms = now if now is not None else self.now_ms()
         for ev in self.engine.drain_events():
             if isinstance(ev, OrderEvent):
-                payload = fmt.order_trade_update(self.specs[ev.order.symbol], ev, event_ms)
+                spec = self.specs[ev.order.symbol]
+                if ev.exec_type is ExecType.TRADE:
+                    self.streams.publish_user(fmt.trade_lite(spec, ev, event_ms))
+                payload = fmt.order_trade_update(spec, ev, event_ms)
             else:
                 payload = fmt.account_update(self.specs[ev.symbol], ev, event_ms)
             self.streams.publish_user(payload)
+
+    def emit_user_event(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Push a documented user-data event (binance_format.USER_EVENT_EXAMPLES) on every user stream now.
+
+        Args:
+            name: ALGO_UPDATE, STRATEGY_UPDATE, GRID_UPDATE, CONDITIONAL_ORDER_TRIGGER_REJECT, MARGIN_CALL,
+                ACCOUNT_CONFIG_UPDATE or TRADE_LITE.
+            fields: Keys replacing the example's (an object's keys are merged, e.g. ``o={"X": "NEW"}``).
+
+        Returns:
+            The payload sent.
+
+        Raises:
+            KeyError: an event type the twin has no example of.
+        """
+        payload = fmt.user_event(name, self.now_ms(), fields)
+        self.streams.publish_user(payload)
+        return payload
+
+    async def _admin_user_event(self, request: web.Request) -> web.Response:
+        """``POST /__admin/user_event`` ``{"event": "ALGO_UPDATE", ...fields}``: ``emit_user_event``."""
+        body = await request.json()
+        name = body.pop("event", None) if isinstance(body, dict) else None
+        if name not in fmt.USER_EVENT_EXAMPLES:
+            known = ", ".join(fmt.USER_EVENT_EXAMPLES)
+            return web.json_response({"error": f"expected an event among {known}, got {name!r}"}, status=400)
+        return web.json_response(self.emit_user_event(name, **body))

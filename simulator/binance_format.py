@@ -18,8 +18,9 @@ from simulator.klines import Kline
 from simulator.matching import AccountEvent, Order, OrderEvent, TimeInForce
 
 __all__ = [
-    "px", "qty", "levels", "order_json", "cancel_json", "order_trade_update", "account_update", "depth_event",
-    "trade_json", "agg_trade_json", "kline_array", "kline_event", "symbol_info", "TIF_TO_BINANCE",
+    "px", "qty", "levels", "order_json", "cancel_json", "order_trade_update", "trade_lite", "account_update",
+    "depth_event", "trade_json", "agg_trade_json", "kline_array", "kline_event", "symbol_info", "TIF_TO_BINANCE",
+    "USER_EVENT_EXAMPLES", "user_event",
 ]
 
 TIF_TO_BINANCE = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK", TimeInForce.POST_ONLY: "GTX"}
@@ -61,7 +62,7 @@ def order_json(spec: InstrumentSpec, o: Order, *, with_time: bool) -> dict[str, 
         "price": px(spec, o.price) if o.price is not None else "0",
         "reduceOnly": o.reduce_only,
         "side": o.side.value,
-        "positionSide": "BOTH",
+        "positionSide": o.position_side.value,
         "status": o.status.value,
         "stopPrice": "0",
         "closePosition": False,
@@ -106,11 +107,21 @@ def order_trade_update(spec: InstrumentSpec, ev: OrderEvent, event_ms: int) -> d
             "L": px(spec, ev.last_price) if ev.last_qty else "0",
             "N": ev.fee_asset or spec.settle_asset, "n": str(ev.fee.quantize(Decimal("0.00000001"))) if ev.fee else "0",
             "T": ev.ts_ms, "t": ev.trade_id, "b": "0", "a": "0", "m": ev.is_maker, "R": o.reduce_only,
-            "wt": "CONTRACT_PRICE", "ot": o.type.value, "ps": "BOTH", "cp": False, "AP": "0", "cr": "0",
+            "wt": "CONTRACT_PRICE", "ot": o.type.value, "ps": o.position_side.value, "cp": False, "AP": "0", "cr": "0",
             "pP": False, "si": 0, "ss": 0, "rp": str(ev.realized_pnl.quantize(Decimal("0.00000001"))) if ev.realized_pnl else "0",
             "V": "NONE", "pm": "NONE", "gtd": 0, "er": "0",
         },
     }
+
+
+def trade_lite(spec: InstrumentSpec, ev: OrderEvent, event_ms: int) -> dict[str, Any]:
+    """User-data ``TRADE_LITE`` (2024-09-03 on): the fill fields of a TRADE, pushed ahead of its
+    ORDER_TRADE_UPDATE."""
+    o = ev.order
+    return {"e": "TRADE_LITE", "E": event_ms, "T": ev.ts_ms, "s": o.symbol, "q": qty(spec, o.qty),
+            "p": px(spec, o.price) if o.price is not None else "0", "m": ev.is_maker, "c": o.client_id,
+            "S": o.side.value, "L": px(spec, ev.last_price), "l": qty(spec, ev.last_qty), "t": ev.trade_id,
+            "i": o.order_id}
 
 
 def account_update(spec: InstrumentSpec, ev: AccountEvent, event_ms: int) -> dict[str, Any]:
@@ -127,7 +138,7 @@ def account_update(spec: InstrumentSpec, ev: AccountEvent, event_ms: int) -> dic
             "P": [{
                 "s": ev.symbol, "pa": qty(spec, ev.position_qty), "ep": str(ev.entry_price.quantize(Decimal("0.00001"))),
                 "bep": str(ev.entry_price.quantize(Decimal("0.00001"))), "cr": str(ev.realized_pnl.quantize(e8)),
-                "up": str(ev.unrealized_pnl.quantize(e8)), "mt": "cross", "iw": "0", "ps": "BOTH",
+                "up": str(ev.unrealized_pnl.quantize(e8)), "mt": "cross", "iw": "0", "ps": ev.position_side.value,
             }],
         },
     }
@@ -200,3 +211,50 @@ def symbol_info(spec: InstrumentSpec, min_notional: Decimal, mid: Decimal) -> di
         "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
     }
 
+
+
+# The documented example of each user-data event the twin can push on demand (USD-M docs, user-data-streams
+# pages, read 2026-12): the payload of ``user_event`` before the caller's fields replace its own.
+USER_EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "ALGO_UPDATE": {"e": "ALGO_UPDATE", "T": 1750515742297, "E": 1750515742303, "o": {
+        "caid": "Q5xaq5EGKgXXa0fD7fs0Ip", "aid": 2148719, "at": "CONDITIONAL", "o": "TAKE_PROFIT", "s": "BNBUSDT",
+        "S": "SELL", "ps": "BOTH", "f": "GTC", "q": "0.01", "X": "CANCELED", "ai": "", "ap": "0.00000",
+        "aq": "0.00000", "act": "0", "tp": "750", "p": "750", "V": "EXPIRE_MAKER", "wt": "CONTRACT_PRICE",
+        "pm": "NONE", "cp": False, "pP": False, "R": False, "tt": 0, "gtd": 0, "rm": "Reduce Only reject"}},
+    "STRATEGY_UPDATE": {"e": "STRATEGY_UPDATE", "T": 1669261797627, "E": 1669261797628, "su": {
+        "si": 176054594, "st": "GRID", "ss": "NEW", "s": "BTCUSDT", "ut": 1669261797627, "c": 8007}},
+    "GRID_UPDATE": {"e": "GRID_UPDATE", "T": 1669262908216, "E": 1669262908218, "gu": {
+        "si": 176057039, "st": "GRID", "ss": "WORKING", "s": "BTCUSDT", "r": "-0.00300716", "up": "16720",
+        "uq": "-0.001", "uf": "-0.00300716", "mp": "0.0", "ut": 1669262908197}},
+    "CONDITIONAL_ORDER_TRIGGER_REJECT": {"e": "CONDITIONAL_ORDER_TRIGGER_REJECT", "E": 1685517224945,
+        "T": 1685517224955, "or": {"s": "ETHUSDT", "i": 155618472834, "r": "Due to the order could not be filled "
+        "immediately, the FOK order has been rejected. The order will not be recorded in the order history"}},
+    "MARGIN_CALL": {"e": "MARGIN_CALL", "E": 1587727187525, "cw": "3.16812045", "p": [{
+        "s": "ETHUSDT", "ps": "LONG", "pa": "1.327", "mt": "CROSSED", "iw": "0", "mp": "187.17127",
+        "up": "-1.166074", "mm": "1.614445"}]},
+    "ACCOUNT_CONFIG_UPDATE": {"e": "ACCOUNT_CONFIG_UPDATE", "E": 1611646737479, "T": 1611646737476,
+                              "ac": {"s": "BTCUSDT", "l": 25}},
+    "TRADE_LITE": {"e": "TRADE_LITE", "E": 1721895408092, "T": 1721895408214, "s": "BTCUSDT", "q": "0.001",
+                   "p": "0", "m": False, "c": "z8hcUoOsqEdKMeKPSABslD", "S": "BUY", "L": "64089.20",
+                   "l": "0.040", "t": 109100866, "i": 8886774},
+}
+
+
+def user_event(name: str, event_ms: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """A user-data event of type ``name``: the documented example with ``E`` (and ``T``) at ``event_ms`` and
+    ``fields`` merged in (a dict value updates the example's object of that key, e.g. ``{"o": {"X": "NEW"}}``).
+
+    Raises:
+        KeyError: ``name`` is not one of ``USER_EVENT_EXAMPLES``.
+    """
+    example = USER_EVENT_EXAMPLES[name]
+    out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in example.items()}
+    out["E"] = event_ms
+    if "T" in out:
+        out["T"] = event_ms
+    for key, value in fields.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out

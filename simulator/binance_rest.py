@@ -6,6 +6,25 @@ Invariants:
 - Errors are ``{"code": <negative int>, "msg": ...}`` with Binance's HTTP status (400, 401 for key problems,
   404 for unknown paths, 429 / 418 for limits).
 - Security: NONE (market data), USER_STREAM (API key: listenKey), SIGNED (key + timestamp + signature).
+- A placement (``POST /fapi/v1/order``) is counted in ``twin.received`` by its ``newClientOrderId`` as soon as
+  its parameters are read, before weight, signature or validation.
+- Position mode (USD-M "New Order", "Change Position Mode"): in one-way mode ``positionSide`` is BOTH (or
+  left out); in hedge mode it must be LONG or SHORT, and ``reduceOnly`` must not be sent at all (-1106); a
+  side that does not match the mode is -4061. An order against its side's direction (SELL on LONG, BUY on
+  SHORT) closes that side and may not exceed it (-2022). POST /fapi/v1/positionSide/dual changes the mode
+  only with no position and no open order (-4068, -4067), and answers -4059 when nothing would change.
+- ``POST /fapi/v1/countdownCancelAll`` (SIGNED, weight 10): ``symbol`` and ``countdownTime`` (ms, digits
+  only; 0 stops the countdown) are mandatory (-1102), an unknown symbol is -1121; the countdowns and their
+  checker live in binance_countdown.py.
+- GET /fapi/v1/accountConfig and GET /fapi/v1/symbolConfig (both SIGNED, weight 5; USD-M "Futures Account
+  Configuration", "Symbol Configuration"): the account's ``canTrade`` / ``canWithdraw`` (BinanceConfig) and
+  each symbol's ``marginType`` (CROSSED unless POST /fapi/v1/marginType changed it) and ``leverage`` (POST
+  /fapi/v1/leverage).
+- ``BinanceConfig.ip_allowed=False``: every SIGNED and USER_STREAM request answers -2015 (HTTP 401) once
+  the key's format passed, as the venue answers a key used from an IP not on its list.
+- Balances carry the venue's own fields: ``balance`` (wallet), ``crossWalletBalance``, ``crossUnPnl`` and
+  ``availableBalance`` = wallet + unrealised PnL - initial margin of positions and open orders (free
+  margin, never below 0).
 """
 
 from __future__ import annotations
@@ -20,17 +39,19 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from simulator import binance_format as fmt
+from simulator.account import PositionSide
 from simulator.binance_auth import BinanceError, check_api_key, verify_signed
 from simulator.book import Side
+from simulator.faults import FaultKind
 from simulator.matching import OrderRejected, OrderRequest, OrderType, RejectReason, TimeInForce, UnknownOrder
 
 if TYPE_CHECKING:
-    from simulator.binance import BinanceTwin
+    from simulator.binance_config import BinanceTwinLike
 
 __all__ = ["routes", "mark_price_event", "ticker_event", "mini_ticker_event"]
 
 Params = dict[str, str]
-Handler = Callable[["BinanceTwin", Params], Any]
+Handler = Callable[["BinanceTwinLike", Params], Any]
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _REJECTS = {
     RejectReason.DUPLICATE_CLIENT_ID: (-4116, "clientOrderId is duplicated"),
@@ -41,7 +62,9 @@ _REJECTS = {
     RejectReason.BAD_QTY: (-4003, "Quantity less than or equal to zero."),
     RejectReason.BAD_PRICE: (-4014, "Price not increased by tick size."),
     RejectReason.UNKNOWN_SYMBOL: (-1121, "Invalid symbol."),
+    RejectReason.POSITION_SIDE_MISMATCH: (-4061, "Order's position side does not match user's setting."),
 }
+_POSITION_SIDES = {"BOTH": PositionSide.BOTH, "LONG": PositionSide.LONG, "SHORT": PositionSide.SHORT}
 
 
 def _mandatory(p: Params, name: str) -> str:
@@ -51,7 +74,7 @@ def _mandatory(p: Params, name: str) -> str:
     return value
 
 
-def _symbol(twin: BinanceTwin, p: Params, required: bool = True) -> str | None:
+def _symbol(twin: BinanceTwinLike, p: Params, required: bool = True) -> str | None:
     sym = p.get("symbol", "").upper()
     if not sym:
         if required:
@@ -70,15 +93,15 @@ def _decimal(p: Params, name: str) -> Decimal:
 
 
 # -- market data ---------------------------------------------------------------------------------------------
-def _ping(twin: BinanceTwin, p: Params) -> Any:
+def _ping(twin: BinanceTwinLike, p: Params) -> Any:
     return {}
 
 
-def _time(twin: BinanceTwin, p: Params) -> Any:
+def _time(twin: BinanceTwinLike, p: Params) -> Any:
     return {"serverTime": twin.now_ms()}
 
 
-def _exchange_info(twin: BinanceTwin, p: Params) -> Any:
+def _exchange_info(twin: BinanceTwinLike, p: Params) -> Any:
     lim = twin.config.limits
     return {
         "timezone": "UTC", "serverTime": twin.now_ms(), "futuresType": "U_MARGINED",
@@ -98,7 +121,7 @@ def _depth_weight(p: Params) -> int:
     return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
 
 
-def _depth(twin: BinanceTwin, p: Params) -> Any:
+def _depth(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     limit = int(p.get("limit", "500") or 500)
@@ -109,7 +132,7 @@ def _depth(twin: BinanceTwin, p: Params) -> Any:
             "bids": fmt.levels(spec, mirror.bids(limit)), "asks": fmt.levels(spec, mirror.asks(limit))}
 
 
-def _trades(twin: BinanceTwin, p: Params) -> Any:
+def _trades(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     limit = min(1000, int(p.get("limit", "500") or 500))
@@ -117,7 +140,7 @@ def _trades(twin: BinanceTwin, p: Params) -> Any:
     return [fmt.trade_json(twin.specs[sym], t, ts) for t, ts in rows]
 
 
-def _agg_trades(twin: BinanceTwin, p: Params) -> Any:
+def _agg_trades(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     limit = min(1000, int(p.get("limit", "500") or 500))
@@ -126,7 +149,7 @@ def _agg_trades(twin: BinanceTwin, p: Params) -> Any:
     return [fmt.agg_trade_json(twin.specs[sym], t, ts) for t, ts in rows[-limit:]]
 
 
-def _klines(twin: BinanceTwin, p: Params) -> Any:
+def _klines(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     interval = _mandatory(p, "interval")
@@ -139,24 +162,24 @@ def _klines(twin: BinanceTwin, p: Params) -> Any:
     return [fmt.kline_array(twin.specs[sym], k) for k in aggs[interval].history(start, end, limit)]
 
 
-def _book_ticker_row(twin: BinanceTwin, sym: str) -> dict[str, Any]:
+def _book_ticker_row(twin: BinanceTwinLike, sym: str) -> dict[str, Any]:
     spec, mirror = twin.specs[sym], twin.depth[sym].mirror
     (bp, bq), (ap, aq) = mirror.bids(1)[0], mirror.asks(1)[0]
     return {"symbol": sym, "bidPrice": fmt.px(spec, bp), "bidQty": fmt.qty(spec, bq), "askPrice": fmt.px(spec, ap),
             "askQty": fmt.qty(spec, aq), "time": twin.now_ms(), "lastUpdateId": mirror.update_id}
 
 
-def _book_ticker(twin: BinanceTwin, p: Params) -> Any:
+def _book_ticker(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p, required=False)
     return _book_ticker_row(twin, sym) if sym else [_book_ticker_row(twin, s) for s in twin.specs]
 
 
-def _last_price(twin: BinanceTwin, sym: str) -> Decimal:
+def _last_price(twin: BinanceTwinLike, sym: str) -> Decimal:
     trades = twin.trades[sym]
     return trades[-1][0].price if trades else twin.engine.books[sym].mid().quantize(twin.specs[sym].tick)
 
 
-def _price(twin: BinanceTwin, p: Params) -> Any:
+def _price(twin: BinanceTwinLike, p: Params) -> Any:
     def row(s: str) -> dict[str, Any]:
         return {"symbol": s, "price": fmt.px(twin.specs[s], _last_price(twin, s)), "time": twin.now_ms()}
 
@@ -164,11 +187,11 @@ def _price(twin: BinanceTwin, p: Params) -> Any:
     return row(sym) if sym else [row(s) for s in twin.specs]
 
 
-def _mark(twin: BinanceTwin, sym: str) -> str:
+def _mark(twin: BinanceTwinLike, sym: str) -> str:
     return str(twin.engine.books[sym].mid().quantize(Decimal("0.00000001")))
 
 
-def _premium_row(twin: BinanceTwin, sym: str) -> dict[str, Any]:
+def _premium_row(twin: BinanceTwinLike, sym: str) -> dict[str, Any]:
     now = twin.now_ms()
     mark = _mark(twin, sym)
     return {"symbol": sym, "markPrice": mark, "indexPrice": mark, "estimatedSettlePrice": mark,
@@ -176,19 +199,19 @@ def _premium_row(twin: BinanceTwin, sym: str) -> dict[str, Any]:
             "nextFundingTime": now - now % 28_800_000 + 28_800_000, "time": now}
 
 
-def _premium(twin: BinanceTwin, p: Params) -> Any:
+def _premium(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p, required=False)
     return _premium_row(twin, sym) if sym else [_premium_row(twin, s) for s in twin.specs]
 
 
-def mark_price_event(twin: BinanceTwin, sym: str, now: int) -> dict[str, Any]:
+def mark_price_event(twin: BinanceTwinLike, sym: str, now: int) -> dict[str, Any]:
     """``markPriceUpdate`` stream payload."""
     row = _premium_row(twin, sym)
     return {"e": "markPriceUpdate", "E": now, "s": sym, "p": row["markPrice"], "i": row["indexPrice"],
             "P": row["estimatedSettlePrice"], "r": row["lastFundingRate"], "T": row["nextFundingTime"]}
 
 
-def _ticker_row(twin: BinanceTwin, sym: str) -> dict[str, Any]:
+def _ticker_row(twin: BinanceTwinLike, sym: str) -> dict[str, Any]:
     spec, now = twin.specs[sym], twin.now_ms()
     day = [(t, ts) for t, ts in twin.trades[sym] if ts > now - 86_400_000]
     last = _last_price(twin, sym)
@@ -207,12 +230,12 @@ def _ticker_row(twin: BinanceTwin, sym: str) -> dict[str, Any]:
     }
 
 
-def _ticker24(twin: BinanceTwin, p: Params) -> Any:
+def _ticker24(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p, required=False)
     return _ticker_row(twin, sym) if sym else [_ticker_row(twin, s) for s in twin.specs]
 
 
-def ticker_event(twin: BinanceTwin, sym: str, now: int) -> dict[str, Any]:
+def ticker_event(twin: BinanceTwinLike, sym: str, now: int) -> dict[str, Any]:
     """``24hrTicker`` stream payload."""
     r = _ticker_row(twin, sym)
     return {"e": "24hrTicker", "E": now, "s": sym, "p": r["priceChange"], "P": r["priceChangePercent"],
@@ -221,14 +244,14 @@ def ticker_event(twin: BinanceTwin, sym: str, now: int) -> dict[str, Any]:
             "F": r["firstId"], "L": r["lastId"], "n": r["count"]}
 
 
-def mini_ticker_event(twin: BinanceTwin, sym: str, now: int) -> dict[str, Any]:
+def mini_ticker_event(twin: BinanceTwinLike, sym: str, now: int) -> dict[str, Any]:
     """``24hrMiniTicker`` stream payload."""
     r = _ticker_row(twin, sym)
     return {"e": "24hrMiniTicker", "E": now, "s": sym, "c": r["lastPrice"], "o": r["openPrice"], "h": r["highPrice"],
             "l": r["lowPrice"], "v": r["volume"], "q": r["quoteVolume"]}
 
 
-def _leverage_bracket(twin: BinanceTwin, p: Params) -> Any:
+def _leverage_bracket(twin: BinanceTwinLike, p: Params) -> Any:
     def row(s: str) -> dict[str, Any]:
         return {"symbol": s, "notionalCoef": 1.0, "brackets": [
             {"bracket": 1, "initialLeverage": 125, "notionalCap": 50000, "notionalFloor": 0, "maintMarginRatio": 0.004, "cum": 0.0},
@@ -245,26 +268,45 @@ def _e8(v: Decimal) -> str:
     return str(v.quantize(Decimal("0.00000001")))
 
 
-def _upnl(twin: BinanceTwin) -> Decimal:
+def _upnl(twin: BinanceTwinLike) -> Decimal:
     marks = twin.engine.marks()
-    return sum((pos.unrealized(twin.specs[s], marks[s]) for s, pos in twin.engine.account.positions.items()), Decimal(0))
+    return sum((pos.unrealized(twin.specs[pos.symbol], marks[pos.symbol]) for pos in twin.engine.account.positions.values()),
+               Decimal(0))
 
 
-def _balance(twin: BinanceTwin, p: Params) -> Any:
+def _order_margin(twin: BinanceTwinLike, asset: str) -> Decimal:
+    """Initial margin held by open orders that can open a position (reduce-only ones hold none)."""
+    acct, marks = twin.engine.account, twin.engine.marks()
+    return sum((twin.specs[o.symbol].notional(o.remaining, o.price or marks[o.symbol]) / acct.leverage
+                for o in twin.engine.open_orders()
+                if twin.specs[o.symbol].settle_asset == asset and not o.reduce_only), Decimal(0))
+
+
+def _available(twin: BinanceTwinLike, asset: str) -> Decimal:
+    """Free margin: wallet + unrealised PnL - initial margin of positions and open orders, never below 0."""
+    acct = twin.engine.account
+    wallet = acct.balances.get(asset, Decimal(0))
+    used = acct.margin_used(twin.specs, twin.engine.marks(), asset) + _order_margin(twin, asset)
+    return max(Decimal(0), wallet + _upnl(twin) - used)
+
+
+def _balance(twin: BinanceTwinLike, p: Params) -> Any:
     acct, now = twin.engine.account, twin.now_ms()
     rows = []
     for asset, wallet in acct.balances.items():
-        avail = wallet - acct.margin_used(twin.specs, twin.engine.marks(), asset)
+        avail = _available(twin, asset)
         rows.append({"accountAlias": "SgsR", "asset": asset, "balance": _e8(wallet), "crossWalletBalance": _e8(wallet),
-                     "crossUnPnl": _e8(_upnl(twin)), "availableBalance": _e8(avail), "maxWithdrawAmount": _e8(avail),
-                     "marginAvailable": True, "updateTime": acct.updated_ms or now})
+                     "crossUnPnl": _e8(_upnl(twin)), "availableBalance": _e8(avail),
+                     "maxWithdrawAmount": _e8(min(avail, wallet)), "marginAvailable": True,
+                     "updateTime": acct.updated_ms or now})
     return rows
 
 
-def _position_rows(twin: BinanceTwin, v3: bool) -> list[dict[str, Any]]:
+def _position_rows(twin: BinanceTwinLike, v3: bool) -> list[dict[str, Any]]:
     acct, marks, rows = twin.engine.account, twin.engine.marks(), []
-    for sym, spec in twin.specs.items():
-        pos = acct.positions.get(sym)
+    sides = (PositionSide.LONG, PositionSide.SHORT) if acct.hedge else (PositionSide.BOTH,)
+    for (sym, spec), side in ((item, side) for item in twin.specs.items() for side in sides):
+        pos = acct.positions.get((sym, side))
         if v3 and (pos is None or pos.qty == 0):
             continue
         qty = pos.qty if pos else Decimal(0)
@@ -273,7 +315,7 @@ def _position_rows(twin: BinanceTwin, v3: bool) -> list[dict[str, Any]]:
         notional = qty * mark * spec.contract_size
         upnl = pos.unrealized(spec, mark) if pos else Decimal(0)
         im = abs(notional) / acct.leverage
-        base = {"symbol": sym, "positionSide": "BOTH", "positionAmt": fmt.qty(spec, qty), "entryPrice": str(entry),
+        base = {"symbol": sym, "positionSide": side.value, "positionAmt": fmt.qty(spec, qty), "entryPrice": str(entry),
                 "breakEvenPrice": str(entry), "markPrice": _e8(mark), "unRealizedProfit": _e8(upnl),
                 "liquidationPrice": "0", "isolatedMargin": "0", "notional": _e8(notional), "marginAsset": "USDT",
                 "isolatedWallet": "0", "initialMargin": _e8(im), "maintMargin": _e8(abs(notional) * Decimal("0.004")),
@@ -289,23 +331,25 @@ def _position_rows(twin: BinanceTwin, v3: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _position_risk_v2(twin: BinanceTwin, p: Params) -> Any:
+def _position_risk_v2(twin: BinanceTwinLike, p: Params) -> Any:
     return _position_rows(twin, v3=False)
 
 
-def _position_risk_v3(twin: BinanceTwin, p: Params) -> Any:
+def _position_risk_v3(twin: BinanceTwinLike, p: Params) -> Any:
     return _position_rows(twin, v3=True)
 
 
-def _account(twin: BinanceTwin, p: Params, v3: bool) -> Any:
+def _account(twin: BinanceTwinLike, p: Params, v3: bool) -> Any:
     bal = _balance(twin, p)
     usdt = next((b for b in bal if b["asset"] == "USDT"), bal[0])
     upnl = _e8(_upnl(twin))
     positions = _position_rows(twin, v3=True)
-    margin = _e8(sum((Decimal(r["initialMargin"]) for r in positions), Decimal(0)))
+    order_margin = _order_margin(twin, "USDT")
+    margin = _e8(sum((Decimal(r["initialMargin"]) for r in positions), order_margin))
     assets = [{"asset": b["asset"], "walletBalance": b["balance"], "unrealizedProfit": upnl,
-               "marginBalance": b["balance"], "maintMargin": "0", "initialMargin": margin, "positionInitialMargin": margin,
-               "openOrderInitialMargin": "0", "crossWalletBalance": b["balance"], "crossUnPnl": upnl,
+               "marginBalance": _e8(Decimal(b["balance"]) + Decimal(upnl)), "maintMargin": "0", "initialMargin": margin,
+               "positionInitialMargin": _e8(Decimal(margin) - order_margin), "openOrderInitialMargin": _e8(order_margin),
+               "crossWalletBalance": b["balance"], "crossUnPnl": upnl,
                "availableBalance": b["availableBalance"], "maxWithdrawAmount": b["maxWithdrawAmount"],
                "updateTime": b["updateTime"]} | ({} if v3 else {"marginAvailable": True}) for b in bal]
     pos_rows = [{k: r[k] for k in ("symbol", "positionSide", "positionAmt", "isolatedMargin", "notional",
@@ -313,8 +357,9 @@ def _account(twin: BinanceTwin, p: Params, v3: bool) -> Any:
                 | {"unrealizedProfit": r["unRealizedProfit"]} for r in positions]
     out: dict[str, Any] = {
         "totalInitialMargin": margin, "totalMaintMargin": "0", "totalWalletBalance": usdt["balance"],
-        "totalUnrealizedProfit": upnl, "totalMarginBalance": usdt["balance"], "totalPositionInitialMargin": margin,
-        "totalOpenOrderInitialMargin": "0", "totalCrossWalletBalance": usdt["balance"], "totalCrossUnPnl": upnl,
+        "totalUnrealizedProfit": upnl, "totalMarginBalance": _e8(Decimal(usdt["balance"]) + Decimal(upnl)),
+        "totalPositionInitialMargin": _e8(Decimal(margin) - order_margin),
+        "totalOpenOrderInitialMargin": _e8(order_margin), "totalCrossWalletBalance": usdt["balance"], "totalCrossUnPnl": upnl,
         "availableBalance": usdt["availableBalance"], "maxWithdrawAmount": usdt["maxWithdrawAmount"],
         "assets": assets, "positions": pos_rows,
     }
@@ -325,7 +370,7 @@ def _account(twin: BinanceTwin, p: Params, v3: bool) -> Any:
 
 
 # -- orders ----------------------------------------------------------------------------------------------------
-def _new_order(twin: BinanceTwin, p: Params) -> Any:
+def _new_order(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     spec = twin.specs[sym]
@@ -335,7 +380,13 @@ def _new_order(twin: BinanceTwin, p: Params) -> Any:
     type_raw = _mandatory(p, "type")
     if type_raw not in ("LIMIT", "MARKET"):
         raise BinanceError(-1116, "Invalid orderType.")
-    if p.get("positionSide", "BOTH") != "BOTH":
+    position_side = _POSITION_SIDES.get(p.get("positionSide") or "BOTH")
+    if position_side is None:
+        raise BinanceError(-1130, "Data sent for parameter 'positionSide' is not valid.")
+    hedge = twin.engine.account.hedge
+    if hedge and "reduceOnly" in p:
+        raise BinanceError(-1106, "Parameter 'reduceOnly' sent when not required.")
+    if (position_side is not PositionSide.BOTH) != hedge:
         raise BinanceError(-4061, "Order's position side does not match user's setting.")
     qty = _decimal(p, "quantity")
     if qty <= 0:
@@ -358,14 +409,15 @@ def _new_order(twin: BinanceTwin, p: Params) -> Any:
         if price <= 0 or price % spec.tick != 0:
             raise BinanceError(-4014, "Price not increased by tick size.")
     reduce_only = p.get("reduceOnly", "false").lower() == "true"
+    closes = hedge and (side_raw == "SELL") == (position_side is PositionSide.LONG)  # SELL LONG, BUY SHORT
     ref = price if price is not None else twin.engine.books[sym].mid()
-    if not reduce_only and qty * ref * spec.contract_size < twin.min_notional[sym]:
+    if not (reduce_only or closes) and qty * ref * spec.contract_size < twin.min_notional[sym]:
         notional = twin.min_notional[sym]
         raise BinanceError(-4164, f"Order's notional must be no smaller than {notional} (unless you choose reduce only).")
     client_id = p.get("newClientOrderId") or f"x-{secrets.token_hex(11)}"
     if not _CLIENT_ID.match(client_id):
         raise BinanceError(-4015, "Client order id is not valid.")
-    req = OrderRequest(sym, Side(side_raw), OrderType(type_raw), qty, client_id, price, tif, reduce_only)
+    req = OrderRequest(sym, Side(side_raw), OrderType(type_raw), qty, client_id, price, tif, reduce_only, position_side)
     try:
         order = twin.engine.place(req, twin.now_ms())
     except OrderRejected as exc:
@@ -384,7 +436,7 @@ def _ids(p: Params) -> tuple[int | None, str | None]:
     return (int(oid) if oid else None), (cid or None)
 
 
-def _get_order(twin: BinanceTwin, p: Params) -> Any:
+def _get_order(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     oid, cid = _ids(p)
@@ -395,7 +447,7 @@ def _get_order(twin: BinanceTwin, p: Params) -> Any:
     return fmt.order_json(twin.specs[sym], order, with_time=True)
 
 
-def _cancel_order(twin: BinanceTwin, p: Params) -> Any:
+def _cancel_order(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     oid, cid = _ids(p)
@@ -407,12 +459,12 @@ def _cancel_order(twin: BinanceTwin, p: Params) -> Any:
     return fmt.cancel_json(twin.specs[sym], order)
 
 
-def _open_orders(twin: BinanceTwin, p: Params) -> Any:
+def _open_orders(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p, required=False)
     return [fmt.order_json(twin.specs[o.symbol], o, with_time=True) for o in twin.engine.open_orders(sym)]
 
 
-def _cancel_all(twin: BinanceTwin, p: Params) -> Any:
+def _cancel_all(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     assert sym is not None
     twin.engine.cancel_all(sym, twin.now_ms())
@@ -420,11 +472,25 @@ def _cancel_all(twin: BinanceTwin, p: Params) -> Any:
     return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
 
-def _listen_key_post(twin: BinanceTwin, p: Params) -> Any:
+def _countdown_cancel_all(twin: BinanceTwinLike, p: Params) -> Any:
+    """POST /fapi/v1/countdownCancelAll: set, replace or (0) stop the symbol's auto-cancel countdown."""
+    refusal = twin.countdowns.refusal
+    if refusal is not None:
+        code, msg, status = refusal
+        raise BinanceError(code, msg, status)
+    sym = _symbol(twin, p)
+    assert sym is not None
+    raw = _mandatory(p, "countdownTime")
+    if not raw.isdigit():
+        raise BinanceError(-1100, "Illegal characters found in parameter 'countdownTime'; legal range is '^[0-9]{1,20}$'.")
+    return twin.countdowns.set(sym, int(raw))
+
+
+def _listen_key_post(twin: BinanceTwinLike, p: Params) -> Any:
     return {"listenKey": twin.create_listen_key()}
 
 
-def _listen_key_put(twin: BinanceTwin, p: Params) -> Any:
+def _listen_key_put(twin: BinanceTwinLike, p: Params) -> Any:
     for key in list(twin.listen_keys):
         if twin.listen_key_valid(key):
             twin.listen_keys[key] = twin.now_ms() + int(twin.config.listen_key_ttl_s * 1000)
@@ -432,7 +498,7 @@ def _listen_key_put(twin: BinanceTwin, p: Params) -> Any:
     raise BinanceError(-1125, "This listenKey does not exist.")
 
 
-def _listen_key_delete(twin: BinanceTwin, p: Params) -> Any:
+def _listen_key_delete(twin: BinanceTwinLike, p: Params) -> Any:
     twin.expire_listen_keys(all_keys=True)
     return {}
 
@@ -441,20 +507,84 @@ def _const(value: Any) -> Handler:
     return lambda twin, p: value
 
 
-def _leverage(twin: BinanceTwin, p: Params) -> Any:
+def _leverage(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     lev = int(_mandatory(p, "leverage"))
     twin.engine.account.leverage = lev
+    if sym is not None:
+        twin.leverages[sym] = lev
+    twin.emit_user_event("ACCOUNT_CONFIG_UPDATE", ac={"s": sym, "l": lev})
     return {"leverage": lev, "maxNotionalValue": "10000000", "symbol": sym}
 
 
-def _commission(twin: BinanceTwin, p: Params) -> Any:
+def _position_mode(twin: BinanceTwinLike, p: Params) -> Any:
+    return {"dualSidePosition": twin.engine.account.hedge}
+
+
+def _change_position_mode(twin: BinanceTwinLike, p: Params) -> Any:
+    """POST /fapi/v1/positionSide/dual: ``dualSidePosition`` "true" (hedge) or "false" (one-way)."""
+    raw = _mandatory(p, "dualSidePosition").lower()
+    if raw not in ("true", "false"):
+        raise BinanceError(-1130, "Data sent for parameter 'dualSidePosition' is not valid.")
+    acct = twin.engine.account
+    if (raw == "true") == acct.hedge:
+        raise BinanceError(-4059, "No need to change position side.")
+    if twin.engine.open_orders():
+        raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
+    if any(pos.qty != 0 for pos in acct.positions.values()):
+        raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
+    acct.hedge = raw == "true"
+    return {"code": 200, "msg": "success"}
+
+
+def _commission(twin: BinanceTwinLike, p: Params) -> Any:
     sym = _symbol(twin, p)
     return {"symbol": sym, "makerCommissionRate": str(twin.engine.maker_fee), "takerCommissionRate": str(twin.engine.taker_fee)}
 
 
+def _account_config(twin: BinanceTwinLike, p: Params) -> Any:
+    """GET /fapi/v1/accountConfig (Futures Account Configuration, weight 5)."""
+    cfg = twin.config
+    return {"feeTier": 0, "canTrade": cfg.can_trade, "canDeposit": True, "canWithdraw": cfg.can_withdraw,
+            "dualSidePosition": twin.engine.account.hedge, "updateTime": 0, "multiAssetsMargin": False,
+            "tradeGroupId": -1}
+
+
+def _symbol_config(twin: BinanceTwinLike, p: Params) -> Any:
+    """GET /fapi/v1/symbolConfig (Symbol Configuration, weight 5): one row per symbol, or the one asked for."""
+    sym = _symbol(twin, p, required=False)
+    return [{"symbol": s, "marginType": twin.margin_types[s], "isAutoAddMargin": False, "leverage": twin.leverages[s],
+             "maxNotionalValue": "10000000"} for s in ([sym] if sym else list(twin.specs))]
+
+
+def _margin_type(twin: BinanceTwinLike, p: Params) -> Any:
+    """POST /fapi/v1/marginType (Change Margin Type): ISOLATED or CROSSED; -4046 when unchanged."""
+    sym = _symbol(twin, p)
+    assert sym is not None
+    raw = _mandatory(p, "marginType").upper()
+    if raw not in ("ISOLATED", "CROSSED"):
+        raise BinanceError(-1130, "Data sent for parameter 'marginType' is not valid.")
+    if twin.margin_types[sym] == raw:
+        raise BinanceError(-4046, "No need to change margin type.")
+    twin.margin_types[sym] = raw
+    return {"code": 200, "msg": "success"}
+
+
+def _drift(twin: BinanceTwinLike, body: Any) -> Any:
+    """UNKNOWN_FIELD: the answer with one undocumented field at the venue's level (the object, or each object row)."""
+    fault = twin.faults.active(FaultKind.UNKNOWN_FIELD)
+    if fault is None:
+        return body
+    extra = {str(fault.params.get("field", "x_new_field")): fault.params.get("value", 1)}
+    if isinstance(body, dict):
+        return {**body, **extra}
+    if isinstance(body, list):
+        return [{**row, **extra} if isinstance(row, dict) else row for row in body]
+    return body
+
+
 # -- plumbing --------------------------------------------------------------------------------------------------
-def _wrap(twin: BinanceTwin, handler: Handler, weight: int | Callable[[Params], int], security: str,
+def _wrap(twin: BinanceTwinLike, handler: Handler, weight: int | Callable[[Params], int], security: str,
           orders: int = 0) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def view(request: web.Request) -> web.Response:
         raw_query = request.raw_path.partition("?")[2]
@@ -462,27 +592,33 @@ def _wrap(twin: BinanceTwin, handler: Handler, weight: int | Callable[[Params], 
         params: Params = dict(parse_qsl(raw_query, keep_blank_values=True))
         params.update(parse_qsl(raw_body, keep_blank_values=True))
         with_orders = orders > 0
+        if with_orders:
+            twin.received.add([params.get("newClientOrderId", "")], request)
         now = twin.now_ms()
         try:
             w = weight(params) if callable(weight) else weight
             twin.limits.charge(now, w, orders)
-            if security == "SIGNED":
-                verify_signed(twin.keys, request.headers.get("X-MBX-APIKEY"), params, raw_query, raw_body, now)
-            elif security == "USER_STREAM":
-                check_api_key(twin.keys, request.headers.get("X-MBX-APIKEY"))
+            if security in ("SIGNED", "USER_STREAM"):
+                api_key = request.headers.get("X-MBX-APIKEY")
+                check_api_key(twin.keys, api_key)
+                if not twin.config.ip_allowed:  # the key's IP allow-list does not hold this caller
+                    raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+                if security == "SIGNED":
+                    verify_signed(twin.keys, api_key, params, raw_query, raw_body, now)
             body = handler(twin, params)
         except BinanceError as exc:
             headers = twin.limits.headers(with_orders) | exc.headers
-            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status, headers=headers)
+            return web.json_response(_drift(twin, {"code": exc.code, "msg": exc.msg}), status=exc.status,
+                                     headers=headers)
         except (ValueError, InvalidOperation):
-            return web.json_response({"code": -1100, "msg": "Illegal characters found in a parameter."}, status=400,
-                                     headers=twin.limits.headers(with_orders))
-        return web.json_response(body, headers=twin.limits.headers(with_orders))
+            return web.json_response(_drift(twin, {"code": -1100, "msg": "Illegal characters found in a parameter."}),
+                                     status=400, headers=twin.limits.headers(with_orders))
+        return web.json_response(_drift(twin, body), headers=twin.limits.headers(with_orders))
 
     return view
 
 
-def routes(twin: BinanceTwin) -> list[web.RouteDef]:
+def routes(twin: BinanceTwinLike) -> list[web.RouteDef]:
     """Every REST route of the twin."""
     s, n, u = "SIGNED", "NONE", "USER_STREAM"
 
@@ -517,15 +653,20 @@ def routes(twin: BinanceTwin) -> list[web.RouteDef]:
     table += both("/fapi/v3/account", lambda t, p: _account(t, p, v3=True), 5, s)
     table += both("/fapi/v2/positionRisk", _position_risk_v2, 5, s)
     table += both("/fapi/v3/positionRisk", _position_risk_v3, 5, s)
-    table += both("/fapi/v1/positionSide/dual", _const({"dualSidePosition": False}), 30, s)
+    table += both("/fapi/v1/positionSide/dual", _position_mode, 30, s)
+    table += both("/fapi/v1/positionSide/dual", _change_position_mode, 1, s, "POST")
     table += both("/fapi/v1/multiAssetsMargin", _const({"multiAssetsMargin": False}), 30, s)
     table += both("/fapi/v1/leverage", _leverage, 1, s, "POST")
     table += both("/fapi/v1/commissionRate", _commission, 20, s)
+    table += both("/fapi/v1/accountConfig", _account_config, 5, s)
+    table += both("/fapi/v1/symbolConfig", _symbol_config, 5, s)
+    table += both("/fapi/v1/marginType", _margin_type, 1, s, "POST")
     table += [web.post("/fapi/v1/order", _wrap(twin, _new_order, 0, s, orders=1))]
     table += [web.get("/fapi/v1/order", _wrap(twin, _get_order, 1, s, orders=0))]
     table += [web.delete("/fapi/v1/order", _wrap(twin, _cancel_order, 1, s, orders=0))]
     table += both("/fapi/v1/openOrders", _open_orders, sym_weight(1, 40), s)
     table += both("/fapi/v1/allOpenOrders", _cancel_all, 1, s, "DELETE")
+    table += both("/fapi/v1/countdownCancelAll", _countdown_cancel_all, 10, s, "POST")
     table += both("/fapi/v1/listenKey", _listen_key_post, 1, u, "POST")
     table += both("/fapi/v1/listenKey", _listen_key_put, 1, u, "PUT")
     table += both("/fapi/v1/listenKey", _listen_key_delete, 1, u, "DELETE")

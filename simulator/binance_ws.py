@@ -1,12 +1,20 @@
 """Binance USD-M WebSocket streams: routing, (un)subscribe, raw vs combined framing, pings, user data.
 
 Invariants:
-- Paths: ``/public/ws[/<stream>]`` and ``/public/stream?streams=`` carry book streams (``@depth*``,
-  ``@bookTicker``); ``/market/...`` the other public streams; ``/private/ws?listenKey=`` and
-  ``/private/ws/<key>`` user data; legacy ``/ws/<stream|key>`` and ``/stream?streams=`` accept everything.
+- Paths (Binance notice of 2026-03-06, legacy paths retired 2026-04-23): ``/public/ws[/<stream>]`` and
+  ``/public/stream?streams=`` deliver the book streams (``@depth*``, ``@bookTicker``) and raw trades
+  (``@trade``: the notice's table leaves it out; it is delivered on ``/public``, ccxt/ccxt#28396 and
+  BYTEX-TRADE/bytex#7); ``/market/...`` every other public stream; ``/private/ws?listenKey=<key>[&events=A/B]``,
+  ``/private/ws/<key>`` and ``/private/stream?listenKey=`` user data (``events`` keeps only those event
+  types). The unrouted ``/ws/<stream>`` and ``/stream?streams=`` deliver ``/public`` streams only, unless
+  ``BinanceConfig.legacy_all_streams`` (the testnet's behaviour: everything, user data included).
+- A stream on the wrong category is accepted (in the URL or by SUBSCRIBE, acked ``{"result": null}``,
+  listed by LIST_SUBSCRIPTIONS) and never delivered, with no error: the venue's silent failure. Only a
+  name that is no stream at all is an error.
 - Raw connections get bare payloads; combined ones get ``{"stream": name, "data": payload}``.
-- Each connection has a bounded send queue drained by its own writer task (anyio task group owned by the
-  aiohttp handler); a full queue closes the connection (a slow consumer is dropped, never blocks the market).
+- Each connection has a bounded, latency-delayed send line drained by its own writer task and an inbox fed
+  by a pump task (wsconn.py; anyio task group owned by the aiohttp handler); a full send line closes the
+  connection (a slow consumer is dropped, never blocks the market).
 - Every diff-depth speed (``@depth``, ``@100ms``, ``@250ms``, ``@500ms``) receives every event of the twin's
   step rate, so ``pu == previous u`` holds on each of them.
 - Over ``max_incoming_per_s`` incoming frames in a second closes the connection (1008), as Binance does.
@@ -18,13 +26,13 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from simulator import binance_format as fmt
 from simulator import wsconn
@@ -32,12 +40,12 @@ from simulator.book import BookMirror
 from simulator.faults import FaultKind
 
 if TYPE_CHECKING:
-    from simulator.binance import BinanceTwin
+    from simulator.binance_config import BinanceTwinLike
 
 __all__ = ["StreamHub", "stream_kind"]
 
-_PUBLIC = re.compile(r"^[a-z0-9]+@(depth(5|10|20)?(@(0|100|250|500)ms)?|bookticker)$")
-_MARKET = re.compile(r"^[a-z0-9]+@(aggtrade|trade|kline_(1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w)|markprice(@1s)?|ticker|miniticker)$")
+_PUBLIC = re.compile(r"^[a-z0-9]+@(depth(5|10|20)?(@(0|100|250|500)ms)?|bookticker|trade)$")
+_MARKET = re.compile(r"^[a-z0-9]+@(aggtrade|kline_(1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w)|markprice(@1s)?|ticker|miniticker)$")
 _DEPTH_SPEEDS = ("", "@0ms", "@100ms", "@250ms", "@500ms")
 _encode = msgspec.json.Encoder().encode
 
@@ -68,10 +76,11 @@ class _Conn:
     ws: web.WebSocketResponse
     kind: str  # public | market | private | legacy
     combined: bool
-    send: Any
-    recv: Any
+    out: wsconn.DelayLine[wsconn.Outgoing]
+    inbox: wsconn.DelayLine[WSMessage]
     streams: list[str] = field(default_factory=list)
     user_key: str | None = None
+    events: frozenset[str] | None = None  # private ``events=`` selection (None: every event type)
     malformed: bool = False
     last_pong: float = field(default_factory=time.monotonic)
     incoming: deque[float] = field(default_factory=deque)
@@ -80,7 +89,7 @@ class _Conn:
 class StreamHub:
     """All WebSocket connections of one Binance twin and the stream -> connections index."""
 
-    def __init__(self, twin: BinanceTwin) -> None:
+    def __init__(self, twin: BinanceTwinLike) -> None:
         self.twin = twin
         self.conns: set[_Conn] = set()
         self._index: dict[str, set[_Conn]] = {}
@@ -92,6 +101,7 @@ class StreamHub:
             web.get("/market/ws", self._make("market", False)), web.get("/market/ws/{streams}", self._make("market", False)),
             web.get("/market/stream", self._make("market", True)),
             web.get("/private/ws", self._make("private", False)), web.get("/private/ws/{streams}", self._make("private", False)),
+            web.get("/private/stream", self._make("private", True)),
             web.get("/ws", self._make("legacy", False)), web.get("/ws/{streams}", self._make("legacy", False)),
             web.get("/stream", self._make("legacy", True)),
         ]
@@ -106,15 +116,18 @@ class StreamHub:
         if not conns:
             return
         data = payload() if callable(payload) else payload
+        drift = self.twin.faults.active(FaultKind.UNKNOWN_FIELD)
+        if drift is not None:  # the venue added a field without notice: in the event object
+            data = {**data, str(drift.params.get("field", "x_new_field")): drift.params.get("value", 1)}
         raw: bytes | None = None
         wrapped: bytes | None = None
         for conn in list(conns):
             if conn.combined:
                 wrapped = wrapped or _encode({"stream": stream, "data": data})
-                self._enqueue(conn, wrapped)
+                wsconn.enqueue(conn, wrapped)
             else:
                 raw = raw or _encode(data)
-                self._enqueue(conn, raw)
+                wsconn.enqueue(conn, raw)
 
     def publish_depth(self, symbol: str, event: dict[str, Any], mirror: BookMirror, now: int) -> None:
         low = symbol.lower()
@@ -137,38 +150,50 @@ class StreamHub:
         self.publish(f"{low}@ticker", lambda: binance_rest.ticker_event(self.twin, symbol, now))
         self.publish(f"{low}@miniTicker", lambda: binance_rest.mini_ticker_event(self.twin, symbol, now))
 
+    def push_unknown_event(self, event: str, now: int, conns: Iterable[_Conn] | None = None) -> int:
+        """UNKNOWN_EVENT: one frame of an event type the docs do not list, shaped like the other market pushes
+        (``e``, ``E``, ``s``), on every public / market / legacy connection (wrapped on combined ones), or on
+        ``conns``; returns how many connections got it."""
+        symbol = next(iter(self.twin.specs), "BTCUSDT")
+        data = {"e": event, "E": now, "s": symbol}
+        pushed = 0
+        for conn in list(self.conns if conns is None else conns):
+            if conn.kind == "private":
+                continue
+            if conn.combined:
+                wsconn.enqueue(conn, _encode({"stream": f"{symbol.lower()}@{event}", "data": data}))
+            else:
+                wsconn.enqueue(conn, _encode(data))
+            pushed += 1
+        return pushed
+
     def publish_user(self, payload: dict[str, Any]) -> None:
-        """User-data event to every private connection whose listen key is still valid."""
+        """User-data event to every private connection whose listen key is still valid and whose ``events``
+        selection (if any) names its type."""
         for conn in list(self.conns):
+            if conn.events is not None and payload.get("e") not in conn.events:
+                continue
             if conn.user_key is not None and self.twin.listen_key_valid(conn.user_key):
                 frame = _encode({"stream": conn.user_key, "data": payload}) if conn.combined else _encode(payload)
-                self._enqueue(conn, frame)
+                wsconn.enqueue(conn, frame)
 
     def expire_user(self, key: str, payload: dict[str, Any]) -> None:
         """Send ``listenKeyExpired`` to the key's connections, then close them."""
         for conn in list(self.conns):
             if conn.user_key == key:
-                self._enqueue(conn, _encode({"stream": key, "data": payload}) if conn.combined else _encode(payload))
-                self._enqueue(conn, b"")  # sentinel: writer closes after flushing
-
-    def _enqueue(self, conn: _Conn, frame: bytes) -> None:
-        wsconn.enqueue(conn, frame)
+                wsconn.enqueue(conn, _encode({"stream": key, "data": payload}) if conn.combined else _encode(payload))
+                wsconn.end_after(conn, 1000, b"listenKey expired")
 
     # -- faults -------------------------------------------------------------------------------------------
-    def _abort(self, conn: _Conn) -> None:
-        wsconn.abort(conn)
-
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
         wsconn.abort_all(self.conns)
 
     def mark_malformed(self) -> None:
-        for conn in self.conns:
-            conn.malformed = True
+        wsconn.mark_malformed(self.conns)
 
     async def close_all(self) -> None:
-        for conn in list(self.conns):
-            await conn.ws.close()
+        await wsconn.close_all(self.conns)
 
     # -- connection lifecycle -----------------------------------------------------------------------------
     def _make(self, kind: str, combined: bool) -> Callable[[web.Request], Any]:
@@ -181,7 +206,7 @@ class StreamHub:
         names: list[str] = []
         key: str | None = request.query.get("listenKey") if kind == "private" else None
         path_part = request.match_info.get("streams", "")
-        raw = request.query.get("streams", "") if combined else path_part
+        raw = request.query.get("streams", "") if combined and kind != "private" else path_part
         for name in filter(None, raw.split("/")):
             if stream_kind(name) is not None:
                 names.append(_canonical(name))
@@ -195,69 +220,48 @@ class StreamHub:
         names, key = self._initial_streams(request, kind, combined)
         if kind == "private" and (key is None or not twin.listen_key_valid(key)):
             return web.json_response({"code": -1125, "msg": "This listenKey does not exist."}, status=400)
-        if key is not None and not twin.listen_key_valid(key):
+        if (key is not None and not twin.listen_key_valid(key)) or (kind == "legacy" and not twin.config.legacy_all_streams):
             # Legacy /ws/<name>: Binance ignores a path segment that is neither a stream nor a live key
-            # (clients such as ccxt.pro open /ws/<id> and SUBSCRIBE afterwards).
+            # (clients such as ccxt.pro open /ws/<id> and SUBSCRIBE afterwards); since 2026-04-23 an unrouted
+            # connection gets /public data only, so no user data.
             key = None
-        bad = [n for n in names if not self._allowed(kind, n)]
-        if bad:
-            return web.json_response({"code": -1121, "msg": f"Invalid stream {bad[0]!r} for /{kind}."}, status=400)
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        send, recv = anyio.create_memory_object_stream[bytes](twin.config.send_queue)
-        conn = _Conn(request, ws, kind, combined, send, recv, user_key=key)
-        self.conns.add(conn)
+        selected = request.query.get("events") if kind == "private" else None
+        events = frozenset(filter(None, selected.split("/"))) if selected else None
+        ws = await wsconn.accept(request)
+        out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
+        conn = _Conn(request, ws, kind, combined, out, inbox, user_key=key, events=events)
         for n in names:
             self._subscribe(conn, n)
-        if twin.faults.active(FaultKind.DROP_WS) is not None:
-            self._abort(conn)
+        wsconn.admit(conn, self.conns, twin.faults)
+        unknown = twin.faults.active(FaultKind.UNKNOWN_EVENT)  # armed while no public connection was open
+        if unknown is not None and self.push_unknown_event(str(unknown.params.get("event", "x_new_event")),
+                                                           twin.now_ms(), [conn]):
+            twin.faults.consume(FaultKind.UNKNOWN_EVENT)
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._writer, conn)
-                tg.start_soon(self._pinger, conn)
-                await self._reader(conn)
-                tg.cancel_scope.cancel()
+            await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn), keeper=lambda: self._pinger(conn))
         finally:
-            self.conns.discard(conn)
             for n in list(conn.streams):
                 self._index.get(n, set()).discard(conn)
-            send.close()
-            recv.close()
         return ws
 
-    def _allowed(self, kind: str, name: str) -> bool:
+    def _delivers(self, kind: str, name: str) -> bool:
+        """Whether a connection on path ``kind`` receives stream ``name`` (a known stream either way)."""
         sk = stream_kind(name)
-        return sk is not None and (kind == "legacy" or kind == sk)
+        if kind == "legacy":
+            return self.twin.config.legacy_all_streams or sk == "public"
+        return kind == sk
 
     def _subscribe(self, conn: _Conn, name: str) -> None:
+        """Accept ``name``; deliver it only on its own category (elsewhere the venue is silent)."""
         if name not in conn.streams:
             conn.streams.append(name)
-            self._index.setdefault(name, set()).add(conn)
+            if self._delivers(conn.kind, name):
+                self._index.setdefault(name, set()).add(conn)
 
     def _unsubscribe(self, conn: _Conn, name: str) -> None:
         if name in conn.streams:
             conn.streams.remove(name)
             self._index.get(name, set()).discard(conn)
-
-    async def _writer(self, conn: _Conn) -> None:
-        faults = self.twin.faults
-        async with conn.recv:
-            async for frame in conn.recv:
-                if frame == b"":
-                    await conn.ws.close(code=1000, message=b"listenKey expired")
-                    return
-                if faults.active(FaultKind.STALL) is not None:
-                    continue  # stalled: nothing is sent
-                delay = faults.param(FaultKind.LATENCY, "ms", 200)
-                if delay > 0:
-                    await anyio.sleep(delay / 1000)
-                if conn.malformed:
-                    conn.malformed = False
-                    frame = frame[: max(1, len(frame) // 2)] + b"\x00}"  # truncated: not valid JSON
-                try:
-                    await conn.ws.send_str(frame.decode("utf-8", "replace"))
-                except (ConnectionResetError, RuntimeError):
-                    return
 
     async def _pinger(self, conn: _Conn) -> None:
         cfg, faults = self.twin.config, self.twin.faults
@@ -275,7 +279,7 @@ class StreamHub:
 
     async def _reader(self, conn: _Conn) -> None:
         ws, cfg, faults = conn.ws, self.twin.config, self.twin.faults
-        async for msg in ws:
+        async for msg in conn.inbox:
             now = time.monotonic()
             conn.incoming.append(now)
             while conn.incoming and now - conn.incoming[0] > 1.0:
@@ -292,7 +296,7 @@ class StreamHub:
             elif msg.type is WSMsgType.TEXT and not stalled:
                 reply = self._handle_request(conn, msg.data)
                 if reply is not None:
-                    self._enqueue(conn, _encode(reply))
+                    wsconn.enqueue(conn, _encode(reply))
 
     def _handle_request(self, conn: _Conn, text: str) -> dict[str, Any] | None:
         try:
@@ -312,7 +316,7 @@ class StreamHub:
             if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
                 return {"error": {"code": 2, "msg": "Invalid request: params must be an array of strings"}, "id": req_id}
             names = [_canonical(p) for p in params]
-            bad = [n for n in names if not self._allowed(conn.kind, n)]
+            bad = [n for n in names if stream_kind(n) is None]
             if method == "SUBSCRIBE" and bad:
                 return {"error": {"code": 2, "msg": f"Invalid request: invalid stream name {bad[0]}"}, "id": req_id}
             if method == "SUBSCRIBE" and len(set(conn.streams) | set(names)) > self.twin.config.max_streams:

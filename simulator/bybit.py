@@ -9,42 +9,72 @@ Invariants:
   hides one delta (the client sees ``u`` jump by 2). Level-1 topics are snapshot-only and repeat every 3 s.
 - ``tickers.{symbol}`` sends a snapshot, then deltas carrying only the fields that changed since the last
   message of that topic (plus ``symbol``).
-- REST paths live in bybit_rest.py, WebSockets in bybit_ws.py; this module owns state and wiring only.
+- Instruments: ``<U>USDT`` USDT perpetuals, and with ``settle_coins`` naming USDC the ``<U>PERP`` USDC
+  perpetuals too (Bybit's names; the shared market model gets their books, so they are opt-in). One UNIFIED
+  account holds a wallet per settle coin.
+- Position mode (docs/v5/position/position-mode.mdx): one-way by default, hedge with ``hedge=True`` or after
+  ``POST /v5/position/switch-mode``. The shared engine's mode is account-wide, where Bybit's is per symbol
+  or settle coin: here a switch applies to every USDT perpetual at once, and USDC perpetuals (one-way only
+  on Bybit) stay one-way whatever it is. Hedge-mode positions are one per side (``positionIdx`` 1 long,
+  2 short), each pushed and listed on its own.
+- Realtime order queries (``/v5/order/realtime`` by id, or ``openOnly=1``) find open orders and the most
+  recent ``RECENT_CLOSED`` closed ones; ``restart_books()`` (a service restart) also forgets those, after
+  which a closed order is only in ``/v5/order/history`` (docs/v5/order/open-order.mdx).
+- Lists page with ``limit`` and ``nextPageCursor``; ``page_size`` (0: none) caps every page below the
+  venue's own limits, so tests see several pages without hundreds of orders.
+- Disconnection protection (bybit_dcp.py): DCP enabled for DERIVATIVES unless ``dcp_enabled=False``; the
+  set and query endpoints, the ``dcp.*`` private topics, and the trigger: every open order cancelled
+  (``cancelType`` ``CancelByDCP``) once every private connection holding ``dcp.future`` has been gone for
+  the window. ``dcp_tick`` fires what is overdue; market steps, REST requests, private subscribes and
+  ``GET /__admin/dcp`` call it.
+- REST paths live in bybit_rest.py, WebSockets in bybit_ws.py; this module owns state and wiring only. Config
+  and records they share are in bybit_config.py; they type the twin as ``BybitTwinLike`` and never import this module.
   Time is the injected clock plus any CLOCK_SKEW fault.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from simulator import bybit_format as fmt
-from simulator.account import Account
+from simulator import bybit_rest, bybit_ws
+from simulator.account import Account, PositionSide
 from simulator.book import BookChanges, BookMirror, Level, PublicTrade
-from simulator.bybit_auth import LimitState, RateLimits
-from simulator.faults import Fault, FaultController, FaultKind
+from simulator.bybit_auth import LimitState
+from simulator.bybit_config import BybitConfig, DepthView, SymbolState
+from simulator.bybit_dcp import DERIVATIVES, DcpState, Fired
+from simulator.faults import Fault, FaultKind
 from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import AccountEvent, ExecType, MatchingEngine, Order, OrderEvent
-from simulator.twin import Credentials, ErrorKind, TwinUrls, admin_routes, book_json, fault_middleware
+from simulator.twin import (
+    ErrorKind,
+    TwinBase,
+    TwinUrls,
+    book_json,
+    random_credentials,
+    twin_app,
+)
 
-__all__ = ["BybitConfig", "BybitTwin", "bybit_specs", "bybit_factory", "VENUE", "DEPTHS", "KLINE_INTERVALS"]
+__all__ = ["BybitConfig", "BybitTwin", "bybit_specs", "bybit_factory", "VENUE", "DEPTHS", "KLINE_INTERVALS",
+           "RECENT_CLOSED"]
 
 VENUE = "bybit"
-DEPTHS = (1, 50, 200, 500, 1000)
+DEPTHS = (1, 50, 200, 1000)  # linear orderbook levels (level 500 removed for futures 2025-09-11, V5 changelog)
 KLINE_INTERVALS: dict[str, str] = {
     "1": "1m", "3": "3m", "5": "5m", "15": "15m", "30": "30m", "60": "1h", "120": "2h", "240": "4h",
     "360": "6h", "720": "12h", "D": "1d", "W": "1w",
 }
 """Bybit interval name -> the core aggregator's name (``M`` is not served)."""
+RECENT_CLOSED = 500  # closed orders a realtime query still finds (docs/v5/order/open-order.mdx)
 
 # (tickSize, qtyStep, minNotionalValue) per underlying, as Bybit sizes its USDT perpetuals.
 _SIZING: dict[str, tuple[str, str, str]] = {
@@ -53,54 +83,19 @@ _SIZING: dict[str, tuple[str, str, str]] = {
 }
 
 
-def bybit_specs(underlyings: list[str]) -> list[tuple[InstrumentSpec, Decimal]]:
-    """``<UNDERLYING>USDT`` linear perpetual specs with their min notional value."""
+def bybit_specs(underlyings: list[str], settle_coins: tuple[str, ...] = ("USDT",)) -> list[tuple[InstrumentSpec, Decimal]]:
+    """Linear perpetual specs with their min notional value: ``<U>USDT`` per underlying for USDT, and
+    ``<U>PERP`` (Bybit's USDC perpetual names) for USDC."""
     out = []
-    for u in underlyings:
-        tick, step, notional = _SIZING.get(u, ("0.01", "0.01", "5"))
-        out.append((InstrumentSpec(f"{u}USDT", u, "USDT", Decimal(tick), Decimal(step)), Decimal(notional)))
+    for coin in settle_coins:
+        for u in underlyings:
+            tick, step, notional = _SIZING.get(u, ("0.01", "0.01", "5"))
+            symbol = f"{u}USDT" if coin == "USDT" else f"{u}PERP"
+            out.append((InstrumentSpec(symbol, u, coin, Decimal(tick), Decimal(step), settle=coin), Decimal(notional)))
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class BybitConfig:
-    """Knobs of the Bybit twin (venue-realistic defaults).
-
-    ``idle_timeout_s``: a WebSocket that sends nothing for this long is dropped (10 min live).
-    ``send_queue``: frames buffered per connection before a slow consumer is dropped.
-    """
-
-    credentials: tuple[Credentials, ...] = ()
-    limits: RateLimits = field(default_factory=RateLimits)
-    idle_timeout_s: float = 600.0
-    balance_usdt: Decimal = Decimal(100_000)
-    send_queue: int = 10_000
-    level1_repeat_ms: int = 3000
-
-
-@dataclass(slots=True)
-class DepthView:
-    """What subscribers of one ``orderbook.{depth}.{symbol}`` topic hold."""
-
-    depth: int
-    u: int
-    bids: dict[Decimal, Decimal] = field(default_factory=dict)
-    asks: dict[Decimal, Decimal] = field(default_factory=dict)
-    restart: bool = False
-    last_push_ms: int = 0
-
-
-@dataclass(slots=True)
-class SymbolState:
-    mirror: BookMirror
-    seq: int
-    views: dict[int, DepthView] = field(default_factory=dict)
-    ticker: dict[str, str] | None = None
-    last_trade_px: Decimal | None = None
-    tick_dir: str = "ZeroPlusTick"
-
-
-class BybitTwin:
+class BybitTwin(TwinBase):
     """Bybit v5 linear twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -114,31 +109,17 @@ class BybitTwin:
 
     def __init__(self, model: MarketModel, config: BybitConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0) -> None:
-        from simulator import bybit_rest, bybit_ws  # local: they import this module's types
-
         cfg = config or BybitConfig()
         if not cfg.credentials:
-            rng_key = random.Random(seed ^ 0xB7B1)
-            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-            cred = Credentials("".join(rng_key.choice(alphabet) for _ in range(18)),
-                               "".join(rng_key.choice(alphabet) for _ in range(36)))
-            cfg = BybitConfig(**{**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__}, "credentials": (cred,)})
+            cfg = replace(cfg, credentials=(random_credentials(seed ^ 0xB7B1, 18, 36),))
+        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0xB7B17))
         self.config = cfg
-        self.credentials = cfg.credentials[0]
-        self.keys = {c.api_key: c for c in cfg.credentials}
-        self.model = model
-        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self.rng = random.Random(seed ^ 0xB7B17)
-        self.faults = FaultController()
-        self.specs: dict[str, InstrumentSpec] = {}
-        self.min_notional: dict[str, Decimal] = {}
-        for spec, notional in bybit_specs(model.underlyings):
-            model.add_book(VENUE, spec)
-            self.specs[spec.symbol] = spec
-            self.min_notional[spec.symbol] = notional
-        books = {s: model.book(VENUE, s) for s in self.specs}
-        self.engine = MatchingEngine(self.specs, books, Account({"USDT": cfg.balance_usdt}), maker_fee=Decimal("0.0002"),
-                                     taker_fee=Decimal("0.00055"))
+        sized = bybit_specs(model.underlyings, cfg.settle_coins)
+        books = self.add_books(spec for spec, _ in sized)
+        self.min_notional = {spec.symbol: notional for spec, notional in sized}
+        start = {"USDT": cfg.balance_usdt, "USDC": cfg.balance_usdc}
+        account = Account({coin: start[coin] for coin in cfg.settle_coins}, hedge=cfg.hedge)
+        self.engine = MatchingEngine(self.specs, books, account, maker_fee=Decimal("0.0002"), taker_fee=Decimal("0.00055"))
         self.state = {s: SymbolState(BookMirror(b), self.rng.randint(10**9, 10**10)) for s, b in books.items()}
         for st in self.state.values():
             st.mirror.update_id = self.rng.randint(10**6, 10**7)
@@ -148,23 +129,23 @@ class BybitTwin:
         self.link_ids: set[tuple[str, str]] = set()
         self.extra_orders: dict[int, tuple[Order, str]] = {}  # orders the venue killed on entry (PostOnly/FOK)
         self.reject_reasons: dict[int, str] = {}
+        self.cancel_types: dict[int, str] = {}  # cancelType of orders not cancelled by the user (CancelByDCP)
+        self.dcp = DcpState(cfg.dcp_enabled, int(cfg.dcp_apply_delay_s * 1000))
+        self.recent_closed: deque[int] = deque(maxlen=RECENT_CLOSED)  # closed order ids realtime still finds
+        self._unlinked = 0  # orders placed without orderLinkId (their engine client ids: fmt.NO_LINK + n)
+        self.refuse_subscribes = 0  # test knobs: refuse this many more subscribe requests / logins (bybit_ws.py)
+        self.refuse_logins = 0
         self.extra_count = 0  # ids of killed orders (9_000_000_000 + n), never reused
         self.engine.on_forget.append(lambda o: self.reject_reasons.pop(o.order_id, None))
+        self.engine.on_forget.append(lambda o: self.cancel_types.pop(o.order_id, None))
         self.exec_seq = self.rng.randint(10**11, 10**12)
         self.launch_ms = 1585526400000
         self.hub = bybit_ws.Hub(self)
         self.faults.add_listener(self._on_fault)
-        app = web.Application(middlewares=[fault_middleware(self)])
-        app.add_routes(admin_routes(self))
-        app.add_routes([web.post("/__admin/restart", self._admin_restart)])
-        app.add_routes(bybit_rest.routes(self))
-        app.add_routes(self.hub.routes())
-        self.app = app
+        self.app = twin_app(self, [web.post("/__admin/restart", self._admin_restart), web.get("/__admin/dcp", self._admin_dcp)],
+                            bybit_rest.routes(self), self.hub.routes())
 
     # -- Twin protocol ------------------------------------------------------------------------------------
-    def now_ms(self) -> int:
-        """Server time: the injected clock plus any CLOCK_SKEW fault."""
-        return self._clock_ms() + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
 
     def urls(self, base_http: str, base_ws: str) -> TwinUrls:
         return TwinUrls(base_http, {"public": f"{base_ws}/v5/public/linear", "private": f"{base_ws}/v5/private"})
@@ -197,16 +178,64 @@ class BybitTwin:
             self.faults.consume(FaultKind.DROP_WS)  # one-shot unless it has a duration
         elif fault.kind is FaultKind.MALFORMED_FRAME:
             self.hub.mark_malformed()
+        elif fault.kind is FaultKind.UNKNOWN_EVENT:
+            self.hub.push_unknown_event()
+
+    def drift_field(self) -> tuple[str, Any] | None:
+        """``(name, value)`` of the undocumented field an active UNKNOWN_FIELD fault adds, else None."""
+        fault = self.faults.active(FaultKind.UNKNOWN_FIELD)
+        if fault is None:
+            return None
+        return str(fault.params.get("field", "x_new_field")), fault.params.get("value", 1)
+
+    def drifted(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A market-data push with the UNKNOWN_FIELD fault's field in its ``data`` object (or each data row)."""
+        extra = self.drift_field()
+        if extra is None:
+            return payload
+        return payload | {"data": _with_field(payload.get("data"), *extra)}
+
+    def unknown_event(self) -> dict[str, Any]:
+        """A push of the topic the UNKNOWN_EVENT fault names, shaped like Bybit's public pushes."""
+        fault = self.faults.active(FaultKind.UNKNOWN_EVENT)
+        name = str(fault.params.get("event", "x_new_event")) if fault is not None else "x_new_event"
+        return {"topic": name, "type": "snapshot", "ts": self.now_ms(), "data": {}}
 
     def restart_books(self) -> None:
-        """Simulate a service restart: every book view's next message is a snapshot with ``u == 1``."""
+        """Simulate a service restart: every book view's next message is a snapshot with ``u == 1``, and the
+        closed orders realtime queries found are forgotten (they stay in order history)."""
         for st in self.state.values():
             for view in st.views.values():
                 view.restart = True
+        self.recent_closed.clear()
 
     async def _admin_restart(self, _: web.Request) -> web.Response:
         self.restart_books()
         return web.json_response({"restarted": sorted(self.specs)})
+
+    async def _admin_dcp(self, _: web.Request) -> web.Response:
+        """``GET /__admin/dcp``: enabled products, windows (in force and pending), running countdowns, triggers."""
+        now = self.now_ms()
+        self.dcp_tick(now)
+        return web.json_response(self.dcp.to_json(now) | {"holders": self.hub.dcp_holders()})
+
+    # -- disconnection protection ------------------------------------------------------------------------
+    def dcp_tick(self, now: int | None = None) -> list[Fired]:
+        """Fire every DCP countdown that has passed its window: the product's open orders are cancelled."""
+        ts = now if now is not None else self.now_ms()
+        fired = []
+        for product, since, window in self.dcp.due(ts):
+            ids: list[int] = []
+            if product == DERIVATIVES:  # every instrument of the twin is a linear perpetual
+                for order in self.engine.open_orders():
+                    self.cancel_types[order.order_id] = "CancelByDCP"
+                    self.engine.cancel(order.symbol, ts, order.order_id)
+                    ids.append(order.order_id)
+            fired.append(Fired(product, ts, since, window, tuple(ids)))
+        if fired:
+            self.dcp.fired.extend(fired)
+            self.flush_private(ts)
+        return fired
 
     # -- views --------------------------------------------------------------------------------------------
     def view(self, symbol: str, depth: int) -> DepthView:
@@ -232,12 +261,10 @@ class BybitTwin:
     # -- market -------------------------------------------------------------------------------------------
     def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
         """Publish one model step: fill resting orders, book/trade/kline/ticker topics, private topics."""
-        now = now_ms + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
+        now = self.skewed(now_ms)
+        self.dcp_tick(now)
         for symbol, ch in changes.items():
-            self.engine.on_market(symbol, now)
-            extra = self.engine.books[symbol].drain_changes()
-            if extra:
-                ch = ch.merged(extra)
+            ch = self.engine.match(symbol, ch, now)
             self._publish_book(symbol, ch, now)
             self._publish_trades(symbol, ch.trades, now)
             self._publish_ticker(symbol, now)
@@ -355,26 +382,43 @@ class BybitTwin:
             if isinstance(ev, OrderEvent):
                 spec = self.specs[ev.order.symbol]
                 reason = self.reject_reasons.get(ev.order.order_id, "EC_NoError")
-                self.hub.publish_private("order", [fmt.ws_order_json(spec, ev.order, reason)], ts)
+                if not ev.order.status.is_open:
+                    self.recent_closed.append(ev.order.order_id)
+                cancel_type = self.cancel_types.get(ev.order.order_id, "CancelByUser")
+                self.hub.publish_private("order", [fmt.ws_order_json(spec, ev.order, reason, cancel_type)], ts)
                 if ev.exec_type is ExecType.TRADE:
                     self.exec_seq += 1
                     exec_id = fmt.trade_uuid(f"exec/{ev.order.symbol}", ev.trade_id)
                     mark = self.engine.books[spec.symbol].mid()
                     self.hub.publish_private("execution", [fmt.execution_json(spec, ev, mark, exec_id, self.exec_seq)], ts)
             elif isinstance(ev, AccountEvent):
-                self.hub.publish_private("position", [self.position_item(ev.symbol, ws=True)], ts)
+                self.hub.publish_private("position", [self.position_item(ev.symbol, ev.position_side, ws=True)], ts)
                 self.hub.publish_private("wallet", [self.wallet_item()], ts)
 
     def publish_killed(self, order: Order, reason: str) -> None:
         """Push an order the venue accepted and cancelled at once (PostOnly crossing, FOK unfillable)."""
+        self.recent_closed.append(order.order_id)
         self.hub.publish_private("order", [fmt.ws_order_json(self.specs[order.symbol], order, reason)], self.now_ms())
 
-    def position_item(self, symbol: str, *, ws: bool) -> dict[str, Any]:
+    def next_unlinked(self) -> int:
+        """A number for the engine client id of an order placed without ``orderLinkId`` (never reused)."""
+        self._unlinked += 1
+        return self._unlinked
+
+    def hedged(self, symbol: str) -> bool:
+        """Whether ``symbol`` is in hedge mode: the account's mode, USDC perpetuals always one-way."""
+        return self.engine.account.hedge and self.specs[symbol].settle_asset != "USDC"
+
+    def position_sides(self, symbol: str) -> tuple[PositionSide, ...]:
+        """The positions a symbol has in its mode: LONG and SHORT in hedge mode, else the net one."""
+        return (PositionSide.LONG, PositionSide.SHORT) if self.hedged(symbol) else (PositionSide.BOTH,)
+
+    def position_item(self, symbol: str, side: PositionSide, *, ws: bool) -> dict[str, Any]:
         spec = self.specs[symbol]
         acct = self.engine.account
-        pos = acct.position(symbol)
+        pos = acct.position(symbol, side)
         mark = self.engine.books[symbol].mid()
-        args = (pos.qty, pos.entry_price, mark, pos.realized_pnl, pos.unrealized(spec, mark), acct.leverage,
+        args = (side, pos.qty, pos.entry_price, mark, pos.realized_pnl, pos.unrealized(spec, mark), acct.leverage,
                 pos.updated_ms or self.now_ms(), self.state[symbol].seq)
         return fmt.ws_position_json(spec, *args) if ws else fmt.position_json(spec, *args)
 
@@ -382,14 +426,24 @@ class BybitTwin:
         acct, marks = self.engine.account, self.engine.marks()
         coins = []
         for coin, wallet in acct.balances.items():
-            upnl = sum((p.unrealized(self.specs[s], marks[s]) for s, p in acct.positions.items()
-                        if self.specs[s].settle_asset == coin), Decimal(0))
+            upnl = sum((p.unrealized(self.specs[p.symbol], marks[p.symbol]) for p in acct.positions.values()
+                        if self.specs[p.symbol].settle_asset == coin), Decimal(0))
             pos_im = acct.margin_used(self.specs, marks, coin)
             ord_im = sum((self.specs[o.symbol].notional(o.remaining, o.price or marks[o.symbol]) / acct.leverage
                           for o in self.engine.open_orders() if self.specs[o.symbol].settle_asset == coin), Decimal(0))
-            realised = sum((p.realized_pnl for s, p in acct.positions.items() if self.specs[s].settle_asset == coin), Decimal(0))
+            realised = sum((p.realized_pnl for p in acct.positions.values() if self.specs[p.symbol].settle_asset == coin),
+                           Decimal(0))
             coins.append((coin, wallet, upnl, pos_im, ord_im, realised))
         return fmt.wallet_json(coins)
+
+
+def _with_field(data: Any, name: str, value: Any) -> Any:
+    """``data`` (an object, or a list of row objects) with ``name: value`` added to the object / each row."""
+    if isinstance(data, dict):
+        return data | {name: value}
+    if isinstance(data, list):
+        return [row | {name: value} if isinstance(row, dict) else row for row in data]
+    return data
 
 
 def _diff(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> dict[Decimal, Decimal]:

@@ -23,8 +23,11 @@ from simulator.twin import Credentials
 
 __all__ = [
     "BybitError", "IpLimited", "sign", "verify_rest", "verify_ws_auth", "RateLimits", "LimitState",
-    "DEFAULT_ENDPOINT_LIMITS",
+    "DEFAULT_ENDPOINT_LIMITS", "UNMATCHED_IP",
 ]
+
+UNMATCHED_IP = "Unmatched IP, please check your API key's bound IP addresses."
+"""retCode 10010's text (docs/v5/error.mdx): the caller's IP is not one the key is bound to."""
 
 
 class BybitError(Exception):

@@ -7,6 +7,10 @@ Invariants:
   are JSON numbers; flags are JSON booleans.
 - Order ids are UUID strings derived one-to-one from the engine's int ids (``order_uuid`` / ``order_int``).
 - The British spelling ``Cancelled`` is used for every closed-without-fill-complete derivatives order.
+- ``positionIdx`` names the position an order or a row belongs to: 0 the net position of one-way mode,
+  1 the buy-side (long) and 2 the sell-side (short) position of hedge mode (``POSITION_IDX``).
+- Wallet rows of a UNIFIED account send ``availableToWithdraw`` as ``""`` (deprecated 2025-01-09, V5
+  changelog); free margin is the account's ``totalAvailableBalance`` (USD; stablecoins count 1 USD each).
 - Pure functions of their arguments: no clock, no I/O.
 """
 
@@ -16,6 +20,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from simulator.account import PositionSide
 from simulator.book import Level, PublicTrade
 from simulator.instruments import InstrumentSpec
 from simulator.klines import Kline
@@ -24,7 +29,8 @@ from simulator.matching import ExecType, Order, OrderEvent, OrderStatus, OrderTy
 __all__ = [
     "px", "qty", "money", "levels", "order_uuid", "order_int", "STATUS", "TIF", "instrument_json", "order_json",
     "ws_order_json", "execution_json", "position_json", "ws_position_json", "wallet_json", "public_trade_json",
-    "recent_trade_json", "kline_row", "kline_json", "envelope", "trade_uuid",
+    "recent_trade_json", "kline_row", "kline_json", "envelope", "trade_uuid", "POSITION_IDX", "POSITION_SIDE",
+    "NO_LINK", "link_id",
 ]
 
 _UUID_NS = 0x5EEDB7B1_0000_4000  # high 64 bits of every order UUID (version-4 nibble set)
@@ -33,7 +39,17 @@ STATUS = {
     OrderStatus.CANCELED: "Cancelled", OrderStatus.EXPIRED: "Cancelled",
 }
 TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK", TimeInForce.POST_ONLY: "PostOnly"}
+NO_LINK = "~"
+"""Prefix of the engine client id of an order placed without ``orderLinkId`` (never a valid one: the venue's
+ids are ``[A-Za-z0-9_-]``); such an order's ``orderLinkId`` is printed ``""``."""
+POSITION_IDX = {PositionSide.BOTH: 0, PositionSide.LONG: 1, PositionSide.SHORT: 2}
+POSITION_SIDE = {idx: side for side, idx in POSITION_IDX.items()}
 _E8 = Decimal("0.00000001")
+
+
+def link_id(client_id: str) -> str:
+    """The ``orderLinkId`` of an engine order (``""`` for one placed without)."""
+    return "" if client_id.startswith(NO_LINK) else client_id
 
 
 def envelope(result: Any, now_ms: int, code: int = 0, msg: str = "OK") -> dict[str, Any]:
@@ -93,17 +109,18 @@ def instrument_json(spec: InstrumentSpec, min_notional: Decimal, launch_ms: int)
     }
 
 
-def _order_fields(spec: InstrumentSpec, o: Order, reject_reason: str) -> dict[str, Any]:
+def _order_fields(spec: InstrumentSpec, o: Order, reject_reason: str, cancelled_by: str) -> dict[str, Any]:
     open_ = o.status.is_open
     leaves = o.remaining if open_ else Decimal(0)
     cancel_type = "UNKNOWN"
     if o.status is OrderStatus.CANCELED:
-        cancel_type = "CancelByUser"
+        cancel_type = cancelled_by
     price = px(spec, o.price) if o.price is not None else "0"
     return {
-        "orderId": order_uuid(o.order_id), "orderLinkId": o.client_id, "blockTradeId": "", "symbol": o.symbol,
+        "orderId": order_uuid(o.order_id), "orderLinkId": link_id(o.client_id), "blockTradeId": "", "symbol": o.symbol,
         "price": price, "qty": qty(spec, o.qty), "side": "Buy" if o.side.value == "BUY" else "Sell",
-        "isLeverage": "", "positionIdx": 0, "orderStatus": STATUS[o.status], "cancelType": cancel_type,
+        "isLeverage": "", "positionIdx": POSITION_IDX[o.position_side], "orderStatus": STATUS[o.status],
+        "cancelType": cancel_type,
         "rejectReason": reject_reason, "avgPrice": px(spec, o.avg_price) if o.filled else "",
         "leavesQty": qty(spec, leaves), "leavesValue": money(leaves * (o.price or Decimal(0)) * spec.contract_size),
         "cumExecQty": qty(spec, o.filled), "cumExecValue": money(o.cum_quote * spec.contract_size),
@@ -138,15 +155,17 @@ _WS_ORDER_KEYS = (
 )
 
 
-def order_json(spec: InstrumentSpec, o: Order, reject_reason: str = "EC_NoError") -> dict[str, Any]:
-    """One ``/v5/order/realtime`` / ``history`` row."""
-    f = _order_fields(spec, o, reject_reason)
+def order_json(spec: InstrumentSpec, o: Order, reject_reason: str = "EC_NoError",
+               cancel_type: str = "CancelByUser") -> dict[str, Any]:
+    """One ``/v5/order/realtime`` / ``history`` row (``cancel_type``: a cancelled order's ``cancelType``)."""
+    f = _order_fields(spec, o, reject_reason, cancel_type)
     return {k: f[k] for k in _REST_ORDER_KEYS}
 
 
-def ws_order_json(spec: InstrumentSpec, o: Order, reject_reason: str = "EC_NoError") -> dict[str, Any]:
-    """One private ``order`` topic item."""
-    f = _order_fields(spec, o, reject_reason)
+def ws_order_json(spec: InstrumentSpec, o: Order, reject_reason: str = "EC_NoError",
+                  cancel_type: str = "CancelByUser") -> dict[str, Any]:
+    """One private ``order`` topic item (``cancel_type``: a cancelled order's ``cancelType``)."""
+    f = _order_fields(spec, o, reject_reason, cancel_type)
     return {k: f[k] for k in _WS_ORDER_KEYS}
 
 
@@ -161,7 +180,7 @@ def execution_json(spec: InstrumentSpec, ev: OrderEvent, mark: Decimal, exec_id:
         "execValue": money(ev.last_qty * ev.last_price * spec.contract_size), "feeRate": money(fee_rate),
         "tradeIv": "", "markIv": "", "blockTradeId": "", "markPrice": px(spec, spec.price_down(mark)),
         "indexPrice": "", "underlyingPrice": "", "leavesQty": qty(spec, o.remaining if o.status.is_open else Decimal(0)),
-        "orderId": order_uuid(o.order_id), "orderLinkId": o.client_id,
+        "orderId": order_uuid(o.order_id), "orderLinkId": link_id(o.client_id),
         "orderPrice": px(spec, o.price) if o.price is not None else px(spec, ev.last_price), "orderQty": qty(spec, o.qty),
         "orderType": "Market" if o.type is OrderType.MARKET else "Limit", "stopOrderType": "UNKNOWN",
         "side": "Buy" if o.side.value == "BUY" else "Sell", "execTime": str(ev.ts_ms), "isLeverage": "0",
@@ -170,12 +189,12 @@ def execution_json(spec: InstrumentSpec, ev: OrderEvent, mark: Decimal, exec_id:
     }
 
 
-def _position_fields(spec: InstrumentSpec, qty_: Decimal, entry: Decimal, mark: Decimal, realized: Decimal,
-                     upnl: Decimal, leverage: int, updated_ms: int, seq: int) -> dict[str, Any]:
+def _position_fields(spec: InstrumentSpec, side: PositionSide, qty_: Decimal, entry: Decimal, mark: Decimal,
+                     realized: Decimal, upnl: Decimal, leverage: int, updated_ms: int, seq: int) -> dict[str, Any]:
     value = abs(qty_) * entry * spec.contract_size
     im = abs(qty_) * mark * spec.contract_size / leverage
     return {
-        "positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": spec.symbol,
+        "positionIdx": POSITION_IDX[side], "riskId": 1, "riskLimitValue": "2000000", "symbol": spec.symbol,
         "side": "" if qty_ == 0 else ("Buy" if qty_ > 0 else "Sell"), "size": qty(spec, abs(qty_)),
         "avgPrice": money(entry), "entryPrice": money(entry), "positionValue": money(value), "tradeMode": 0,
         "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": 2 if qty_ else 0,
@@ -229,13 +248,12 @@ def wallet_json(coins: list[tuple[str, Decimal, Decimal, Decimal, Decimal, Decim
     rows, total_wallet, total_upl, total_im = [], Decimal(0), Decimal(0), Decimal(0)
     for coin, wallet, upnl, pos_im, ord_im, realised in coins:
         equity = wallet + upnl
-        avail = wallet - pos_im - ord_im
         total_wallet += wallet
         total_upl += upnl
         total_im += pos_im + ord_im
         rows.append({
             "coin": coin, "equity": money(equity), "usdValue": money(equity), "walletBalance": money(wallet),
-            "availableToWithdraw": money(max(avail, Decimal(0))), "availableToBorrow": "", "borrowAmount": "0",
+            "availableToWithdraw": "", "availableToBorrow": "", "borrowAmount": "0",
             "accruedInterest": "0", "totalOrderIM": money(ord_im), "totalPositionIM": money(pos_im),
             "totalPositionMM": money(pos_im / 10), "unrealisedPnl": money(upnl), "cumRealisedPnl": money(realised),
             "bonus": "0", "collateralSwitch": True, "marginCollateral": True, "locked": "0", "spotHedgingQty": "0",

@@ -5,10 +5,24 @@ Invariants:
   linear public shape (``success``/``ret_msg``/``conn_id``/``req_id``/``op``) or, on the private socket, the
   private shapes (pong is ``{"op": "pong", "args": [ms]}``).
 - An ``orderbook`` or ``tickers`` subscription is acknowledged first, then its snapshot is sent; all frames
-  of a connection leave in order through one bounded queue drained by the connection's writer task (owned by
-  the handler's anyio task group). A full queue drops the connection; the market never blocks.
-- Private topics need a successful ``auth`` first; topics ``order``/``execution``/``position`` (also with a
-  ``.linear`` suffix) and ``wallet``.
+  of a connection leave in order through one bounded, latency-delayed line drained by the connection's writer
+  task (wsconn.py; owned by the handler's anyio task group). A full line drops the connection; the market
+  never blocks.
+- Private topics need a successful ``auth`` first; topics ``order``/``execution``/``position`` (the
+  all-in-one names) or ``order.linear``/``execution.linear``/``position.linear`` (categorised), and
+  ``wallet``. An all-in-one and a categorised topic cannot be in one subscribe request (docs/v5/websocket/
+  private/*.mdx); the twin has linear instruments only, so both carry the same rows.
+- ``dcp.future`` / ``dcp.spot`` / ``dcp.option`` (private, after auth) make a connection count for Bybit's
+  disconnection protection (bybit_dcp.py): when the last connection holding one closes (however: client
+  close, DROP_WS, idle timeout) or unsubscribes it, that product's countdown starts; a new subscription
+  stops it, after firing it if it is already overdue. The deprecated ``dcp`` topic is not served.
+- ``twin.refuse_subscribes = n`` / ``twin.refuse_logins = n`` (test knobs) refuse the next ``n`` well-formed
+  subscribe requests / valid logins.
+- Every refused request is answered ``{"success": false, "ret_msg": ..., "op": ...}`` (plus ``conn_id``, and
+  ``req_id`` when sent), never dropped.
+- ``ip_allowed=False``: a valid ``auth`` is refused with 10010's text (``success: false``). UNKNOWN_FIELD adds its
+  field to the ``data`` of every public push (snapshots included); UNKNOWN_EVENT pushes one frame of an undocumented
+  topic on every public connection (``Hub.push_unknown_event``).
 - A connection that sends nothing for ``idle_timeout_s`` is closed. STALL: nothing is sent and no ping is
   answered. DROP_WS aborts the TCP transport with no close frame.
 """
@@ -23,20 +37,22 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from simulator import wsconn
-from simulator.bybit_auth import verify_ws_auth
+from simulator.bybit_auth import UNMATCHED_IP, verify_ws_auth
+from simulator.bybit_dcp import TOPICS as DCP_TOPICS
 from simulator.faults import FaultKind
 
 if TYPE_CHECKING:
-    from simulator.bybit import BybitTwin
+    from simulator.bybit_config import BybitTwinLike
 
-__all__ = ["Hub", "PRIVATE_TOPICS"]
+__all__ = ["Hub", "PRIVATE_TOPICS", "ALL_IN_ONE"]
 
 _encode = msgspec.json.Encoder().encode
-PRIVATE_TOPICS = frozenset({"order", "order.linear", "execution", "execution.linear", "position", "position.linear", "wallet"})
-_PUBLIC = re.compile(r"^(orderbook\.(1|50|200|500|1000)|publicTrade|tickers|kline\.(1|3|5|15|30|60|120|240|360|720|D|W))\.([A-Z0-9]+)$")
+ALL_IN_ONE = frozenset({"order", "execution", "position"})
+PRIVATE_TOPICS = ALL_IN_ONE | {f"{t}.linear" for t in ALL_IN_ONE} | {"wallet"} | set(DCP_TOPICS)
+_PUBLIC = re.compile(r"^(orderbook\.(1|50|200|1000)|publicTrade|tickers|kline\.(1|3|5|15|30|60|120|240|360|720|D|W))\.([A-Z0-9]+)$")
 
 
 @dataclass(eq=False)
@@ -45,8 +61,8 @@ class _Conn:
     ws: web.WebSocketResponse
     private: bool
     conn_id: str
-    send: Any
-    recv: Any
+    out: wsconn.DelayLine[wsconn.Outgoing]
+    inbox: wsconn.DelayLine[WSMessage]
     topics: set[str] = field(default_factory=set)
     authed: bool = False
     malformed: bool = False
@@ -55,7 +71,7 @@ class _Conn:
 class Hub:
     """All WebSocket connections of one Bybit twin and the topic -> connections index."""
 
-    def __init__(self, twin: BybitTwin) -> None:
+    def __init__(self, twin: BybitTwinLike) -> None:
         self.twin = twin
         self.conns: set[_Conn] = set()
         self._index: dict[str, set[_Conn]] = {}
@@ -72,9 +88,9 @@ class Hub:
         conns = self._index.get(topic)
         if not conns:
             return
-        frame = _encode(payload)
+        frame = _encode(self.twin.drifted(payload))
         for conn in list(conns):
-            self._enqueue(conn, frame)
+            wsconn.enqueue(conn, frame)
 
     def publish_private(self, topic: str, data: list[dict[str, Any]], ts: int) -> None:
         """Push ``data`` on a private topic to authenticated subscribers (``topic`` or ``topic.linear``)."""
@@ -84,27 +100,41 @@ class Hub:
             for name in (topic, f"{topic}.linear"):
                 if name in conn.topics:
                     msg = {"id": f"{uuid.uuid4().hex[:12]}-{ts}", "topic": name, "creationTime": ts, "data": data}
-                    self._enqueue(conn, _encode(msg))
+                    wsconn.enqueue(conn, _encode(msg))
 
-    def _enqueue(self, conn: _Conn, frame: bytes) -> None:
-        wsconn.enqueue(conn, frame)
+    # -- disconnection protection ---------------------------------------------------------------------------
+    def dcp_holders(self) -> dict[str, int]:
+        """Live private connections holding each ``dcp.*`` topic."""
+        return {t: sum(1 for c in self._index.get(t, ()) if c.private) for t in DCP_TOPICS}
+
+    def _dcp_released(self, topics: set[str], now: int) -> None:
+        """``topics`` left a connection: a DCP product whose topic no live connection holds starts its countdown."""
+        for t in topics & DCP_TOPICS.keys():
+            if not self._index.get(t):
+                self.twin.dcp.lost(DCP_TOPICS[t], now)
 
     # -- faults -------------------------------------------------------------------------------------------
-    def _abort(self, conn: _Conn) -> None:
-        wsconn.abort(conn)
-
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
         wsconn.abort_all(self.conns)
 
+    def push_unknown_event(self) -> None:
+        """UNKNOWN_EVENT: one push of an undocumented topic on every public connection, then the fault is used
+        up; with no public connection yet, the next one to subscribe gets it."""
+        public = [c for c in self.conns if not c.private]
+        if not public:
+            return
+        frame = _encode(self.twin.unknown_event())
+        for conn in public:
+            wsconn.enqueue(conn, frame)
+        self.twin.faults.consume(FaultKind.UNKNOWN_EVENT)
+
     def mark_malformed(self) -> None:
         self.twin.faults.consume(FaultKind.MALFORMED_FRAME)
-        for conn in self.conns:
-            conn.malformed = True
+        wsconn.mark_malformed(self.conns)
 
     async def close_all(self) -> None:
-        for conn in list(self.conns):
-            await conn.ws.close()
+        await wsconn.close_all(self.conns)
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def _public(self, request: web.Request) -> web.StreamResponse:
@@ -115,59 +145,37 @@ class Hub:
 
     async def _serve(self, request: web.Request, *, private: bool) -> web.StreamResponse:
         twin = self.twin
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        send, recv = anyio.create_memory_object_stream[bytes](twin.config.send_queue)
-        conn = _Conn(request, ws, private, str(uuid.uuid4()), send, recv)
-        self.conns.add(conn)
-        if twin.faults.active(FaultKind.DROP_WS) is not None:
-            self._abort(conn)
+        ws = await wsconn.accept(request)
+        out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
+        conn = _Conn(request, ws, private, str(uuid.uuid4()), out, inbox)
+        wsconn.admit(conn, self.conns, twin.faults)
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._writer, conn)
-                await self._reader(conn)
-                tg.cancel_scope.cancel()
+            await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn))
         finally:
-            self.conns.discard(conn)
             for t in conn.topics:
                 self._index.get(t, set()).discard(conn)
-            send.close()
-            recv.close()
+            self._dcp_released(conn.topics, twin.now_ms())
         return ws
-
-    async def _writer(self, conn: _Conn) -> None:
-        faults = self.twin.faults
-        async with conn.recv:
-            async for frame in conn.recv:
-                if faults.active(FaultKind.STALL) is not None:
-                    continue  # stalled: nothing is sent
-                delay = faults.param(FaultKind.LATENCY, "ms", 200)
-                if delay > 0:
-                    await anyio.sleep(delay / 1000)
-                if conn.malformed:
-                    conn.malformed = False
-                    frame = frame[: max(1, len(frame) // 2)] + b"\x00}"  # truncated: not valid JSON
-                try:
-                    await conn.ws.send_str(frame.decode("utf-8", "replace"))
-                except (ConnectionResetError, RuntimeError):
-                    return
 
     async def _reader(self, conn: _Conn) -> None:
         ws, twin = conn.ws, self.twin
-        while not ws.closed:
+        while True:
             try:
-                msg = await ws.receive(timeout=twin.config.idle_timeout_s)
+                with anyio.fail_after(twin.config.idle_timeout_s):
+                    msg = await conn.inbox.get()
             except TimeoutError:
                 await ws.close(code=1000, message=b"idle timeout")
                 return
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            except anyio.EndOfStream:
+                return
+            if msg.type is WSMsgType.ERROR:  # a close ends the inbox instead (wsconn.read)
                 return
             stalled = twin.faults.active(FaultKind.STALL) is not None
             if msg.type is WSMsgType.PING and not stalled:
                 await ws.pong(msg.data)
             elif msg.type is WSMsgType.TEXT and not stalled:
                 for reply in self._handle(conn, msg.data):
-                    self._enqueue(conn, _encode(reply))
+                    wsconn.enqueue(conn, _encode(reply))
 
     # -- requests -----------------------------------------------------------------------------------------
     def _ack(self, conn: _Conn, op: str, req_id: str | None, ok: bool, ret_msg: str = "") -> dict[str, Any]:
@@ -196,6 +204,11 @@ class Hub:
             if not conn.private:
                 return [self._ack(conn, "auth", req_id, False, "error:auth not supported on public stream")]
             cred, why = verify_ws_auth(self.twin.keys, args, now)
+            if cred is not None and not self.twin.config.ip_allowed:  # the key is bound to other IPs
+                cred, why = None, UNMATCHED_IP
+            if cred is not None and self.twin.refuse_logins > 0:  # the test knob: the venue refuses it
+                self.twin.refuse_logins -= 1
+                cred, why = None, "error:system busy, please retry later"
             conn.authed = conn.authed or cred is not None
             return [self._ack(conn, "auth", req_id, cred is not None, why)]
         if op in ("subscribe", "unsubscribe"):
@@ -216,19 +229,33 @@ class Hub:
         bad = [a for a in args if not self._valid(conn, a)]
         if bad:
             return [self._ack(conn, op, req_id, False, f"error:handler not found,topic:{bad[0]}")]
+        if conn.private and ALL_IN_ONE & set(args) and any(a.endswith(".linear") for a in args):
+            return [self._ack(conn, op, req_id, False,
+                              "error:All-In-One topic and Categorised topic cannot be in the same request")]
+        if op == "subscribe" and self.twin.refuse_subscribes > 0:  # the test knob: the venue refuses it
+            self.twin.refuse_subscribes -= 1
+            return [self._ack(conn, op, req_id, False, "error:system busy, please retry later")]
         if op == "unsubscribe":
             for t in args:
                 conn.topics.discard(t)
                 self._index.get(t, set()).discard(conn)
+            self._dcp_released(set(args), now)
             return [self._ack(conn, op, req_id, True)]
         dup = [a for a in args if a in conn.topics]
         if dup:
             return [self._ack(conn, op, req_id, False, f"error:already subscribed,topic:{dup[0]}")]
+        if DCP_TOPICS.keys() & set(args):
+            self.twin.dcp_tick(now)  # a countdown already past its window has fired: coming back is too late
         replies = [self._ack(conn, op, req_id, True)]
         for t in args:
             conn.topics.add(t)
             self._index.setdefault(t, set()).add(conn)
+            if t in DCP_TOPICS:
+                self.twin.dcp.held(DCP_TOPICS[t])
             replies += self._initial(t, now)
+        if not conn.private and self.twin.faults.active(FaultKind.UNKNOWN_EVENT) is not None:
+            replies.append(self.twin.unknown_event())  # the fault came before any public connection
+            self.twin.faults.consume(FaultKind.UNKNOWN_EVENT)
         return replies
 
     def _initial(self, topic: str, now: int) -> list[dict[str, Any]]:
@@ -236,7 +263,7 @@ class Hub:
         twin = self.twin
         head, _, symbol = topic.rpartition(".")
         if head.startswith("orderbook."):
-            return [twin.snapshot_message(symbol, twin.view(symbol, int(head.split(".")[1])), now)]
+            return [twin.drifted(twin.snapshot_message(symbol, twin.view(symbol, int(head.split(".")[1])), now))]
         if head == "tickers":
-            return [twin.ticker_snapshot(symbol, now)]
+            return [twin.drifted(twin.ticker_snapshot(symbol, now))]
         return []

@@ -10,9 +10,20 @@ Invariants:
 - Order ``label`` is the client order id: a non-empty label may not be reused while an order carrying it is
   open (13032); orders and their trades (``private/buy`` ``trades``, ``user.trades``, ``user.changes``) carry
   it. Orders without a label get an internal engine client id the wire never shows.
+- Cancel-on-disconnect (docs.deribit.com private/enable_cancel_on_disconnect, checked 2026-12): an order
+  placed over a WebSocket records the connection it was created via (``created_via``); when a connection with
+  COD enabled ends in any way but ``private/logout`` (closed, reset, heartbeat test_request unanswered), the
+  open orders created via it, and only those, are cancelled with ``cancel_reason`` ``cancel_on_disconnect``.
+  Orders placed over HTTP or on another connection stay. Scope ``account`` also makes every new connection
+  start with COD on.
+- Book states (Deribit's order book lifecycle of 2026-01-13): every book starts ``open``; ``set_book_state``
+  moves one (tests), lists it so in ``get_instruments`` / ``get_instrument`` / ``get_order_book``, notifies
+  ``instrument.state.future.{currency|any}`` and, on entering ``delivered`` or ``inactive``, cancels
+  its open orders. Only an ``open`` book takes orders and edits; cancels also in ``locked``
+  (deribit_trading.py has the codes).
 - JSON-RPC methods live in deribit_market.py (public) and deribit_trading.py (private), HTTP transport in
-  deribit_rest.py and WebSockets in deribit_ws.py; this module owns state and wiring. Time is the injected
-  clock plus any CLOCK_SKEW fault.
+  deribit_rest.py and WebSockets in deribit_ws.py; this module owns state and wiring (those modules import
+  deribit_config.py, never this module). Time is the injected clock plus any CLOCK_SKEW fault.
 """
 
 from __future__ import annotations
@@ -21,68 +32,41 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from simulator import deribit_format as fmt
+from simulator import deribit_rest, deribit_ws
 from simulator.account import Account
 from simulator.book import BookChanges, BookMirror, Level, PublicTrade, Side
-from simulator.deribit_auth import CreditLimiter, DeribitError, RateLimits, TokenStore
-from simulator.faults import Fault, FaultController, FaultKind
+from simulator.deribit_auth import CreditLimiter, DeribitError, TokenStore
+from simulator.deribit_config import RESOLUTIONS, Depth, DeribitConfig
+from simulator.deribit_drift import with_unknown_field
+from simulator.deribit_market import index_json
+from simulator.faults import Fault, FaultKind
 from simulator.klines import KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import AccountEvent, MatchingEngine, Order
-from simulator.twin import Credentials, ErrorKind, TwinUrls, admin_routes, book_json, fault_middleware
+from simulator.twin import (
+    ErrorKind,
+    TwinBase,
+    TwinUrls,
+    book_json,
+    random_credentials,
+    twin_app,
+)
 
-__all__ = ["DeribitConfig", "DeribitTwin", "deribit_twin", "VENUE", "RESOLUTIONS"]
+__all__ = ["DeribitConfig", "DeribitTwin", "deribit_twin", "VENUE", "RESOLUTIONS", "BOOK_STATES"]
 
 VENUE = "deribit"
-RESOLUTIONS: dict[str, int] = {
-    "1": 60_000, "3": 180_000, "5": 300_000, "10": 600_000, "15": 900_000, "30": 1_800_000, "60": 3_600_000,
-    "120": 7_200_000, "180": 10_800_000, "360": 21_600_000, "720": 43_200_000, "1D": 86_400_000,
-}
-"""``get_tradingview_chart_data`` / ``chart.trades`` resolutions (minutes, or ``1D``) -> milliseconds."""
+BOOK_STATES = ("open", "locked", "settlement", "delivered", "inactive", "halted", "archivized")
+"""Deribit's order book lifecycle states (release of 2026-01-13)."""
 
 
-def _default_balances() -> dict[str, Decimal]:
-    return {"BTC": Decimal(10), "ETH": Decimal(100), "USDC": Decimal(1_000_000)}
-
-
-@dataclass(frozen=True, slots=True)
-class DeribitConfig:
-    """Knobs of the Deribit twin (venue-realistic defaults).
-
-    ``heartbeat_unit_s`` scales ``public/set_heartbeat``'s interval (1.0 = seconds; tests shrink it so a
-    wire-valid ``interval: 10`` lasts a fraction of a second). ``raw_requires_auth``: ``*.raw`` market
-    channels need an authorised connection (13778), as on today's platform.
-    """
-
-    credentials: tuple[Credentials, ...] = ()
-    limits: RateLimits = field(default_factory=RateLimits)
-    token_ttl_s: int = 900
-    signature_window_ms: int = 60_000
-    heartbeat_unit_s: float = 1.0
-    min_heartbeat_interval: int = 10
-    raw_requires_auth: bool = True
-    balances: dict[str, Decimal] = field(default_factory=_default_balances)
-    maker_fee: Decimal = Decimal("0")
-    taker_fee: Decimal = Decimal("0.0005")
-    testnet: bool = False
-    send_queue: int = 10_000
-    api_version: str = "1.2.26"
-
-
-@dataclass(slots=True)
-class _Depth:
-    mirror: BookMirror
-    change_id: int
-    last_quote: tuple[Any, ...] = ()
-
-
-class DeribitTwin:
+class DeribitTwin(TwinBase):
     """Deribit v2 twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -98,38 +82,32 @@ class DeribitTwin:
     def __init__(self, model: MarketModel, config: DeribitConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        from simulator import deribit_rest, deribit_ws  # local: they import this module's types
-
         cfg = config or DeribitConfig()
         if not cfg.credentials:
-            rng_key = random.Random(seed ^ 0xDE)
-            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-            cred = Credentials("".join(rng_key.choice(alphabet) for _ in range(8)),
-                               "".join(rng_key.choice(alphabet + "-_") for _ in range(43)))
-            cfg = DeribitConfig(**{**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__}, "credentials": (cred,)})
+            cfg = replace(cfg, credentials=(random_credentials(seed ^ 0xDE, 8, 43, "-_"),))
+        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0xDE1B))
         self.config = cfg
-        self.credentials = cfg.credentials[0]
-        self.keys = {c.api_key: c for c in cfg.credentials}
-        self.model = model
-        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self.monotonic = monotonic
-        self.rng = random.Random(seed ^ 0xDE1B)
-        self.faults = FaultController()
         self.instruments = {i.name: i for i in fmt.deribit_instruments(model.underlyings)}
-        self.specs = {name: i.spec for name, i in self.instruments.items()}
-        for spec in self.specs.values():
-            model.add_book(VENUE, spec)
-        books = {s: model.book(VENUE, s) for s in self.specs}
+        books = self.add_books(i.spec for i in self.instruments.values())
         self.engine = MatchingEngine(self.specs, books, Account(dict(cfg.balances)), maker_fee=cfg.maker_fee,
                                      taker_fee=cfg.taker_fee)
-        self.depth = {s: _Depth(BookMirror(b), self.rng.randint(10**10, 4 * 10**10)) for s, b in books.items()}
+        self.depth = {s: Depth(BookMirror(b), self.rng.randint(10**10, 4 * 10**10)) for s, b in books.items()}
         for d in self.depth.values():
             d.mirror.update_id = d.change_id
         self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=2000) for s in self.specs}
         self.klines = {s: {r: KlineAggregator(ms) for r, ms in RESOLUTIONS.items()} for s in self.specs}
         self._last_px: dict[str, tuple[Decimal, int]] = {}
         self.labels: dict[int, str] = {}
+        self.book_states: dict[str, str] = dict.fromkeys(self.instruments, "open")
         self.engine.on_forget.append(lambda o: self.labels.pop(o.order_id, None))
+        # Cancel-on-disconnect: the WebSocket connection each order was created via (none for HTTP), why a
+        # cancelled order was cancelled when it was not the user's request, and the account-scope setting.
+        self.created_via: dict[int, int] = {}
+        self.cancel_reasons: dict[int, str] = {}
+        self.cod_account = False
+        self.engine.on_forget.append(lambda o: self.created_via.pop(o.order_id, None))
+        self.engine.on_forget.append(lambda o: self.cancel_reasons.pop(o.order_id, None))
         self.replaced: set[int] = set()
         self._unlabelled = 0
         self.tokens = TokenStore(random.Random(seed ^ 0x70C), cfg.token_ttl_s)
@@ -137,16 +115,9 @@ class DeribitTwin:
         self.account_created_ms = 1687352432143
         self.hub = deribit_ws.DeribitHub(self)
         self.faults.add_listener(self._on_fault)
-        app = web.Application(middlewares=[fault_middleware(self)])
-        app.add_routes(admin_routes(self))
-        app.add_routes(deribit_rest.routes(self))
-        app.add_routes(self.hub.routes())
-        self.app = app
+        self.app = twin_app(self, deribit_rest.routes(self), self.hub.routes())
 
     # -- Twin protocol ------------------------------------------------------------------------------------
-    def now_ms(self) -> int:
-        """Server time: the injected clock plus any CLOCK_SKEW fault."""
-        return self._clock_ms() + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
 
     def now_us(self) -> int:
         """Server time in microseconds (``usIn`` / ``usOut``)."""
@@ -162,16 +133,17 @@ class DeribitTwin:
         return book_json(d.mirror.bids(depth), d.mirror.asks(depth), d.mirror.update_id)
 
     def error_response(self, kind: str, status: int) -> web.Response:
-        if kind in (ErrorKind.RATE_LIMITED, ErrorKind.BANNED):
-            err = DeribitError(10028)
-        else:
-            err = DeribitError(11094 if status == 500 else 13028, status=status)
+        err = DeribitError(10028) if kind in (ErrorKind.RATE_LIMITED, ErrorKind.BANNED) else self.server_error(status)
         return web.json_response(self.envelope(None, error=err, us_in=self.now_us(), with_id=False), status=err.status)
 
     async def aclose(self) -> None:
         await self.hub.close_all()
 
     # -- helpers used by the method handlers ---------------------------------------------------------------
+    def server_error(self, status: int) -> DeribitError:
+        """The error a server fault answers with: 500 internal_server_error (11094), else 13028 unavailable."""
+        return DeribitError(11094 if status == 500 else 13028, status=status)
+
     def envelope(self, req_id: Any, *, result: Any = None, error: DeribitError | None = None,
                  us_in: int, with_id: bool = True) -> dict[str, Any]:
         """The JSON-RPC response: jsonrpc, id, result|error, usIn, usOut, usDiff, testnet."""
@@ -182,7 +154,7 @@ class DeribitTwin:
         if error is not None:
             out["error"] = error.to_json()
         else:
-            out["result"] = result
+            out["result"] = with_unknown_field(self.faults, result)
         return out | {"usIn": us_in, "usOut": us_out, "usDiff": us_out - us_in, "testnet": self.config.testnet}
 
     def mark(self, name: str) -> Decimal:
@@ -218,7 +190,8 @@ class DeribitTwin:
     def order_json(self, o: Order, context: str) -> dict[str, Any]:
         inst = self.instruments[o.symbol]
         return fmt.order_json(inst, o, self.labels.get(o.order_id, ""), context=context,
-                              replaced=o.order_id in self.replaced)
+                              replaced=o.order_id in self.replaced,
+                              cancel_reason=self.cancel_reasons.get(o.order_id, "user_request"))
 
     def tick_direction(self, name: str, price: Decimal) -> int:
         """0 plus, 1 zero-plus, 2 minus, 3 zero-minus tick, against the previous trade."""
@@ -236,7 +209,8 @@ class DeribitTwin:
         """Balance, PnL and margins of one currency (keyword arguments of ``fmt.portfolio_json``)."""
         acct, marks = self.engine.account, self.engine.marks()
         upnl = rpnl = im = oom = delta = Decimal(0)
-        for name, pos in acct.positions.items():
+        for pos in acct.positions.values():
+            name = pos.symbol
             inst = self.instruments[name]
             if inst.settle != currency:
                 continue
@@ -264,6 +238,26 @@ class DeribitTwin:
                                  upnl=pos.unrealized(inst.spec, mark), rpnl=pos.realized_pnl, leverage=acct.leverage,
                                  open_orders_margin=oom, stream=stream)
 
+    def set_book_state(self, name: str, state: str) -> None:
+        """Move ``name``'s order book to ``state`` (one of BOOK_STATES), as Deribit's lifecycle does.
+
+        Raises:
+            ValueError: an unknown instrument or state.
+        """
+        if name not in self.instruments or state not in BOOK_STATES:
+            msg = f"expected an instrument of {sorted(self.instruments)} and a state of {BOOK_STATES}, got {name!r} {state!r}"
+            raise ValueError(msg)
+        self.book_states[name] = state
+        now = self.now_ms()
+        if state in ("delivered", "inactive"):  # "all open orders are canceled upon entry"
+            for o in self.engine.open_orders(name):
+                self.engine.cancel(name, now, o.order_id)
+            self.flush_user_events(now)
+        inst = self.instruments[name]
+        data = {"timestamp": now, "state": state, "instrument_name": name}
+        for cur in (inst.currency, "any"):  # kind: the twin lists futures (perpetuals) only
+            self.hub.publish(f"instrument.state.future.{cur}", data)
+
     # -- faults -------------------------------------------------------------------------------------------
     def _on_fault(self, fault: Fault) -> None:
         if fault.kind is FaultKind.DROP_WS:
@@ -273,18 +267,15 @@ class DeribitTwin:
             self.hub.mark_malformed()
         elif fault.kind is FaultKind.BAN:
             self.hub.terminate_all(DeribitError(10028))
+        elif fault.kind is FaultKind.UNKNOWN_EVENT:
+            self.hub.push_unknown_event()
 
     # -- market -------------------------------------------------------------------------------------------
     def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
         """Publish one model step: match resting orders, book/trades/ticker/quote/chart channels, user data."""
-        from simulator.deribit_market import index_json
-
-        now = now_ms + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
+        now = self.skewed(now_ms)
         for name, ch in changes.items():
-            self.engine.on_market(name, now)
-            extra = self.engine.books[name].drain_changes()
-            if extra:
-                ch = ch.merged(extra)
+            ch = self.engine.match(name, ch, now)
             self._publish_book(name, ch, now)
             self._publish_trades(name, ch.trades, now)
             self.hub.publish_market_slow(name, now)

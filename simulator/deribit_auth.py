@@ -32,6 +32,7 @@ __all__ = [
 
 _MESSAGES: dict[int, str] = {
     10001: "error", 10002: "qty_too_low", 10004: "order_not_found", 10009: "not_enough_funds",
+    10012: "book_closed", 10041: "settlement_in_progress", 13019: "orderbook_closed",
     10020: "invalid_or_unsupported_instrument", 10021: "invalid_amount", 10023: "invalid_price",
     10028: "too_many_requests", 10040: "retry", 10043: "price_wrong_tick", 11030: "other_reject",
     11044: "not_open_order", 11054: "post_only_reject", 11094: "internal_server_error",

@@ -118,8 +118,9 @@ def format_trade_id(inst: DeribitInstrument, trade_id: int, private: bool) -> st
     return str(tid) if inst.settle == "BTC" else f"{inst.settle}-{tid}"
 
 
-def instrument_json(inst: DeribitInstrument, maker: Decimal, taker: Decimal) -> dict[str, Any]:
-    """One ``get_instruments`` element (OpenAPI example keys plus ``future_type`` / ``rfq`` as captured)."""
+def instrument_json(inst: DeribitInstrument, maker: Decimal, taker: Decimal, state: str = "open") -> dict[str, Any]:
+    """One ``get_instruments`` element (OpenAPI example keys plus ``future_type`` / ``rfq`` as captured);
+    ``state`` is the book's lifecycle state (Deribit release of 2026-01-13)."""
     kind_type = "reversed" if inst.inverse else "linear"
     return {
         "tick_size": num(inst.spec.tick), "tick_size_steps": [], "taker_commission": num(taker),
@@ -127,12 +128,12 @@ def instrument_json(inst: DeribitInstrument, maker: Decimal, taker: Decimal) -> 
         "quote_currency": inst.counter, "price_index": inst.price_index,
         "min_trade_amount": num(inst.min_trade_amount), "max_liquidation_commission": 0.0075,
         "max_leverage": 50 if inst.inverse else 25, "maker_commission": num(maker), "kind": "future",
-        "rfq": False, "is_active": True, "instrument_name": inst.name, "instrument_id": inst.instrument_id,
+        "rfq": False, "is_active": state == "open", "instrument_name": inst.name, "instrument_id": inst.instrument_id,
         "instrument_type": kind_type, "future_type": kind_type, "expiration_timestamp": _PERPETUAL_EXPIRY,
         "creation_timestamp": inst.creation_ms, "counter_currency": inst.counter,
         "contract_size": num(inst.contract_size), "block_trade_tick_size": 0.01,
         "block_trade_min_trade_amount": 200000 if inst.inverse else 25, "block_trade_commission": 0.00025,
-        "base_currency": inst.base, "state": "open",
+        "base_currency": inst.base, "state": state,
     }
 
 
@@ -154,9 +155,11 @@ def order_state(o: Order) -> str:
     return "filled" if o.status is OrderStatus.FILLED else "cancelled"
 
 
-def order_json(inst: DeribitInstrument, o: Order, label: str, *, context: str, replaced: bool = False) -> dict[str, Any]:
+def order_json(inst: DeribitInstrument, o: Order, label: str, *, context: str, replaced: bool = False,
+               cancel_reason: str = "user_request") -> dict[str, Any]:
     """An order object; ``context`` is ``buy`` (buy/sell/edit/cancel), ``state`` (get_order_state, open
-    orders) or ``stream`` (user.orders / user.changes)."""
+    orders) or ``stream`` (user.orders / user.changes); a cancelled order carries ``cancel_reason``
+    (``user_request``, ``cancel_on_disconnect``, ...)."""
     price: float | str = num(o.price) if o.price is not None else num(o.avg_price)
     out: dict[str, Any] = {}
     if context == "buy":
@@ -175,7 +178,7 @@ def order_json(inst: DeribitInstrument, o: Order, label: str, *, context: str, r
         "api": True, "amount": num(o.qty),
     }
     if o.status is OrderStatus.CANCELED:
-        out["cancel_reason"] = "user_request"
+        out["cancel_reason"] = cancel_reason
     return out
 
 
@@ -269,24 +272,40 @@ def grouped_levels(rows: list[Level], group: Decimal | None, side: Side, depth: 
 
 def portfolio_json(currency: str, *, balance: Decimal, upnl: Decimal, rpnl: Decimal, im: Decimal,
                    open_orders_margin: Decimal, delta: Decimal) -> dict[str, Any]:
-    """``user.portfolio.{currency}`` data (also the non-extended core of ``get_account_summary``)."""
-    equity = balance + upnl
-    avail = equity - im - open_orders_margin
+    """``user.portfolio.{currency}`` data (also the non-extended core of ``get_account_summary``).
+
+    Deribit's arithmetic (OpenAPI 2.1.1 example: 302.60065765 + 0.05921555 - 0.03258105 = 302.62729214):
+    futures PnL reaches ``balance`` only at the daily settlement, so within a session ``balance`` is the
+    cash less nothing but fees, ``margin_balance`` = balance + session upl + session rpl, ``equity`` =
+    margin_balance + options value (none here), ``available_funds`` = margin_balance - initial margin
+    (positions and open orders), ``available_withdrawal_funds`` = balance - initial margin. The twin's
+    session never settles: ``balance`` is the engine's wallet (fees and realised PnL moved) less ``rpnl``.
+
+    Args:
+        balance: The engine's wallet of ``currency`` (realised PnL and fees already in it).
+        upnl, rpnl: Unrealised and realised PnL of the positions settled in ``currency``.
+        im, open_orders_margin: Initial margin of the positions and of the open orders.
+        delta: Net delta in ``currency``.
+    """
+    cash = balance - rpnl
+    margin_balance = cash + upnl + rpnl
+    initial = im + open_orders_margin
     mm = im / 2
+    avail = margin_balance - initial
     index = f"{currency.lower()}_usd"
     return {
-        "delta_total_map": {index: _r(delta, 9)} if delta else {}, "margin_balance": _r(equity),
+        "delta_total_map": {index: _r(delta, 9)} if delta else {}, "margin_balance": _r(margin_balance),
         "futures_session_rpl": _r(rpnl), "options_session_rpl": 0.0, "estimated_liquidation_ratio_map": {},
         "session_upl": _r(upnl), "estimated_liquidation_ratio": 0.0, "options_gamma_map": {}, "options_vega": 0.0,
-        "options_value": 0.0, "available_withdrawal_funds": _r(max(avail, Decimal(0))),
+        "options_value": 0.0, "available_withdrawal_funds": _r(max(cash - initial, Decimal(0))),
         "projected_delta_total": _r(delta, 9), "maintenance_margin": _r(mm), "total_pl": _r(upnl + rpnl),
         "options_theta_map": {}, "projected_maintenance_margin": _r(mm), "available_funds": _r(avail),
-        "options_delta": 0.0, "balance": _r(balance), "equity": _r(equity), "futures_session_upl": _r(upnl),
+        "options_delta": 0.0, "balance": _r(cash), "equity": _r(margin_balance), "futures_session_upl": _r(upnl),
         "fee_balance": 0.0, "currency": currency, "options_session_upl": 0.0,
-        "projected_initial_margin": _r(im + open_orders_margin), "options_theta": 0.0,
+        "projected_initial_margin": _r(initial), "options_theta": 0.0,
         "portfolio_margining_enabled": False, "cross_collateral_enabled": False, "margin_model": "segregated_sm",
         "options_vega_map": {}, "futures_pl": _r(upnl + rpnl), "options_pl": 0.0,
-        "initial_margin": _r(im + open_orders_margin), "spot_reserve": 0.0, "delta_total": _r(delta, 9),
+        "initial_margin": _r(initial), "spot_reserve": 0.0, "delta_total": _r(delta, 9),
         "options_gamma": 0.0, "session_rpl": _r(rpnl), "additional_reserve": 0.0,
     }
 

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import deribit_format as fmt
 from simulator.deribit_auth import DeribitError, Token, client_signature_payload, rpc_error, sign
+from simulator.deribit_config import RESOLUTIONS
 
 if TYPE_CHECKING:
-    from simulator.deribit import DeribitTwin
+    from simulator.deribit_config import DeribitTwinLike
 
 __all__ = [
     "Call", "Handler", "PUBLIC_METHODS", "p_str", "p_dec", "p_bool", "p_int", "p_inst", "ticker_json",
     "quote_json", "index_json", "DEFAULT_SCOPE",
 ]
 
-DEFAULT_SCOPE = "account:read_write trade:read_write wallet:read_write connection mainaccount"
+DEFAULT_SCOPE = "account:read_write trade:read_write wallet:read connection mainaccount"
 
 
 @dataclass(slots=True)
@@ -49,7 +50,7 @@ class Call:
     extra_frames: list[dict[str, Any]] = field(default_factory=list)
 
 
-Handler = Callable[["DeribitTwin", Call], Any]
+Handler = Callable[["DeribitTwinLike", Call], Any]
 
 
 # -- parameter readers ---------------------------------------------------------------------------------------
@@ -100,7 +101,7 @@ def p_int(p: dict[str, Any], name: str, default: int | None = None) -> int:
         raise rpc_error(-32602, "must be an integer", name) from None
 
 
-def p_inst(twin: DeribitTwin, p: dict[str, Any], name: str = "instrument_name") -> fmt.DeribitInstrument:
+def p_inst(twin: DeribitTwinLike, p: dict[str, Any], name: str = "instrument_name") -> fmt.DeribitInstrument:
     inst = twin.instruments.get(p_str(p, name))
     if inst is None:
         raise rpc_error(-32602, "instrument not found", name)
@@ -108,7 +109,7 @@ def p_inst(twin: DeribitTwin, p: dict[str, Any], name: str = "instrument_name") 
 
 
 # -- payload builders shared with the WebSocket hub ------------------------------------------------------------
-def _stats(twin: DeribitTwin, name: str, now: int, with_usd: bool) -> dict[str, Any]:
+def _stats(twin: DeribitTwinLike, name: str, now: int, with_usd: bool) -> dict[str, Any]:
     inst = twin.instruments[name]
     day = [(t, ts) for t, ts in twin.trades[name] if ts > now - 86_400_000]
     last = day[-1][0].price if day else None
@@ -126,19 +127,19 @@ def _stats(twin: DeribitTwin, name: str, now: int, with_usd: bool) -> dict[str, 
     return out
 
 
-def _last_price(twin: DeribitTwin, name: str) -> Decimal:
+def _last_price(twin: DeribitTwinLike, name: str) -> Decimal:
     trades = twin.trades[name]
     return trades[-1][0].price if trades else twin.mark(name).quantize(twin.specs[name].tick)
 
 
-def _best(twin: DeribitTwin, name: str) -> tuple[float, float, float, float]:
+def _best(twin: DeribitTwinLike, name: str) -> tuple[float, float, float, float]:
     mirror = twin.depth[name].mirror
     bb, ba = mirror.bids(1), mirror.asks(1)
     return (fmt.num(bb[0][0]) if bb else 0.0, fmt.num(bb[0][1]) if bb else 0.0,
             fmt.num(ba[0][0]) if ba else 0.0, fmt.num(ba[0][1]) if ba else 0.0)
 
 
-def _price_fields(twin: DeribitTwin, name: str) -> dict[str, Any]:
+def _price_fields(twin: DeribitTwinLike, name: str) -> dict[str, Any]:
     mark = twin.mark(name)
     index = twin.index_price(name)
     return {"mark_price": round(float(mark), 4), "index_price": index,
@@ -147,7 +148,7 @@ def _price_fields(twin: DeribitTwin, name: str) -> dict[str, Any]:
             "funding_8h": 2.2e-05, "current_funding": 0.0}
 
 
-def ticker_json(twin: DeribitTwin, name: str, now: int) -> dict[str, Any]:
+def ticker_json(twin: DeribitTwinLike, name: str, now: int) -> dict[str, Any]:
     """``public/ticker`` result and ``ticker.{instrument}.{interval}`` data."""
     bid, bid_amt, ask, ask_amt = _best(twin, name)
     pf = _price_fields(twin, name)
@@ -163,41 +164,41 @@ def ticker_json(twin: DeribitTwin, name: str, now: int) -> dict[str, Any]:
     }
 
 
-def quote_json(twin: DeribitTwin, name: str, now: int) -> dict[str, Any]:
+def quote_json(twin: DeribitTwinLike, name: str, now: int) -> dict[str, Any]:
     """``quote.{instrument}`` data (best bid/ask of the published book)."""
     bid, bid_amt, ask, ask_amt = _best(twin, name)
     return {"best_ask_amount": ask_amt, "best_ask_price": ask, "best_bid_amount": bid_amt,
             "best_bid_price": bid, "instrument_name": name, "timestamp": now}
 
 
-def index_json(twin: DeribitTwin, index_name: str, now: int) -> dict[str, Any]:
+def index_json(twin: DeribitTwinLike, index_name: str, now: int) -> dict[str, Any]:
     """``deribit_price_index.{index}`` data."""
     base = index_name.split("_")[0].upper()
     return {"timestamp": now, "price": round(twin.model.fair_price(base), 2), "index_name": index_name}
 
 
 # -- handlers ------------------------------------------------------------------------------------------------
-def _get_time(twin: DeribitTwin, c: Call) -> Any:
+def _get_time(twin: DeribitTwinLike, c: Call) -> Any:
     return twin.now_ms()
 
 
-def _version(twin: DeribitTwin, c: Call) -> Any:
+def _version(twin: DeribitTwinLike, c: Call) -> Any:
     return {"version": twin.config.api_version}
 
 
-def _status(twin: DeribitTwin, c: Call) -> Any:
+def _status(twin: DeribitTwinLike, c: Call) -> Any:
     return {"locked_currencies": [], "locked": False}
 
 
-def _currencies_of(twin: DeribitTwin) -> list[str]:
+def _currencies_of(twin: DeribitTwinLike) -> list[str]:
     return sorted({i.currency for i in twin.instruments.values()} | {i.settle for i in twin.instruments.values()})
 
 
-def _get_currencies(twin: DeribitTwin, c: Call) -> Any:
+def _get_currencies(twin: DeribitTwinLike, c: Call) -> Any:
     return [fmt.currency_json(cur) for cur in _currencies_of(twin)]
 
 
-def _get_instruments(twin: DeribitTwin, c: Call) -> Any:
+def _get_instruments(twin: DeribitTwinLike, c: Call) -> Any:
     currency = p_str(c.params, "currency", "any").upper()
     kind = p_str(c.params, "kind", "any")
     if currency != "ANY" and currency not in _currencies_of(twin):
@@ -207,19 +208,19 @@ def _get_instruments(twin: DeribitTwin, c: Call) -> Any:
     if p_bool(c.params, "expired") or kind not in ("any", "future"):
         return []
     cfg = twin.config
-    return [fmt.instrument_json(i, cfg.maker_fee, cfg.taker_fee) for i in twin.instruments.values()
-            if currency == "ANY" or i.currency == currency]
+    return [fmt.instrument_json(i, cfg.maker_fee, cfg.taker_fee, twin.book_states[i.name])
+            for i in twin.instruments.values() if currency == "ANY" or i.currency == currency]
 
 
-def _get_instrument(twin: DeribitTwin, c: Call) -> Any:
+def _get_instrument(twin: DeribitTwinLike, c: Call) -> Any:
     inst = p_inst(twin, c.params)
-    return fmt.instrument_json(inst, twin.config.maker_fee, twin.config.taker_fee)
+    return fmt.instrument_json(inst, twin.config.maker_fee, twin.config.taker_fee, twin.book_states[inst.name])
 
 
 _DEPTHS = (1, 5, 10, 20, 50, 100, 1000, 10000)
 
 
-def _get_order_book(twin: DeribitTwin, c: Call) -> Any:
+def _get_order_book(twin: DeribitTwinLike, c: Call) -> Any:
     inst = p_inst(twin, c.params)
     depth = p_int(c.params, "depth", 20)
     if depth not in _DEPTHS:
@@ -229,7 +230,7 @@ def _get_order_book(twin: DeribitTwin, c: Call) -> Any:
     bid, bid_amt, ask, ask_amt = _best(twin, name)
     pf = _price_fields(twin, name)
     return {
-        "timestamp": now, "stats": _stats(twin, name, now, False), "state": "open",
+        "timestamp": now, "stats": _stats(twin, name, now, False), "state": twin.book_states[name],
         "settlement_price": pf["settlement_price"], "open_interest": ticker_json(twin, name, now)["open_interest"],
         "min_price": pf["min_price"], "max_price": pf["max_price"], "mark_price": pf["mark_price"],
         "last_price": fmt.num(_last_price(twin, name)), "instrument_name": name, "index_price": pf["index_price"],
@@ -239,11 +240,11 @@ def _get_order_book(twin: DeribitTwin, c: Call) -> Any:
     }
 
 
-def _ticker(twin: DeribitTwin, c: Call) -> Any:
+def _ticker(twin: DeribitTwinLike, c: Call) -> Any:
     return ticker_json(twin, p_inst(twin, c.params).name, twin.now_ms())
 
 
-def _last_trades(twin: DeribitTwin, c: Call) -> Any:
+def _last_trades(twin: DeribitTwinLike, c: Call) -> Any:
     inst = p_inst(twin, c.params)
     count = max(1, min(1000, p_int(c.params, "count", 10)))
     sorting = p_str(c.params, "sorting", "desc")
@@ -260,9 +261,7 @@ def _last_trades(twin: DeribitTwin, c: Call) -> Any:
     return {"trades": trades, "has_more": len(rows) > count}
 
 
-def _chart(twin: DeribitTwin, c: Call) -> Any:
-    from simulator.deribit import RESOLUTIONS
-
+def _chart(twin: DeribitTwinLike, c: Call) -> Any:
     inst = p_inst(twin, c.params)
     start, end = p_int(c.params, "start_timestamp"), p_int(c.params, "end_timestamp")
     resolution = p_str(c.params, "resolution")
@@ -277,7 +276,7 @@ def _chart(twin: DeribitTwin, c: Call) -> Any:
     }
 
 
-def _index_price(twin: DeribitTwin, c: Call) -> Any:
+def _index_price(twin: DeribitTwinLike, c: Call) -> Any:
     name = p_str(c.params, "index_name")
     if name not in {i.price_index for i in twin.instruments.values()}:
         raise rpc_error(-32602, "wrong format", "index_name")
@@ -285,7 +284,7 @@ def _index_price(twin: DeribitTwin, c: Call) -> Any:
     return {"index_price": price, "estimated_delivery_price": price}
 
 
-def _auth(twin: DeribitTwin, c: Call) -> Any:
+def _auth(twin: DeribitTwinLike, c: Call) -> Any:
     p, now = c.params, twin.now_ms()
     grant = p_str(p, "grant_type")
     scope = str(p.get("scope") or DEFAULT_SCOPE)

@@ -10,6 +10,13 @@ Invariants:
   is echoed only when the request was a JSON-RPC body carrying one (GET requests have no id).
 - HTTP status: 200 for results, 400 for most errors, 401 auth, 429 too_many_requests, 404 unknown method,
   5xx for server faults (see ``DeribitError``).
+- A key used from an IP outside its whitelist (``DeribitConfig.ip_allowed=False``): ``public/auth`` and
+  every private call answer 13021 ``forbidden``. Deribit's documentation names no code of its own for a
+  whitelist refusal (its error table, read 2026-12-06; support article "Account Security Configurations"
+  describes the whitelist only); 13021 is its code for "not enough permissions to execute the request,
+  forbidden", the closest it documents.
+- ``private/buy`` and ``private/sell`` are placements: ``received_placement`` counts each by its ``label``
+  (order_entry.py) on either transport, before authorisation, credits or validation.
 """
 
 from __future__ import annotations
@@ -24,18 +31,27 @@ from simulator.deribit_market import DEFAULT_SCOPE, PUBLIC_METHODS, Call
 from simulator.deribit_trading import PRIVATE_METHODS
 
 if TYPE_CHECKING:
-    from simulator.deribit import DeribitTwin
+    from simulator.deribit_config import DeribitTwinLike
 
-__all__ = ["routes", "dispatch", "WS_ONLY_METHODS"]
+__all__ = ["routes", "dispatch", "received_placement", "WS_ONLY_METHODS", "PLACEMENT_METHODS"]
 
 WS_ONLY_METHODS = frozenset({
     "public/subscribe", "public/unsubscribe", "public/unsubscribe_all", "private/subscribe",
     "private/unsubscribe", "private/unsubscribe_all", "public/set_heartbeat", "public/disable_heartbeat",
     "private/logout",
 })
+PLACEMENT_METHODS = frozenset({"private/buy", "private/sell"})
 
 
-def _token_from_params(twin: DeribitTwin, params: dict[str, Any]) -> Token | None:
+def received_placement(twin: DeribitTwinLike, call: Call, request: web.Request | None = None) -> bool:
+    """Count ``call`` in ``twin.received`` if it places an order (HTTP: mark ``request``); return whether it does."""
+    if call.method not in PLACEMENT_METHODS:
+        return False
+    twin.received.add([str(call.params.get("label") or "")], request)
+    return True
+
+
+def _token_from_params(twin: DeribitTwinLike, params: dict[str, Any]) -> Token | None:
     raw = params.get("access_token")
     if not raw:
         return None
@@ -45,7 +61,7 @@ def _token_from_params(twin: DeribitTwin, params: dict[str, Any]) -> Token | Non
     return token
 
 
-def dispatch(twin: DeribitTwin, call: Call, http_token: Token | None = None) -> Any:
+def dispatch(twin: DeribitTwinLike, call: Call, http_token: Token | None = None) -> Any:
     """Run one JSON-RPC call.
 
     Args:
@@ -57,8 +73,9 @@ def dispatch(twin: DeribitTwin, call: Call, http_token: Token | None = None) -> 
         The ``result`` value.
 
     Raises:
-        DeribitError: -32601 unknown method, 10030 WS-only method over HTTP, 10028 out of credits, 13009
-            unauthorised private call, 13403 scope_exceeded, or the handler's own error.
+        DeribitError: -32601 unknown method, 10030 WS-only method over HTTP, 10028 out of credits, 13021
+            forbidden (``ip_allowed=False``: this IP is not on the key's whitelist), 13009 unauthorised
+            private call, 13403 scope_exceeded, or the handler's own error.
     """
     method = call.method
     handler = PUBLIC_METHODS.get(method) or PRIVATE_METHODS.get(method)
@@ -67,6 +84,8 @@ def dispatch(twin: DeribitTwin, call: Call, http_token: Token | None = None) -> 
             raise DeribitError(10030, "must_be_websocket_request")
         raise DeribitError(-32601)
     twin.limiter.charge(method, twin.monotonic())
+    if not twin.config.ip_allowed and (method == "public/auth" or method.startswith("private/")):
+        raise DeribitError(13021, "forbidden")
     if method.startswith("private/"):
         token = _token_from_params(twin, call.params) or http_token
         if token is None and call.conn is not None and call.conn.token:
@@ -79,7 +98,7 @@ def dispatch(twin: DeribitTwin, call: Call, http_token: Token | None = None) -> 
     return handler(twin, call)
 
 
-def _http_token(twin: DeribitTwin, request: web.Request, raw_body: str) -> Token | None:
+def _http_token(twin: DeribitTwinLike, request: web.Request, raw_body: str) -> Token | None:
     header = request.headers.get("Authorization", "").strip()
     if not header:
         return None
@@ -116,7 +135,7 @@ def _parse_body(raw_body: str) -> tuple[dict[str, Any], bool]:
     return body, "id" in body
 
 
-def routes(twin: DeribitTwin) -> list[web.RouteDef]:
+def routes(twin: DeribitTwinLike) -> list[web.RouteDef]:
     """The HTTP routes of the twin."""
 
     async def view(request: web.Request) -> web.Response:
@@ -131,8 +150,10 @@ def routes(twin: DeribitTwin) -> list[web.RouteDef]:
             if body.get("method") and request.match_info.get("method") and body["method"] != method:
                 raise DeribitError(-32602, data={"reason": "method in body differs from path", "param": "method"})
             params: dict[str, Any] = dict(request.query) | dict(body.get("params") or {})
+            call = Call(method, params, "http")
+            received_placement(twin, call, request)
             token = _http_token(twin, request, raw_body) if method.startswith("private/") else None
-            result = dispatch(twin, Call(method, params, "http"), token)
+            result = dispatch(twin, call, token)
         except DeribitError as exc:
             return web.json_response(twin.envelope(req_id, error=exc, us_in=us_in, with_id=with_id), status=exc.status)
         return web.json_response(twin.envelope(req_id, result=result, us_in=us_in, with_id=with_id))

@@ -7,6 +7,12 @@ Invariants:
   are 10004 order_not_found and operations on closed orders 11044 not_open_order.
 - Every state change is flushed to the private channels before the reply is built, so a client sees the
   ``user.orders`` update no later than the RPC response's effects.
+- Book states (Deribit release of 2026-01-13): only an ``open`` book takes buy/sell/edit, and cancels are
+  taken in ``open`` and ``locked`` too. Deribit's docs name no code per state; the twin answers the
+  closest documented ones: 10041 settlement_in_progress in ``settlement``, 13019 orderbook_closed ("closed,
+  expired order book") in ``delivered`` / ``archivized``, 10012 book_closed in the others.
+- An order placed over a WebSocket records the connection it was created via (``twin.created_via``): that
+  connection's cancel-on-disconnect covers it and nothing else (deribit_ws.py).
 - ``private/edit`` amends the engine order in place (keeps its id, sets ``replaced``); a crossing new price
   fills at the order's own price on the spot (a simplification: the engine has no amend/taker path).
 """
@@ -31,7 +37,7 @@ from simulator.matching import (
 )
 
 if TYPE_CHECKING:
-    from simulator.deribit import DeribitTwin
+    from simulator.deribit_config import DeribitTwinLike
 
 __all__ = ["PRIVATE_METHODS"]
 
@@ -73,13 +79,25 @@ def _price(inst: fmt.DeribitInstrument, p: dict[str, Any]) -> Decimal:
     return price
 
 
-def _open_label(twin: DeribitTwin, label: str) -> bool:
+_STATE_ERRORS = {"settlement": 10041, "delivered": 13019, "archivized": 13019}
+
+
+def _book_takes(twin: DeribitTwinLike, name: str, *, cancel: bool = False) -> None:
+    """Raise the error of a book that does not take this request in its current state."""
+    state = twin.book_states[name]
+    if state == "open" or (cancel and state == "locked"):
+        return
+    raise DeribitError(_STATE_ERRORS.get(state, 10012))
+
+
+def _open_label(twin: DeribitTwinLike, label: str) -> bool:
     return any(twin.labels.get(o.order_id) == label for o in twin.engine.open_orders())
 
 
-def _place(twin: DeribitTwin, c: Call, side: Side) -> Any:
+def _place(twin: DeribitTwinLike, c: Call, side: Side) -> Any:
     p = c.params
     inst = p_inst(twin, p)
+    _book_takes(twin, inst.name)
     amount = _amount(inst, p)
     kind = p_str(p, "type", "limit")
     if kind not in ("limit", "market"):
@@ -107,22 +125,25 @@ def _place(twin: DeribitTwin, c: Call, side: Side) -> Any:
     except OrderRejected as exc:
         raise _REJECTS[exc.reason] from None
     twin.labels[order.order_id] = label
+    if c.conn is not None:  # created via this WebSocket connection: its cancel-on-disconnect covers it
+        twin.created_via[order.order_id] = c.conn.cid
     fills = twin.flush_user_events()
     return {"trades": fills.get(order.order_id, []), "order": twin.order_json(order, "buy")}
 
 
-def _buy(twin: DeribitTwin, c: Call) -> Any:
+def _buy(twin: DeribitTwinLike, c: Call) -> Any:
     return _place(twin, c, Side.BUY)
 
 
-def _sell(twin: DeribitTwin, c: Call) -> Any:
+def _sell(twin: DeribitTwinLike, c: Call) -> Any:
     return _place(twin, c, Side.SELL)
 
 
-def _edit(twin: DeribitTwin, c: Call) -> Any:
+def _edit(twin: DeribitTwinLike, c: Call) -> Any:
     inst, order = twin.find_order(p_str(c.params, "order_id"))
     if not order.status.is_open:
         raise DeribitError(11044)
+    _book_takes(twin, inst.name)
     amount = _amount(inst, c.params)
     if amount < order.filled:
         raise DeribitError(10021)
@@ -143,16 +164,17 @@ def _edit(twin: DeribitTwin, c: Call) -> Any:
     return {"trades": fills.get(order.order_id, []), "order": twin.order_json(order, "buy")}
 
 
-def _cancel(twin: DeribitTwin, c: Call) -> Any:
+def _cancel(twin: DeribitTwinLike, c: Call) -> Any:
     inst, order = twin.find_order(p_str(c.params, "order_id"))
     if not order.status.is_open:
         raise DeribitError(11044)
+    _book_takes(twin, inst.name, cancel=True)
     twin.engine.cancel(inst.name, twin.now_ms(), order.order_id)
     twin.flush_user_events()
     return twin.order_json(order, "buy")
 
 
-def _cancel_where(twin: DeribitTwin, keep: Any) -> int:
+def _cancel_where(twin: DeribitTwinLike, keep: Any) -> int:
     now, n = twin.now_ms(), 0
     for o in twin.engine.open_orders():
         if keep(o):
@@ -162,42 +184,42 @@ def _cancel_where(twin: DeribitTwin, keep: Any) -> int:
     return n
 
 
-def _currency_of(twin: DeribitTwin, c: Call, required: bool = True) -> str:
+def _currency_of(twin: DeribitTwinLike, c: Call, required: bool = True) -> str:
     cur = p_str(c.params, "currency", None if required else "any").upper()
     if cur != "ANY" and cur not in {i.currency for i in twin.instruments.values()}:
         raise rpc_error(-32602, "wrong format", "currency")
     return cur
 
 
-def _in_currency(twin: DeribitTwin, o: Order, cur: str) -> bool:
+def _in_currency(twin: DeribitTwinLike, o: Order, cur: str) -> bool:
     return cur == "ANY" or twin.instruments[o.symbol].currency == cur
 
 
-def _cancel_all(twin: DeribitTwin, c: Call) -> Any:
+def _cancel_all(twin: DeribitTwinLike, c: Call) -> Any:
     return _cancel_where(twin, lambda o: True)
 
 
-def _cancel_all_by_instrument(twin: DeribitTwin, c: Call) -> Any:
+def _cancel_all_by_instrument(twin: DeribitTwinLike, c: Call) -> Any:
     name = p_inst(twin, c.params).name
     return _cancel_where(twin, lambda o: o.symbol == name)
 
 
-def _cancel_all_by_currency(twin: DeribitTwin, c: Call) -> Any:
+def _cancel_all_by_currency(twin: DeribitTwinLike, c: Call) -> Any:
     cur = _currency_of(twin, c)
     return _cancel_where(twin, lambda o: _in_currency(twin, o, cur))
 
 
-def _cancel_by_label(twin: DeribitTwin, c: Call) -> Any:
+def _cancel_by_label(twin: DeribitTwinLike, c: Call) -> Any:
     label = p_str(c.params, "label")
     return _cancel_where(twin, lambda o: twin.labels.get(o.order_id) == label)
 
 
-def _order_state(twin: DeribitTwin, c: Call) -> Any:
+def _order_state(twin: DeribitTwinLike, c: Call) -> Any:
     _, order = twin.find_order(p_str(c.params, "order_id"))
     return twin.order_json(order, "state")
 
 
-def _order_state_by_label(twin: DeribitTwin, c: Call) -> Any:
+def _order_state_by_label(twin: DeribitTwinLike, c: Call) -> Any:
     cur, label = _currency_of(twin, c), p_str(c.params, "label")
     return [twin.order_json(o, "state") for o in twin.engine.orders.values()
             if twin.labels.get(o.order_id) == label and _in_currency(twin, o, cur)]
@@ -211,28 +233,28 @@ def _type_filter(c: Call) -> Any:
     return lambda o: kind == "all" or o.type.value.lower() == kind
 
 
-def _open_by_instrument(twin: DeribitTwin, c: Call) -> Any:
+def _open_by_instrument(twin: DeribitTwinLike, c: Call) -> Any:
     name, keep = p_inst(twin, c.params).name, _type_filter(c)
     return [twin.order_json(o, "state") for o in twin.engine.open_orders(name) if keep(o)]
 
 
-def _open_by_currency(twin: DeribitTwin, c: Call) -> Any:
+def _open_by_currency(twin: DeribitTwinLike, c: Call) -> Any:
     cur, keep = _currency_of(twin, c), _type_filter(c)
     return [twin.order_json(o, "state") for o in twin.engine.open_orders() if _in_currency(twin, o, cur) and keep(o)]
 
 
-def _open_orders(twin: DeribitTwin, c: Call) -> Any:
+def _open_orders(twin: DeribitTwinLike, c: Call) -> Any:
     keep = _type_filter(c)
     return [twin.order_json(o, "state") for o in twin.engine.open_orders() if keep(o)]
 
 
-def _history_by_instrument(twin: DeribitTwin, c: Call) -> Any:
+def _history_by_instrument(twin: DeribitTwinLike, c: Call) -> Any:
     name = p_inst(twin, c.params).name
     rows = [o for o in twin.engine.orders.values() if o.symbol == name and not o.status.is_open]
     return [twin.order_json(o, "state") for o in reversed(rows[-int(c.params.get("count", 20)):])]
 
 
-def _summary(twin: DeribitTwin, currency: str, extended: bool) -> dict[str, Any]:
+def _summary(twin: DeribitTwinLike, currency: str, extended: bool) -> dict[str, Any]:
     out = twin.portfolio(currency)
     del out["additional_reserve"]
     if extended:
@@ -240,14 +262,14 @@ def _summary(twin: DeribitTwin, currency: str, extended: bool) -> dict[str, Any]
     return out
 
 
-def _account_summary(twin: DeribitTwin, c: Call) -> Any:
+def _account_summary(twin: DeribitTwinLike, c: Call) -> Any:
     cur = p_str(c.params, "currency").upper()
     if cur not in twin.engine.account.balances:
         raise rpc_error(-32602, "wrong format", "currency")
     return _summary(twin, cur, p_bool(c.params, "extended"))
 
 
-def _account_summaries(twin: DeribitTwin, c: Call) -> Any:
+def _account_summaries(twin: DeribitTwinLike, c: Call) -> Any:
     user = fmt.extended_fields(1, twin.account_created_ms, twin.config.maker_fee, twin.config.taker_fee)
     head = {k: user[k] for k in ("id", "email", "system_name", "username", "type", "creation_timestamp",
                                  "referrer_id", "login_enabled", "security_keys_enabled", "mmp_enabled",
@@ -257,34 +279,47 @@ def _account_summaries(twin: DeribitTwin, c: Call) -> Any:
     return head | {"summaries": [_summary(twin, cur, extended) for cur in sorted(twin.engine.account.balances)]}
 
 
-def _positions(twin: DeribitTwin, c: Call) -> Any:
+def _positions(twin: DeribitTwinLike, c: Call) -> Any:
     cur = _currency_of(twin, c, required=False)
     kind = p_str(c.params, "kind", "future")
     if kind not in ("future", "option", "spot", "future_combo", "option_combo", "any"):
         raise rpc_error(-32602, "wrong format", "kind")
     if kind not in ("future", "any"):
         return []
-    return [twin.position(name, stream=False) for name, pos in twin.engine.account.positions.items()
-            if pos.qty != 0 and (cur == "ANY" or twin.instruments[name].currency == cur)]
+    return [twin.position(pos.symbol, stream=False) for pos in twin.engine.account.positions.values()
+            if pos.qty != 0 and (cur == "ANY" or twin.instruments[pos.symbol].currency == cur)]
 
 
-def _position(twin: DeribitTwin, c: Call) -> Any:
+def _position(twin: DeribitTwinLike, c: Call) -> Any:
     return twin.position(p_inst(twin, c.params).name, stream=False)
 
 
+def _cod_scope(c: Call) -> str:
+    scope = p_str(c.params, "scope", "connection")
+    if scope not in ("connection", "account"):
+        raise rpc_error(-32602, "wrong format", "scope")
+    return scope
+
+
 def _set_cod(enabled: bool) -> Handler:
-    def handler(twin: DeribitTwin, c: Call) -> Any:
+    """``private/enable|disable_cancel_on_disconnect``: WebSocket only; scope ``connection`` (default) sets
+    this connection, ``account`` this one and every connection opened from now on."""
+
+    def handler(twin: DeribitTwinLike, c: Call) -> Any:
         if c.conn is None:
             raise DeribitError(10030, "must_be_websocket_request")
+        if _cod_scope(c) == "account":
+            twin.cod_account = enabled
         c.conn.cancel_on_disconnect = enabled
         return "ok"
 
     return handler
 
 
-def _get_cod(twin: DeribitTwin, c: Call) -> Any:
-    enabled = bool(c.conn is not None and c.conn.cancel_on_disconnect)
-    return {"scope": "connection", "enabled": enabled}
+def _get_cod(twin: DeribitTwinLike, c: Call) -> Any:
+    if _cod_scope(c) == "account":
+        return {"scope": "account", "enabled": twin.cod_account}
+    return {"scope": "connection", "enabled": bool(c.conn is not None and c.conn.cancel_on_disconnect)}
 
 
 PRIVATE_METHODS: dict[str, Handler] = {

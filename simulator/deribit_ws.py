@@ -6,13 +6,27 @@ Invariants:
 - ``book.{instrument}.{interval}``: the subscribe reply is followed by a ``snapshot`` of the published book
   (``change_id`` = its last change), then ``change`` notifications whose ``prev_change_id`` chains; reply and
   snapshot are queued in one synchronous step, so no change can slip between them.
+- ``instrument.state.{kind}.{currency}`` (kind future, option, spot, future_combo or option_combo; there is
+  no ``any`` kind; currency may be ``any``) notifies ``DeribitTwinLike.set_book_state`` changes.
 - ``*.raw`` market channels need an authorised connection (13778) when the twin is configured so; ``user.*``
   channels need one always (private/subscribe -> 13009; public/subscribe silently skips them).
 - ``public/set_heartbeat``: a ``test_request`` every interval; a connection that has not sent ``public/test``
-  before the next one is closed. Running out of credits (10028) terminates the session after the reply; a
+  before the next one is closed (and its cancel-on-disconnect fires).
+- Cancel-on-disconnect (docs.deribit.com private/enable_cancel_on_disconnect): when a connection with it
+  enabled ends (client close, TCP reset, heartbeat failure, a fault), the open orders created via that
+  connection, and only those, are cancelled (``cancel_reason`` ``cancel_on_disconnect``); ``private/logout``
+  turns it off first, so a graceful logout cancels nothing. A new connection starts with it on when it was
+  enabled with scope ``account``. Running out of credits (10028) terminates the session after the reply; a
   BAN fault terminates every session at once (10028 frame, then close) and answers every request 10028.
-- Each connection has a bounded send queue drained by its own writer task (an anyio task group owned by the
-  aiohttp handler); a full queue aborts the connection. STALL: nothing is sent, nothing is answered.
+- Each connection has a bounded, latency-delayed send line drained by its own writer task and an inbox fed
+  by a pump task (wsconn.py; an anyio task group owned by the aiohttp handler); a full send line aborts the
+  connection. STALL: nothing is sent, nothing is answered.
+- Drift faults (deribit_drift.py): UNKNOWN_FIELD adds a key to market-data notifications' ``data`` (and, in
+  ``DeribitTwinLike.envelope``, to every result); UNKNOWN_EVENT queues one notification of an undocumented
+  channel on every open connection (or on the next one to open).
+- ``private/buy`` / ``private/sell`` are counted as received placements; after one is handled an
+  EXECUTE_THEN_5XX fault replaces its reply by the server error (11094 for status 500, else 13028) and an
+  EXECUTE_THEN_DROP fault drops the connection (TCP reset, after the frames queued before) without a reply.
 """
 
 from __future__ import annotations
@@ -26,18 +40,20 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from simulator import deribit_format as fmt
 from simulator import wsconn
 from simulator.book import Side
 from simulator.deribit_auth import DeribitError, rpc_error
+from simulator.deribit_drift import is_market_channel, unknown_event, with_unknown_field
 from simulator.deribit_market import Call, p_int, quote_json, ticker_json
-from simulator.deribit_rest import dispatch
+from simulator.deribit_rest import dispatch, received_placement
 from simulator.faults import FaultKind
+from simulator.order_entry import lost_answer
 
 if TYPE_CHECKING:
-    from simulator.deribit import DeribitTwin
+    from simulator.deribit_config import DeribitTwinLike
 
 __all__ = ["DeribitHub"]
 
@@ -50,6 +66,7 @@ _PUBLIC = [re.compile(p) for p in (
     rf"^trades\.(?P<i>[A-Z0-9_-]+)\.{_IV}$", rf"^trades\.{_KC}\.{_IV}$", rf"^ticker\.(?P<i>[A-Z0-9_-]+)\.{_IV}$",
     r"^quote\.(?P<i>[A-Z0-9_-]+)$", rf"^chart\.trades\.(?P<i>[A-Z0-9_-]+)\.{_RES}$",
     r"^deribit_price_index\.(?P<x>[a-z]+_[a-z]+)$",
+    r"^instrument\.state\.(future|option|spot|future_combo|option_combo)\.(BTC|ETH|USDC|USDT|EURR|any)$",
 )]
 _PRIVATE = [re.compile(p) for p in (
     rf"^user\.(orders|trades|changes)\.(?P<i>[A-Z0-9_-]+)\.{_IV}$", rf"^user\.(orders|trades|changes)\.{_KC}\.{_IV}$",
@@ -59,10 +76,11 @@ _PRIVATE = [re.compile(p) for p in (
 
 @dataclass(eq=False)
 class _Conn:
+    cid: int  # the connection's id in the twin (orders record the one they were created via)
     request: web.Request
     ws: web.WebSocketResponse
-    send: Any
-    recv: Any
+    out: wsconn.DelayLine[wsconn.Outgoing]
+    inbox: wsconn.DelayLine[WSMessage]
     channels: set[str] = field(default_factory=set)
     token: str | None = None
     cancel_on_disconnect: bool = False
@@ -75,10 +93,11 @@ class _Conn:
 class DeribitHub:
     """All WebSocket connections of one Deribit twin and the channel -> connections index."""
 
-    def __init__(self, twin: DeribitTwin) -> None:
+    def __init__(self, twin: DeribitTwinLike) -> None:
         self.twin = twin
         self.conns: set[_Conn] = set()
         self._index: dict[str, set[_Conn]] = {}
+        self._next_cid = 1
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/ws/api/v2", self._serve), web.get("/ws/api/v2/", self._serve)]
@@ -93,9 +112,11 @@ class DeribitHub:
         if not conns:
             return
         payload = data() if callable(data) else data
+        if is_market_channel(channel):
+            payload = with_unknown_field(self.twin.faults, payload)
         frame = _encode({"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": payload}})
         for conn in list(conns):
-            self._enqueue(conn, frame)
+            wsconn.enqueue(conn, frame)
 
     def publish_private(self, prefix: str, inst: fmt.DeribitInstrument, interval: str, data: Any, *, only_raw: bool) -> None:
         """``user.orders|trades|changes`` by instrument and by kind/currency; ``interval`` ``raw`` (object per
@@ -143,13 +164,7 @@ class DeribitHub:
                     "low": fmt.num(k.low), "high": fmt.num(k.high), "cost": round(float(k.quote_volume), 2),
                     "close": fmt.num(k.close)})
 
-    def _enqueue(self, conn: _Conn, frame: bytes) -> None:
-        wsconn.enqueue(conn, frame)
-
     # -- faults -------------------------------------------------------------------------------------------
-    def _abort(self, conn: _Conn) -> None:
-        wsconn.abort(conn)
-
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
         wsconn.abort_all(self.conns)
@@ -161,65 +176,59 @@ class DeribitHub:
         """End every session the way Deribit does on 10028: an error frame, then a close (after queued frames)."""
         now_us = self.twin.now_us()
         for conn in list(self.conns):
-            self._enqueue(conn, _encode(self.twin.envelope(None, error=error, us_in=now_us)))
-            self._enqueue(conn, b"")
+            wsconn.enqueue(conn, _encode(self.twin.envelope(None, error=error, us_in=now_us)))
+            wsconn.end_after(conn)
+
+    def push_unknown_event(self) -> None:
+        """UNKNOWN_EVENT: one notification of an undocumented channel on every open connection (deribit_drift.py);
+        used up once it reached at least one connection."""
+        self._unknown_event(self.conns)
+
+    def _unknown_event(self, conns: set[_Conn]) -> None:
+        faults = self.twin.faults
+        fault = faults.active(FaultKind.UNKNOWN_EVENT)
+        if fault is None or not conns:
+            return
+        frame = _encode(unknown_event(fault, self.twin.now_ms()))
+        for conn in list(conns):
+            wsconn.enqueue(conn, frame)
+        if fault.until is None:
+            faults.consume(FaultKind.UNKNOWN_EVENT)
 
     def mark_malformed(self) -> None:
-        for conn in self.conns:
-            conn.malformed = True
+        wsconn.mark_malformed(self.conns)
 
     async def close_all(self) -> None:
-        for conn in list(self.conns):
-            await conn.ws.close()
+        await wsconn.close_all(self.conns)
 
     # -- connection lifecycle -----------------------------------------------------------------------------
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         twin = self.twin
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        send, recv = anyio.create_memory_object_stream[bytes](twin.config.send_queue)
-        conn = _Conn(request, ws, send, recv)
-        self.conns.add(conn)
-        if twin.faults.active(FaultKind.DROP_WS) is not None:
-            self._abort(conn)
+        ws = await wsconn.accept(request)
+        out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
+        conn = _Conn(self._next_cid, request, ws, out, inbox, cancel_on_disconnect=twin.cod_account)
+        self._next_cid += 1
+        wsconn.admit(conn, self.conns, twin.faults)
+        self._unknown_event({conn})  # armed while no connection was open (or for a duration)
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._writer, conn)
-                tg.start_soon(self._heartbeat, conn)
-                await self._reader(conn)
-                tg.cancel_scope.cancel()
+            await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn),
+                               keeper=lambda: self._heartbeat(conn))
         finally:
-            self.conns.discard(conn)
             for channel in list(conn.channels):
                 self._index.get(channel, set()).discard(conn)
-            send.close()
-            recv.close()
-            if conn.cancel_on_disconnect:
-                now = twin.now_ms()
-                for o in twin.engine.open_orders():
-                    twin.engine.cancel(o.symbol, now, o.order_id)
-                twin.flush_user_events(now)
+            if conn.cancel_on_disconnect:  # not after private/logout, which turned it off
+                self._cancel_on_disconnect(conn)
         return ws
 
-    async def _writer(self, conn: _Conn) -> None:
-        faults = self.twin.faults
-        async with conn.recv:
-            async for frame in conn.recv:
-                if frame == b"":
-                    await conn.ws.close(code=1000, message=b"")
-                    return
-                if faults.active(FaultKind.STALL) is not None:
-                    continue
-                delay = faults.param(FaultKind.LATENCY, "ms", 200)
-                if delay > 0:
-                    await anyio.sleep(delay / 1000)
-                if conn.malformed:
-                    conn.malformed = False
-                    frame = frame[: max(1, len(frame) // 2)] + b"\x00}"  # truncated: not valid JSON
-                try:
-                    await conn.ws.send_str(frame.decode("utf-8", "replace"))
-                except (ConnectionResetError, RuntimeError):
-                    return
+    def _cancel_on_disconnect(self, conn: _Conn) -> None:
+        """Cancel the open orders created via ``conn`` (only those: Deribit leaves other connections' orders)."""
+        twin = self.twin
+        now = twin.now_ms()
+        for o in twin.engine.open_orders():
+            if twin.created_via.get(o.order_id) == conn.cid:
+                twin.cancel_reasons[o.order_id] = "cancel_on_disconnect"
+                twin.engine.cancel(o.symbol, now, o.order_id)
+        twin.flush_user_events(now)
 
     async def _heartbeat(self, conn: _Conn) -> None:
         faults = self.twin.faults
@@ -240,28 +249,29 @@ class DeribitHub:
                 await conn.ws.close(code=1000, message=b"heartbeat test_request not answered")
                 return
             conn.awaiting_test = True
-            self._enqueue(conn, _encode({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "test_request"}}))
+            wsconn.enqueue(conn, _encode({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "test_request"}}))
 
     async def _reader(self, conn: _Conn) -> None:
         ws, faults = conn.ws, self.twin.faults
-        async for msg in ws:
+        async for msg in conn.inbox:
             stalled = faults.active(FaultKind.STALL) is not None
             if msg.type is WSMsgType.PING:
                 if not stalled:
                     await ws.pong(msg.data)
             elif msg.type is WSMsgType.TEXT and not stalled:
-                frames, terminate = self._handle(conn, msg.data)
+                frames, end = self._handle(conn, msg.data)
                 for frame in frames:
-                    self._enqueue(conn, _encode(frame))
-                if terminate:
-                    self._enqueue(conn, b"")
+                    wsconn.enqueue(conn, _encode(frame))
+                if end is not None:
+                    wsconn.enqueue(conn, end)
 
     # -- requests -----------------------------------------------------------------------------------------
-    def _handle(self, conn: _Conn, text: str) -> tuple[list[dict[str, Any]], bool]:
-        """Reply frames for one request, and whether the session must end after them."""
+    def _handle(self, conn: _Conn, text: str) -> tuple[list[dict[str, Any]], wsconn.End | None]:
+        """Reply frames for one request, and how the session ends after them (None: it goes on)."""
         twin = self.twin
         us_in = twin.now_us()
         req_id: Any = None
+        placement = False
         try:
             try:
                 req = json.loads(text)
@@ -276,10 +286,18 @@ class DeribitHub:
             if faults_error := self._fault_error():
                 raise faults_error
             call = Call(str(req.get("method", "")), params, "ws", conn=conn)
+            placement = received_placement(twin, call)
             result = self._ws_method(conn, call)
+            frames = [twin.envelope(req_id, result=result, us_in=us_in), *call.extra_frames]
+            end = wsconn.End() if call.method == "private/logout" else None
         except DeribitError as exc:
-            return [twin.envelope(req_id, error=exc, us_in=us_in)], exc.code == 10028
-        return [twin.envelope(req_id, result=result, us_in=us_in), *call.extra_frames], call.method == "private/logout"
+            frames, end = [twin.envelope(req_id, error=exc, us_in=us_in)], wsconn.End() if exc.code == 10028 else None
+        lost = lost_answer(twin.faults) if placement else None
+        if lost is None:
+            return frames, end
+        if lost.drop:
+            return [], wsconn.End(abort=True)
+        return [twin.envelope(req_id, error=twin.server_error(lost.status), us_in=us_in)], end
 
     def _fault_error(self) -> DeribitError | None:
         faults = self.twin.faults
@@ -367,4 +385,5 @@ class DeribitHub:
                 "change_id": mirror.update_id,
                 "bids": [["new", fmt.num(p), fmt.num(s)] for p, s in mirror.bids()],
                 "asks": [["new", fmt.num(p), fmt.num(s)] for p, s in mirror.asks()]}
+        data = with_unknown_field(self.twin.faults, data)
         return {"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": data}}

@@ -3,7 +3,8 @@
 Invariants:
 - A fault is active from ``inject`` until its deadline (``duration_s``) or until ``clear``; faults without
   a duration stay until cleared, except the one-shot actions (``ONE_SHOT``), which stay armed until the
-  twin consumes them once with ``consume`` (or, if given a duration, keep firing until it ends).
+  twin consumes them once with ``consume`` (or, if given a duration, keep firing until it ends); a one-shot
+  fault injected with the param ``count=N`` is consumed N times before it clears.
 - The controller only records intent; each twin decides what a fault means on its wire (e.g. Binance's
   429 body) and checks ``active``/``consume`` at the points it documents. Listeners are told synchronously
   on every inject so "drop all WebSockets" happens at once.
@@ -36,11 +37,25 @@ class FaultKind(enum.StrEnum):
     EXPIRE_LISTEN_KEY = "expire_listen_key"  # user-data keys expire now (Binance listenKey)
     CLOCK_SKEW = "clock_skew"  # the twin's clock is off by params["ms"]
     BAN = "ban"  # the venue bans our IP for duration_s: REST answers with the venue's ban / limit error
+    # The venue executes an order placement fully (the order exists, private updates go out), then its answer
+    # is lost: replaced by the venue's 5xx / internal error (params["status"], default 500), or dropped (the
+    # HTTP connection is aborted with no response bytes; a WS order request's socket is dropped unanswered).
+    EXECUTE_THEN_5XX = "execute_then_5xx"
+    EXECUTE_THEN_DROP = "execute_then_drop"
+    # The venue changed without notice (drift): while active, every market-data frame (book / trade / ticker
+    # push) and every JSON REST answer carries one extra field the documentation does not list,
+    # params["field"] (default "x_new_field") = params["value"] (default 1), at the level where the venue
+    # puts its own fields (the event object, the data rows); UNKNOWN_EVENT pushes, once on every public
+    # connection, a frame of an event type the documentation does not list (params["event"], default
+    # "x_new_event"), shaped like the venue's other pushes; injected while no public connection is open, it
+    # waits for the next one.
+    UNKNOWN_FIELD = "unknown_field"
+    UNKNOWN_EVENT = "unknown_event"
 
 
 ONE_SHOT = frozenset({
     FaultKind.DROP_WS, FaultKind.SKIP_SEQUENCE, FaultKind.CORRUPT_CHECKSUM, FaultKind.MALFORMED_FRAME,
-    FaultKind.EXPIRE_LISTEN_KEY,
+    FaultKind.EXPIRE_LISTEN_KEY, FaultKind.EXECUTE_THEN_5XX, FaultKind.EXECUTE_THEN_DROP, FaultKind.UNKNOWN_EVENT,
 })
 
 
@@ -116,10 +131,15 @@ class FaultController:
         return fault
 
     def consume(self, kind: FaultKind) -> Fault | None:
-        """Like ``active``, but a fault without a duration is removed after this one use."""
+        """Like ``active``, but a fault without a duration is used up: removed after this use, or after its
+        ``count`` param (default 1) uses."""
         fault = self.active(kind)
         if fault is not None and fault.until is None:
-            del self._faults[kind]
+            left = int(fault.params.get("count", 1)) - 1
+            if left > 0:
+                fault.params["count"] = left
+            else:
+                del self._faults[kind]
         return fault
 
     def param(self, kind: FaultKind, name: str, default: float) -> float:

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from simulator.account import Account
-from simulator.book import Fill, Side, VenueBook
+from simulator.account import Account, PositionSide
+from simulator.book import BookChanges, Fill, Side, VenueBook
 from simulator.instruments import InstrumentSpec
 
 __all__ = [
@@ -67,6 +67,7 @@ class RejectReason(enum.StrEnum):
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     FOK_NOT_FILLABLE = "fok_not_fillable"
     REDUCE_ONLY_REJECTED = "reduce_only_rejected"
+    POSITION_SIDE_MISMATCH = "position_side_mismatch"  # BOTH in hedge mode, LONG/SHORT in one-way mode
     INSUFFICIENT_MARGIN = "insufficient_margin"
     BAD_QTY = "bad_qty"
     BAD_PRICE = "bad_price"
@@ -101,6 +102,7 @@ class OrderRequest:
     price: Decimal | None = None
     tif: TimeInForce = TimeInForce.GTC
     reduce_only: bool = False
+    position_side: PositionSide = PositionSide.BOTH
 
 
 @dataclass(slots=True)
@@ -123,6 +125,7 @@ class Order:
     cum_quote: Decimal = _ZERO  # sum(fill qty x price x contract size): quote value traded
     fees: Decimal = _ZERO
     realized_pnl: Decimal = _ZERO
+    position_side: PositionSide = PositionSide.BOTH
 
     @property
     def remaining(self) -> Decimal:
@@ -162,6 +165,7 @@ class AccountEvent:
     entry_price: Decimal
     realized_pnl: Decimal
     unrealized_pnl: Decimal
+    position_side: PositionSide = PositionSide.BOTH
 
 
 EngineEvent = OrderEvent | AccountEvent
@@ -203,7 +207,7 @@ class MatchingEngine:
         self.orders: dict[int, Order] = {}  # insertion order = age: the oldest are forgotten first
         self.keep_orders = keep_orders
         self.forgotten = 0
-        self.on_forget: list[Callable[[Order], None]] = []
+        self.on_forget: list[Callable[[Order], object]] = []  # hooks; what they return is ignored
         self._by_client: dict[tuple[str, str], int] = {}
         self._outbox: list[EngineEvent] = []
 
@@ -247,7 +251,7 @@ class MatchingEngine:
         self._validate(spec, book, req)
         order = Order(
             self._next_id, req.client_id, req.symbol, req.side, req.type, req.tif, req.price, req.qty,
-            req.reduce_only, now_ms, now_ms,
+            req.reduce_only, now_ms, now_ms, position_side=req.position_side,
         )
         self._next_id += 1
         if len(self.orders) >= self.keep_orders:
@@ -297,11 +301,18 @@ class MatchingEngine:
             raise OrderRejected(RejectReason.POST_ONLY_WOULD_TAKE, f"{req.side} {req.price} crosses the book")
         if req.tif is TimeInForce.FOK and sum((f.qty for f in would), _ZERO) < req.qty:
             raise OrderRejected(RejectReason.FOK_NOT_FILLABLE, f"only {sum((f.qty for f in would), _ZERO)} of {req.qty} available")
-        pos = self.account.position(req.symbol).qty
-        if req.reduce_only:
+        hedged = req.position_side is not PositionSide.BOTH
+        if hedged != self.account.hedge:
+            mode = "hedge" if self.account.hedge else "one-way"
+            raise OrderRejected(RejectReason.POSITION_SIDE_MISMATCH, f"position side {req.position_side} in {mode} mode")
+        pos = self.account.position(req.symbol, req.position_side).qty
+        # In hedge mode an order against its side's direction closes that side (SELL on LONG, BUY on SHORT).
+        closes = hedged and (req.side is Side.SELL) == (req.position_side is PositionSide.LONG)
+        if req.reduce_only or closes:
             reduces = (pos > 0 and req.side is Side.SELL) or (pos < 0 and req.side is Side.BUY)
             if not reduces or req.qty > abs(pos):
-                raise OrderRejected(RejectReason.REDUCE_ONLY_REJECTED, f"position {pos}, order {req.side} {req.qty}")
+                raise OrderRejected(RejectReason.REDUCE_ONLY_REJECTED,
+                                    f"{req.position_side} position {pos}, order {req.side} {req.qty}")
             return
         ref_price = req.price if req.price is not None else (would[-1].price if would else book.mid())
         asset = spec.settle_asset
@@ -343,6 +354,16 @@ class MatchingEngine:
             if qty > 0:
                 self._fill(spec, order, Fill(order.price, qty), maker=True, now_ms=now_ms)
 
+    def match(self, symbol: str, changes: BookChanges, now_ms: int) -> BookChanges:
+        """One market step of ``symbol``: fill the resting orders it crosses (``on_market``).
+
+        Returns:
+            ``changes`` plus the book changes those fills made: what the venue publishes for the step.
+        """
+        self.on_market(symbol, now_ms)
+        extra = self.books[symbol].drain_changes()
+        return changes.merged(extra) if extra else changes
+
     # -- internals ------------------------------------------------------------------------------------------
     def _emit(self, exec_type: ExecType, order: Order, now_ms: int, **kw: object) -> None:
         self._outbox.append(OrderEvent(exec_type, replace(order), now_ms, **kw))  # type: ignore[arg-type]
@@ -352,7 +373,7 @@ class MatchingEngine:
         fee = spec.notional(fill.qty, fill.price) * rate
         signed = fill.qty if order.side is Side.BUY else -fill.qty
         before = self.account.balances.get(spec.settle_asset, _ZERO)
-        change = self.account.apply_fill(spec, signed, fill.price, fee, now_ms)
+        change = self.account.apply_fill(spec, signed, fill.price, fee, now_ms, order.position_side)
         order.filled += fill.qty
         order.cum_quote += fill.qty * fill.price
         order.fees += fee
@@ -365,10 +386,10 @@ class MatchingEngine:
             ExecType.TRADE, order, now_ms, last_qty=fill.qty, last_price=fill.price, fee=fee,
             fee_asset=spec.settle_asset, trade_id=trade_id, is_maker=maker, realized_pnl=change.realized_pnl,
         )
-        pos = self.account.position(spec.symbol)
+        pos = self.account.position(spec.symbol, order.position_side)
         wallet = self.account.balances[spec.settle_asset]
         mark = self.books[spec.symbol].mid()
         self._outbox.append(AccountEvent(
             now_ms, spec.settle_asset, wallet, wallet - before, spec.symbol, pos.qty, pos.entry_price,
-            pos.realized_pnl, pos.unrealized(spec, mark),
+            pos.realized_pnl, pos.unrealized(spec, mark), pos.side,
         ))

@@ -3,11 +3,27 @@
 Invariants:
 - Instruments: ``<U>-USDT-SWAP`` (linear, ctVal in base coin, settles USDT) for every underlying of the model,
   plus ``BTC-USD-SWAP`` / ``ETH-USD-SWAP`` (inverse, ctVal in USD, settle in the coin). Sizes are contracts.
-- One account, served to every configured API key (one-way ``net`` positions, cross margin).
+- One account, served to every configured API key, cross margin, in ``net_mode`` (one net position per
+  instrument) or ``long_short_mode`` (a long and a short position each; ``OkxConfig.hedge``, or
+  POST /api/v5/account/set-position-mode while nothing is open).
+- Instruments are ``live`` unless ``OkxConfig.instrument_states`` names another state (suspend, preopen,
+  test); an order on one that is not live is refused with 51022.
 - ``books`` seqIds grow by a random positive jump per published event; every update's ``prevSeqId`` equals
-  the previous event's ``seqId`` unless a SKIP_SEQUENCE fault hid an event. The ``checksum`` is the CRC32 of
-  the top 25 levels of the published book (``BookMirror``) after the event, unless CORRUPT_CHECKSUM fired.
+  the previous event's ``seqId`` unless a SKIP_SEQUENCE fault hid an event. GET /api/v5/market/books answers
+  from the published book (``BookMirror``) with its ``seqId``, so a REST snapshot lines up with the stream.
+- ``checksum`` is 0, as OKX sends it since 2026-06-23 (production; 2026-06-02 demo): notice "Order Book
+  Channels Checksum Field Deprecation". ``OkxConfig.real_checksum`` brings back the CRC32 of the top 25
+  levels of the published book after each event (old captures, pre-deprecation clients). CORRUPT_CHECKSUM
+  puts a wrong value in the next push either way (a client that still reads the field resyncs).
+- A ``books`` subscription is answered with the initial ``action: snapshot`` (OKX still sends it; the newest
+  widely used clients rely on it); ``OkxConfig.book_snapshot = False`` leaves it out, as OKX announced
+  (changelog "Delist initial snapshot and checksum field in order book channels", 2026-02-12): clients must
+  then bootstrap from GET /api/v5/market/books.
+- Cancel All After (okx_caa.py): the account's timers live in ``twin.caa``; when one runs out, every pending
+  order of its scope is cancelled through the engine (``cancel_pending``) and pushed as ``canceled`` with
+  ``cancelSource`` "20".
 - All REST paths live in okx_rest.py, all WebSocket handling in okx_ws.py; this module owns state and wiring.
+  They import okx_config.py (config, records, ``OkxTwinLike``), never this module.
   Server time is the injected clock plus any CLOCK_SKEW fault.
 """
 
@@ -15,25 +31,35 @@ from __future__ import annotations
 
 import functools
 import random
-import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import fields, replace
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from simulator import okx_format as fmt
+from simulator import okx_rest, okx_ws
 from simulator.account import Account
 from simulator.book import BookChanges, BookMirror, PublicTrade
-from simulator.faults import Fault, FaultController, FaultKind
+from simulator.faults import Fault, FaultKind
 from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import AccountEvent, ExecType, MatchingEngine, Order, OrderEvent
-from simulator.okx_auth import RATE_LIMIT_MSG, LimitState, RateLimits
-from simulator.twin import Credentials, ErrorKind, TwinUrls, admin_routes, book_json, fault_middleware
+from simulator.okx_auth import RATE_LIMIT_MSG, LimitState
+from simulator.okx_caa import CancelAllAfter
+from simulator.okx_caa import admin_routes as caa_admin_routes
+from simulator.okx_config import Depth, OkxConfig
+from simulator.twin import (
+    Credentials,
+    ErrorKind,
+    TwinBase,
+    TwinUrls,
+    book_json,
+    twin_app,
+)
 
 __all__ = ["OkxConfig", "OkxTwin", "okx_specs", "okx_twin_factory", "VENUE"]
 
@@ -61,33 +87,7 @@ def okx_specs(underlyings: list[str]) -> list[InstrumentSpec]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class OkxConfig:
-    """Knobs of the OKX twin (all have venue-realistic defaults).
-
-    ``timestamp_window_s``: allowed REST/login clock difference (30 s live). ``idle_timeout_s``: a WebSocket
-    with no traffic either way for this long is closed (30 s live). ``balances``: initial wallet per currency.
-    """
-
-    credentials: tuple[Credentials, ...] = ()
-    limits: RateLimits = field(default_factory=RateLimits)
-    timestamp_window_s: float = 30.0
-    idle_timeout_s: float = 30.0
-    balances: Mapping[str, Decimal] = field(default_factory=lambda: {
-        "USDT": Decimal(100_000), "BTC": Decimal(2), "ETH": Decimal(40)})
-    leverage: int = 20
-    send_queue: int = 10_000
-    uid: str = "614488474791936"
-
-
-@dataclass(slots=True)
-class _Depth:
-    mirror: BookMirror
-    seq: int
-    last_bbo: tuple[Any, ...] = ()
-
-
-class OkxTwin:
+class OkxTwin(TwinBase):
     """OKX v5 SWAP twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -101,8 +101,6 @@ class OkxTwin:
 
     def __init__(self, model: MarketModel, config: OkxConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0) -> None:
-        from simulator import okx_rest, okx_ws  # local: they import this module's types
-
         cfg = config or OkxConfig()
         if not cfg.credentials:
             rng_key = random.Random(seed ^ 0x0C5)
@@ -110,21 +108,14 @@ class OkxTwin:
             key = "-".join("".join(rng_key.choice(hexd) for _ in range(n)) for n in (8, 4, 4, 4, 12))
             secret = "".join(rng_key.choice("0123456789ABCDEF") for _ in range(32))
             cfg = replace(cfg, credentials=(Credentials(key, secret, "Twin-Passphrase1"),))
+        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0x0C51))
         self.config = cfg
-        self.credentials = cfg.credentials[0]
-        self.keys = {c.api_key: c for c in cfg.credentials}
-        self.model = model
-        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self.rng = random.Random(seed ^ 0x0C51)
-        self.faults = FaultController()
-        self.specs: dict[str, InstrumentSpec] = {}
-        for spec in okx_specs(model.underlyings):
-            model.add_book(VENUE, spec)
-            self.specs[spec.symbol] = spec
-        books = {s: model.book(VENUE, s) for s in self.specs}
-        self.engine = MatchingEngine(self.specs, books, Account(dict(cfg.balances), leverage=cfg.leverage),
+        books = self.add_books(okx_specs(model.underlyings))
+        self.engine = MatchingEngine(self.specs, books,
+                                     Account(dict(cfg.balances), leverage=cfg.leverage, hedge=cfg.hedge),
                                      first_order_id=680_800_019_749_904_384)
-        self.depth = {s: _Depth(BookMirror(b), self.rng.randint(10**9, 10**10)) for s, b in books.items()}
+        self.instrument_states = dict(cfg.instrument_states)
+        self.depth = {s: Depth(BookMirror(b), self.rng.randint(10**9, 10**10)) for s, b in books.items()}
         for d in self.depth.values():
             d.mirror.update_id = d.seq
         self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=1000) for s in self.specs}
@@ -135,17 +126,11 @@ class OkxTwin:
         self.limits = LimitState(cfg.limits)
         self.list_time_ms = 1611916828000
         self.streams = okx_ws.OkxStreams(self)
+        self.caa = CancelAllAfter(self.now_ms, self.cancel_pending)
         self.faults.add_listener(self._on_fault)
-        app = web.Application(middlewares=[fault_middleware(self)])
-        app.add_routes(admin_routes(self))
-        app.add_routes(self.streams.routes())
-        app.add_routes(okx_rest.routes(self))
-        self.app = app
+        self.app = twin_app(self, caa_admin_routes(self), self.streams.routes(), okx_rest.routes(self))
 
     # -- Twin protocol ------------------------------------------------------------------------------------
-    def now_ms(self) -> int:
-        """Server time: the injected clock plus any CLOCK_SKEW fault."""
-        return self._clock_ms() + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
 
     def urls(self, base_http: str, base_ws: str) -> TwinUrls:
         return TwinUrls(base_http, {p: f"{base_ws}/ws/v5/{p}" for p in ("public", "business", "private")})
@@ -166,6 +151,7 @@ class OkxTwin:
         return web.json_response(body, status=status)
 
     async def aclose(self) -> None:
+        self.caa.close()
         await self.streams.close_all()
 
     # -- faults -------------------------------------------------------------------------------------------
@@ -178,6 +164,19 @@ class OkxTwin:
             if fault.until is None:
                 self.faults.consume(FaultKind.MALFORMED_FRAME)
             self.streams.mark_malformed()
+        elif fault.kind is FaultKind.UNKNOWN_EVENT:  # kept for the next public connection while none is open
+            pushed = self.streams.push_unknown_channel(str(fault.params.get("event", "x_new_event")), self.now_ms())
+            if pushed and fault.until is None:
+                self.faults.consume(FaultKind.UNKNOWN_EVENT)
+
+    def drift_rows(self, rows: Any) -> Any:
+        """``rows`` with the UNKNOWN_FIELD fault's extra field in each object row, while it is active (lists of
+        objects only: candle rows are arrays, and OKX has no place for a field there)."""
+        fault = self.faults.active(FaultKind.UNKNOWN_FIELD)
+        if fault is None or not isinstance(rows, list):
+            return rows
+        name, value = str(fault.params.get("field", "x_new_field")), fault.params.get("value", 1)
+        return [r | {name: value} if isinstance(r, dict) else r for r in rows]
 
     # -- helpers used by REST and WS -----------------------------------------------------------------------
     def last_price(self, symbol: str) -> Decimal:
@@ -194,6 +193,20 @@ class OkxTwin:
         sym = f"{ccy}-USDT-SWAP"
         return self.mark(sym) if sym in self.specs else Decimal(0)
 
+    def cancel_pending(self, tag: str, now: int) -> list[int]:
+        """Cancel All After ran out: cancel every pending order (only those placed with ``tag`` when it is
+        set) as the engine cancels any order, push them with ``cancelSource`` "20"; their order ids."""
+        cancelled = []
+        for o in self.engine.open_orders():
+            meta = self.order_meta.get(o.order_id, fmt.OrderMeta())
+            if tag and meta.tag != tag:
+                continue
+            self.order_meta[o.order_id] = replace(meta, cancel_source=fmt.CANCEL_ALL_AFTER_SOURCE)
+            self.engine.cancel(o.symbol, now, o.order_id)
+            cancelled.append(o.order_id)
+        self.flush_user_events(now)
+        return cancelled
+
     def _forget(self, order: Order) -> None:
         self.order_meta.pop(order.order_id, None)
         self.last_fill.pop(order.order_id, None)
@@ -204,19 +217,24 @@ class OkxTwin:
                                  self.last_fill.get(order_id), self.engine.account.leverage)
 
     def book_update(self, symbol: str, seq: int, prev: int, bids: list[list[str]], asks: list[list[str]],
-                    ts: int, check: int) -> dict[str, Any]:
-        """One ``books`` data row."""
+                    ts: int) -> dict[str, Any]:
+        """One ``books`` data row; its checksum is 0, or the CRC32 of the published top 25 with ``real_checksum``."""
+        check = 0
+        if self.config.real_checksum:
+            mirror = self.depth[symbol].mirror
+            check = fmt.checksum(fmt.levels(mirror.bids(25)), fmt.levels(mirror.asks(25)))
         return {"asks": asks, "bids": bids, "ts": str(ts), "checksum": check, "prevSeqId": prev, "seqId": seq}
+
+    def instrument_state(self, symbol: str) -> str:
+        """OKX's ``state`` of ``symbol``: live unless configured otherwise."""
+        return self.instrument_states.get(symbol, "live")
 
     # -- market -------------------------------------------------------------------------------------------
     def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
         """Publish one model step: match resting orders, books/books5/bbo-tbt/trades/tickers/candles, private."""
-        now = now_ms + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
+        now = self.skewed(now_ms)
         for symbol, ch in changes.items():
-            self.engine.on_market(symbol, now)
-            extra = self.engine.books[symbol].drain_changes()
-            if extra:
-                ch = ch.merged(extra)
+            ch = self.engine.match(symbol, ch, now)
             self._publish(symbol, ch, now)
         self.flush_user_events(now)
 
@@ -226,10 +244,10 @@ class OkxTwin:
             prev = d.seq
             d.seq = prev + self.rng.randint(1, 12)
             d.mirror.apply(ch, d.seq)
-            check = fmt.checksum(fmt.levels(d.mirror.bids(25)), fmt.levels(d.mirror.asks(25)))
+            row = self.book_update(symbol, d.seq, prev, fmt.levels(ch.bids), fmt.levels(ch.asks), now)
             if self._fires(FaultKind.CORRUPT_CHECKSUM, symbol):
-                check = check - 1 if check > -(1 << 31) else check + 1
-            row = self.book_update(symbol, d.seq, prev, fmt.levels(ch.bids), fmt.levels(ch.asks), now, check)
+                check = row["checksum"]
+                row["checksum"] = check - 1 if check > -(1 << 31) else check + 1
             if not self._fires(FaultKind.SKIP_SEQUENCE, symbol):
                 self.streams.publish("books", symbol, [row], action="update")
             self.streams.publish("books5", symbol, lambda: [{
@@ -278,9 +296,11 @@ class OkxTwin:
                                              ev.realized_pnl, ev.is_maker)
                     self.last_fill[o.order_id] = this_fill
                 meta = self.order_meta.get(o.order_id, fmt.OrderMeta())
+                source = "14" if ev.exec_type is ExecType.EXPIRED else ""
+                if ev.exec_type is ExecType.CANCELED:
+                    source = meta.cancel_source
                 row = fmt.order_push(self.specs[o.symbol], o, meta, self.last_fill.get(o.order_id),
-                                     self.engine.account.leverage, this_fill, self.last_price(o.symbol),
-                                     "14" if ev.exec_type is ExecType.EXPIRED else "")
+                                     self.engine.account.leverage, this_fill, self.last_price(o.symbol), source)
                 self.streams.publish_private("orders", o.symbol, [row])
             elif isinstance(ev, AccountEvent):
                 self.streams.publish_private("positions", ev.symbol, None)

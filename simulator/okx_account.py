@@ -2,8 +2,12 @@
 (``/account/positions``, ``positions`` channel), computed from the twin's engine at the current marks.
 
 Invariants:
-- One cross-margin account in net position mode; balances are per settle currency, USD totals use each
-  coin's linear-swap mark. Only open positions are listed, except flat ones a push names in ``include``.
+- One cross-margin account; balances are per settle currency, USD totals use each coin's linear-swap mark.
+  Free margin is OKX's own fields: ``availEq`` = eq - frozenBal (frozenBal = imr + ordFrozen) and
+  ``availBal`` = cashBal - frozenBal; ``eq`` = cashBal + upl.
+- Positions: in net_mode one row per instrument, ``posSide: net`` and a signed ``pos``; in long_short_mode
+  one row per side, ``posSide: long`` / ``short`` and ``pos`` unsigned. Only open positions are listed,
+  except flat ones a push names in ``include``.
 - Read-only: nothing here mutates the engine. No I/O.
 """
 
@@ -13,9 +17,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from simulator import okx_format as fmt
+from simulator.account import PositionSide
 
 if TYPE_CHECKING:
-    from simulator.okx import OkxTwin
+    from simulator.okx_config import OkxTwinLike
 
 __all__ = ["balance_data", "position_rows"]
 
@@ -26,7 +31,7 @@ def _num8(v: Decimal) -> str:
     return fmt.num(v.quantize(_E8))
 
 
-def balance_data(twin: OkxTwin, ccys: set[str] | None = None) -> dict[str, Any]:
+def balance_data(twin: OkxTwinLike, ccys: set[str] | None = None) -> dict[str, Any]:
     """The single ``data`` element of GET /api/v5/account/balance (also the ``account`` channel row)."""
     acct, eng, now = twin.engine.account, twin.engine, twin.now_ms()
     marks = eng.marks()
@@ -34,8 +39,8 @@ def balance_data(twin: OkxTwin, ccys: set[str] | None = None) -> dict[str, Any]:
     for ccy, wallet in acct.balances.items():
         if ccys and ccy not in ccys:
             continue
-        upl = sum((pos.unrealized(twin.specs[s], marks[s]) for s, pos in acct.positions.items()
-                   if twin.specs[s].settle_asset == ccy), Decimal(0))
+        upl = sum((pos.unrealized(twin.specs[pos.symbol], marks[pos.symbol]) for pos in acct.positions.values()
+                   if twin.specs[pos.symbol].settle_asset == ccy), Decimal(0))
         imr = acct.margin_used(twin.specs, marks, ccy)
         frozen = sum((twin.specs[o.symbol].notional(o.remaining, o.price or marks[o.symbol]) / acct.leverage
                       for o in eng.open_orders() if twin.specs[o.symbol].settle_asset == ccy), Decimal(0))
@@ -69,9 +74,10 @@ def balance_data(twin: OkxTwin, ccys: set[str] | None = None) -> dict[str, Any]:
     }
 
 
-def _positions(twin: OkxTwin, include: set[str] | None = None) -> list[dict[str, Any]]:
+def _positions(twin: OkxTwinLike, include: set[str] | None = None) -> list[dict[str, Any]]:
     marks, out = twin.engine.marks(), []
-    for sym, pos in twin.engine.account.positions.items():
+    for pos in twin.engine.account.positions.values():
+        sym = pos.symbol
         if pos.qty == 0 and sym not in (include or ()):
             continue
         spec = twin.specs[sym]
@@ -81,7 +87,7 @@ def _positions(twin: OkxTwin, include: set[str] | None = None) -> list[dict[str,
     return out
 
 
-def position_rows(twin: OkxTwin, inst_ids: set[str] | None = None, include: set[str] | None = None) -> list[dict[str, Any]]:
+def position_rows(twin: OkxTwinLike, inst_ids: set[str] | None = None, include: set[str] | None = None) -> list[dict[str, Any]]:
     """GET /api/v5/account/positions rows: open positions, plus flat ones named in ``include`` (pushes)."""
     lev, rows = twin.engine.account.leverage, []
     for i, r in enumerate(_positions(twin, include)):
@@ -102,8 +108,10 @@ def position_rows(twin: OkxTwin, inst_ids: set[str] | None = None, include: set[
             "instType": "SWAP", "interest": "", "last": fmt.num(twin.last_price(sym)), "lever": str(lev), "liab": "",
             "liabCcy": "", "liqPenalty": "0", "liqPx": "", "margin": "", "markPx": fmt.num(mark), "maxSpotInUseAmt": "",
             "mgnMode": "cross", "mgnRatio": "", "mmr": _num8(imr / 5), "notionalUsd": _num8(r["notional_usd"]),
-            "optVal": "", "pendingCloseOrdLiabVal": "", "pnl": _num8(pos.realized_pnl), "pos": fmt.num(pos.qty),
-            "posCcy": "", "posId": str(1752810569801498626 + i), "posSide": "net", "quoteBal": "", "quoteBorrowed": "",
+            "optVal": "", "pendingCloseOrdLiabVal": "", "pnl": _num8(pos.realized_pnl),
+            "pos": fmt.num(pos.qty if pos.side is PositionSide.BOTH else abs(pos.qty)),
+            "posCcy": "", "posId": str(1752810569801498626 + i), "posSide": fmt.POS_SIDE[pos.side], "quoteBal": "",
+            "quoteBorrowed": "",
             "quoteInterest": "", "realizedPnl": _num8(pos.realized_pnl), "spotInUseAmt": "", "spotInUseCcy": "",
             "thetaBS": "", "thetaPA": "", "tradeId": str(fill.trade_id) if fill else "", "uTime": str(pos.updated_ms),
             "upl": _num8(upl), "uplLastPx": _num8(pos.unrealized(spec, twin.last_price(sym))),

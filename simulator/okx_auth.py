@@ -8,8 +8,9 @@ Invariants:
 - Check order (REST): key header present (50103), passphrase present (50104), sign present (50106),
   timestamp present (50107) and parseable (50112), key known (50111), timestamp within the window (50102),
   passphrase matches (50105), signature (50113). All are HTTP 401 with ``{"code","msg","data":[]}``.
-- Rate limits: fixed 2-second windows on the server clock, one counter per (endpoint, scope key); a request
-  over the limit is refused with 50011 (HTTP 429) and not counted.
+- Rate limits: fixed windows on the server clock (2 s; 1 s for ``trade/cancel-all-after``, whose limit OKX
+  gives per second), one counter per (endpoint, scope key); a request over the limit is refused with 50011
+  (HTTP 429) and not counted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from simulator.twin import Credentials
 
 __all__ = [
     "OkxError", "sign", "iso_ms", "parse_iso_ms", "verify_rest", "verify_login", "DEFAULT_LIMITS",
-    "RateLimits", "LimitState", "RATE_LIMIT_MSG",
+    "DEFAULT_WINDOWS_MS", "RateLimits", "LimitState", "RATE_LIMIT_MSG", "ip_not_allowed",
 ]
 
 RATE_LIMIT_MSG = "Rate limit reached. Please refer to API documentation and throttle requests accordingly."
@@ -37,6 +38,14 @@ class OkxError(Exception):
     def __init__(self, code: str, msg: str, status: int = 200) -> None:
         self.code, self.msg, self.status = code, msg, status
         super().__init__(f"okx error {code} (HTTP {status}): {msg}")
+
+
+def ip_not_allowed(remote: str | None) -> OkxError:
+    """OKX's refusal of a key used from an IP that is not on its whitelist: 50110, HTTP 401 (error catalog,
+    "API Class"). The twin sends the same code in the WS login's ``event: error`` (OKX documents no separate
+    WebSocket code for it)."""
+    ip = remote or "unknown"
+    return OkxError("50110", f"Your IP {ip} is not included in your API key's IP whitelist.", 401)
 
 
 def sign(secret: str, prehash: str) -> str:
@@ -140,30 +149,39 @@ DEFAULT_LIMITS: dict[str, int] = {
     "public/time": 10, "public/instruments": 20, "market/books": 40, "market/candles": 40,
     "market/history-candles": 20, "market/trades": 100, "market/ticker": 20, "market/tickers": 20,
     "account/balance": 10, "account/positions": 10, "account/config": 5, "account/leverage-info": 20,
-    "account/set-leverage": 20, "account/trade-fee": 5, "asset/currencies": 6, "trade/order": 60,
+    "account/set-leverage": 20, "account/set-position-mode": 5, "account/trade-fee": 5, "asset/currencies": 6, "trade/order": 60,
     "trade/order-get": 60, "trade/batch-orders": 300, "trade/cancel-order": 60, "trade/cancel-batch-orders": 300,
     "trade/orders-pending": 60, "trade/orders-history": 40, "trade/fills": 60,
+    "trade/cancel-all-after": 1,  # per second (DEFAULT_WINDOWS_MS), per User ID + tag
 }
+
+DEFAULT_WINDOWS_MS: dict[str, int] = {"trade/cancel-all-after": 1000}
+"""Endpoints whose limit OKX gives per another period than 2 s (window in ms)."""
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    """Per-endpoint limits per 2 s; ``overrides`` replaces entries of ``DEFAULT_LIMITS`` (tests trip them cheaply)."""
+    """Per-endpoint limits per window (``window_ms``, 2 s, unless ``DEFAULT_WINDOWS_MS`` or ``windows`` give
+    the endpoint its own); ``overrides`` replaces entries of ``DEFAULT_LIMITS`` (tests trip them cheaply)."""
 
     overrides: Mapping[str, int] = field(default_factory=dict)
     window_ms: int = 2000
+    windows: Mapping[str, int] = field(default_factory=dict)
 
     def limit(self, endpoint: str) -> int | None:
         return self.overrides.get(endpoint, DEFAULT_LIMITS.get(endpoint))
 
+    def window(self, endpoint: str) -> int:
+        """The endpoint's window in ms."""
+        return self.windows.get(endpoint, DEFAULT_WINDOWS_MS.get(endpoint, self.window_ms))
+
 
 class LimitState:
-    """Counters in fixed windows keyed by (endpoint, scope) (scope: API key, optionally + instId)."""
+    """Counters in fixed windows keyed by (endpoint, scope) (scope: API key, optionally + instId or tag)."""
 
     def __init__(self, limits: RateLimits) -> None:
         self.limits = limits
-        self._window = -1
-        self._counts: dict[tuple[str, str], int] = {}
+        self._counts: dict[tuple[str, str], tuple[int, int]] = {}  # (endpoint, scope) -> (window, used)
 
     def charge(self, endpoint: str, scope: str, now_ms: int) -> None:
         """Count one request.
@@ -171,14 +189,14 @@ class LimitState:
         Raises:
             OkxError: 50011 / HTTP 429 when the endpoint's limit for this window is used up.
         """
-        window = now_ms // self.limits.window_ms
-        if window != self._window:
-            self._window, self._counts = window, {}
         limit = self.limits.limit(endpoint)
         if limit is None:
             return
+        window = now_ms // self.limits.window(endpoint)
         key = (endpoint, scope)
-        used = self._counts.get(key, 0)
+        counted, used = self._counts.get(key, (window, 0))
+        if counted != window:
+            used = 0
         if used >= limit:
             raise OkxError("50011", RATE_LIMIT_MSG, 429)
-        self._counts[key] = used + 1
+        self._counts[key] = (window, used + 1)

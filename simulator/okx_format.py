@@ -17,23 +17,34 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from simulator.account import PositionSide
 from simulator.book import Level, PublicTrade, Side
 from simulator.instruments import InstrumentSpec
 from simulator.klines import Kline
 from simulator.matching import Order, OrderStatus
 
 __all__ = [
-    "num", "levels", "checksum", "OrderMeta", "LastFill", "instrument_json", "order_details", "order_push",
-    "STATE", "ticker_row", "trade_row", "candle_row", "BARS",
+    "num", "levels", "checksum", "OrderMeta", "CANCEL_ALL_AFTER_SOURCE", "CANCEL_SOURCE_REASONS", "LastFill", "instrument_json", "order_details", "order_push",
+    "STATE", "ticker_row", "trade_row", "candle_row", "BARS", "POS_SIDE", "POS_MODE",
 ]
 
 _ZERO = Decimal(0)
+
+CANCEL_ALL_AFTER_SOURCE = "20"
+CANCEL_SOURCE_REASONS = {CANCEL_ALL_AFTER_SOURCE: "Cancel all after triggered"}
+"""``cancelSource`` -> ``cancelSourceReason`` of the sources the twin produces (OKX v5 order details)."""
 
 STATE = {
     OrderStatus.NEW: "live", OrderStatus.PARTIALLY_FILLED: "partially_filled", OrderStatus.FILLED: "filled",
     OrderStatus.CANCELED: "canceled", OrderStatus.EXPIRED: "canceled",
 }
 """Engine status -> OKX ``state`` (an IOC/market remainder is ``canceled`` on OKX)."""
+
+POS_SIDE = {PositionSide.BOTH: "net", PositionSide.LONG: "long", PositionSide.SHORT: "short"}
+"""Engine position side -> OKX ``posSide``."""
+
+POS_MODE = {False: "net_mode", True: "long_short_mode"}
+"""``Account.hedge`` -> OKX ``posMode``."""
 
 BARS: dict[str, str] = {
     "1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h", "4H": "4h",
@@ -75,12 +86,14 @@ def checksum(bids: list[list[str]], asks: list[list[str]]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class OrderMeta:
-    """What OKX echoes back that the engine does not keep: the wire ``ordType``, ``tdMode`` and ``tag``."""
+    """What OKX echoes back that the engine does not keep: the wire ``ordType``, ``tdMode`` and ``tag``, and
+    who cancelled it when that was not the user (``cancelSource``, e.g. "20": Cancel All After)."""
 
     ord_type: str = "limit"
     td_mode: str = "cross"
     tag: str = ""
     cl_ord_id: str | None = None  # what the client sent ("" allowed); None: the engine's client id
+    cancel_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +109,7 @@ class LastFill:
     maker: bool
 
 
-def instrument_json(spec: InstrumentSpec, lever: int, list_time_ms: int) -> dict[str, Any]:
+def instrument_json(spec: InstrumentSpec, lever: int, list_time_ms: int, state: str = "live") -> dict[str, Any]:
     """One ``/api/v5/public/instruments?instType=SWAP`` element (keys of the real capture plus instFamily)."""
     uly = f"{spec.underlying}-{spec.quote}"
     return {
@@ -106,7 +119,7 @@ def instrument_json(spec: InstrumentSpec, lever: int, list_time_ms: int) -> dict
         "instId": spec.symbol, "instType": "SWAP", "lever": str(lever), "listTime": str(list_time_ms),
         "lotSz": num(spec.lot), "maxIcebergSz": "100000000", "maxLmtSz": "100000000", "maxMktSz": "10000",
         "maxStopSz": "10000", "maxTriggerSz": "100000000", "maxTwapSz": "100000000", "minSz": num(spec.min_order_qty),
-        "optType": "", "quoteCcy": "", "settleCcy": spec.settle_asset, "state": "live", "stk": "",
+        "optType": "", "quoteCcy": "", "settleCcy": spec.settle_asset, "state": state, "stk": "",
         "tickSz": num(spec.tick), "uly": uly,
     }
 
@@ -119,14 +132,14 @@ def _fee(value: Decimal) -> str:
 def _order_fields(spec: InstrumentSpec, o: Order, meta: OrderMeta, fill: LastFill | None, lever: int) -> dict[str, Any]:
     return {
         "accFillSz": num(o.filled), "algoClOrdId": "", "algoId": "", "attachAlgoClOrdId": "", "attachAlgoOrds": [],
-        "avgPx": num(o.avg_price) if o.filled else "", "cTime": str(o.created_ms), "cancelSource": "",
-        "cancelSourceReason": "", "category": "normal", "ccy": "",
+        "avgPx": num(o.avg_price) if o.filled else "", "cTime": str(o.created_ms), "cancelSource": meta.cancel_source,
+        "cancelSourceReason": CANCEL_SOURCE_REASONS.get(meta.cancel_source, ""), "category": "normal", "ccy": "",
         "clOrdId": o.client_id if meta.cl_ord_id is None else meta.cl_ord_id,
         "fee": _fee(o.fees), "feeCcy": spec.settle_asset,
         "fillPx": num(fill.px) if fill else "", "fillSz": num(fill.sz) if fill else "0",
         "fillTime": str(fill.ts_ms) if fill else "", "instId": o.symbol, "instType": "SWAP", "isTpLimit": "false",
         "lever": str(lever), "linkedAlgoOrd": {"algoId": ""}, "ordId": str(o.order_id), "ordType": meta.ord_type,
-        "pnl": num(o.realized_pnl.quantize(Decimal("0.00000001"))), "posSide": "net",
+        "pnl": num(o.realized_pnl.quantize(Decimal("0.00000001"))), "posSide": POS_SIDE[o.position_side],
         "px": num(o.price) if o.price is not None else "", "pxType": "", "pxUsd": "", "pxVol": "", "quickMgnType": "",
         "rebate": "0", "rebateCcy": spec.settle_asset, "reduceOnly": "true" if o.reduce_only else "false",
         "side": o.side.value.lower(), "slOrdPx": "", "slTriggerPx": "", "slTriggerPxType": "", "source": "",
@@ -174,7 +187,7 @@ def order_push(spec: InstrumentSpec, o: Order, meta: OrderMeta, fill: LastFill |
         "fillPxVol": "", "fillPxUsd": "", "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": num(g.px) if g else "",
         "fillIdxPx": num(g.px) if g else "", "instId": f["instId"], "instType": "SWAP", "lever": f["lever"], "msg": "",
         "notionalUsd": num(usd.quantize(Decimal("0.00000001"))), "ordId": f["ordId"], "ordType": f["ordType"],
-        "pnl": f["pnl"], "posSide": "net", "px": f["px"], "pxUsd": "", "pxVol": "", "pxType": "", "quickMgnType": "",
+        "pnl": f["pnl"], "posSide": f["posSide"], "px": f["px"], "pxUsd": "", "pxVol": "", "pxType": "", "quickMgnType": "",
         "rebate": "0", "rebateCcy": f["rebateCcy"], "reduceOnly": f["reduceOnly"], "reqId": "", "side": f["side"],
         "attachAlgoClOrdId": "", "slOrdPx": "", "slTriggerPx": "", "slTriggerPxType": "last", "source": "",
         "state": f["state"], "stpId": "", "stpMode": f["stpMode"], "sz": f["sz"], "tag": f["tag"], "tdMode": f["tdMode"],

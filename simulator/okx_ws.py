@@ -4,33 +4,40 @@ Invariants:
 - Paths carry disjoint channel sets: public = books, books5, bbo-tbt, trades, tickers; business =
   candle<bar>; private = orders, positions, account (after ``op: login``). A channel on the wrong path or an
   unknown instId is refused with ``event: error`` 60018; a private channel before login with 60011.
-- A ``books`` subscription is acked, then gets one ``action: snapshot`` (prevSeqId -1) and afterwards every
-  ``update`` the twin publishes, in order, through the same per-connection queue (so nothing interleaves).
+- A ``books`` subscription is acked, then gets one ``action: snapshot`` (prevSeqId -1; left out when
+  ``OkxConfig.book_snapshot`` is off, as OKX announced) and afterwards every ``update`` the twin publishes,
+  in order, through the same per-connection queue (so nothing interleaves).
 - The literal text ``ping`` is answered with the literal text ``pong``. A connection with no traffic either
   way for ``idle_timeout_s`` is closed (4004), except while a STALL fault holds it open and silent.
-- Each connection has a bounded send queue drained by its own writer task (anyio task group owned by the
-  aiohttp handler); a full queue aborts the connection (a slow consumer never blocks the market).
+- Drift faults: UNKNOWN_FIELD adds its field to every object row of every market-data push (the books
+  snapshot included; candle rows are arrays and stay as they are); UNKNOWN_EVENT pushes one frame of an
+  undocumented channel on every public and business connection open at that moment.
+- ``OkxConfig.ip_allowed`` False: a login with good credentials is answered with the 50110 error (this host is
+  not on the key's IP whitelist). Private ``positions`` / ``account`` pushes carry ``eventType: event_update``.
+- Each connection has a bounded, latency-delayed send line drained by its own writer task and an inbox fed
+  by a pump task (wsconn.py; anyio task group owned by the aiohttp handler); a full send line aborts the
+  connection (a slow consumer never blocks the market).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from simulator import okx_format as fmt
 from simulator import wsconn
 from simulator.faults import FaultKind
-from simulator.okx_auth import OkxError, verify_login
+from simulator.okx_auth import OkxError, ip_not_allowed, verify_login
 
 if TYPE_CHECKING:
-    from simulator.okx import OkxTwin
+    from simulator.okx_config import OkxTwinLike
 
 __all__ = ["OkxStreams", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS"]
 
@@ -48,8 +55,8 @@ class _Conn:
     ws: web.WebSocketResponse
     path: str
     conn_id: str
-    send: Any
-    recv: Any
+    out: wsconn.DelayLine[wsconn.Outgoing]
+    inbox: wsconn.DelayLine[WSMessage]
     subs: set[tuple[str, str]] = field(default_factory=set)
     private: list[dict[str, str]] = field(default_factory=list)
     logged_in: bool = False
@@ -58,10 +65,14 @@ class _Conn:
     last_out: float = field(default_factory=time.monotonic)
 
 
+def _sent(conn: _Conn) -> None:
+    conn.last_out = time.monotonic()
+
+
 class OkxStreams:
     """All WebSocket connections of one OKX twin and the (channel, instId) -> connections index."""
 
-    def __init__(self, twin: OkxTwin) -> None:
+    def __init__(self, twin: OkxTwinLike) -> None:
         self.twin = twin
         self.conns: set[_Conn] = set()
         self._index: dict[tuple[str, str], set[_Conn]] = {}
@@ -78,10 +89,10 @@ class OkxStreams:
         msg: dict[str, Any] = {"arg": {"channel": channel, "instId": inst_id}}
         if action is not None:
             msg["action"] = action
-        msg["data"] = data() if callable(data) else data
+        msg["data"] = self.twin.drift_rows(data() if callable(data) else data)
         frame = _encode(msg).decode()
         for conn in list(conns):
-            self._enqueue(conn, frame)
+            wsconn.enqueue(conn, frame)
 
     def publish_private(self, channel: str, inst_id: str, data: Data | None) -> None:
         """Push to logged-in private subscribers of ``channel`` whose filter matches ``inst_id``.
@@ -96,36 +107,44 @@ class OkxStreams:
                     continue
                 if arg.get("instId") and arg["instId"] != inst_id:
                     continue
+                push: dict[str, Any] = {"arg": arg | {"uid": self.twin.config.uid}}
                 if channel == "account":
                     spec = self.twin.specs[inst_id]
                     ccy = arg.get("ccy")
                     if ccy and ccy != spec.settle_asset:
                         continue
-                    rows: Data = [balance_data(self.twin, {ccy} if ccy else None)]
+                    push["eventType"] = "event_update"
+                    rows: Data = [_account_row(self.twin, balance_data(self.twin, {ccy} if ccy else None))]
                 elif channel == "positions":
+                    push["eventType"] = "event_update"
                     rows = position_rows(self.twin, {arg["instId"]} if arg.get("instId") else None, include={inst_id})
                 else:
                     rows = data or []
-                self._enqueue(conn, _encode({"arg": arg | {"uid": self.twin.config.uid}, "data": rows}).decode())
-
-    def _enqueue(self, conn: _Conn, frame: str) -> None:
-        wsconn.enqueue(conn, frame)
+                wsconn.enqueue(conn, _encode(push | {"data": rows}).decode())
 
     # -- faults -------------------------------------------------------------------------------------------
-    def _abort(self, conn: _Conn) -> None:
-        wsconn.abort(conn)
-
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
         wsconn.abort_all(self.conns)
 
+    def push_unknown_channel(self, channel: str, now_ms: int, conns: Iterable[_Conn] | None = None) -> int:
+        """UNKNOWN_EVENT: one push of a channel OKX does not document, shaped like its pushes (``arg`` naming
+        the channel and an instrument, one ``data`` row), on every public and business connection (or on
+        ``conns``); returns how many connections got it."""
+        inst = next(iter(self.twin.specs))
+        frame = _encode({"arg": {"channel": channel, "instId": inst}, "data": [{"instId": inst, "ts": str(now_ms)}]})
+        pushed = 0
+        for conn in list(self.conns if conns is None else conns):
+            if conn.path != "private":
+                wsconn.enqueue(conn, frame.decode())
+                pushed += 1
+        return pushed
+
     def mark_malformed(self) -> None:
-        for conn in self.conns:
-            conn.malformed = True
+        wsconn.mark_malformed(self.conns)
 
     async def close_all(self) -> None:
-        for conn in list(self.conns):
-            await conn.ws.close()
+        await wsconn.close_all(self.conns)
 
     # -- connection lifecycle -----------------------------------------------------------------------------
     def _make(self, path: str) -> Callable[[web.Request], Any]:
@@ -136,44 +155,21 @@ class OkxStreams:
 
     async def _serve(self, request: web.Request, path: str) -> web.StreamResponse:
         twin = self.twin
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        send, recv = anyio.create_memory_object_stream[str](twin.config.send_queue)
-        conn = _Conn(request, ws, path, f"{twin.rng.getrandbits(32):08x}", send, recv)
-        self.conns.add(conn)
-        if twin.faults.active(FaultKind.DROP_WS) is not None:
-            self._abort(conn)
+        ws = await wsconn.accept(request)
+        out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
+        conn = _Conn(request, ws, path, f"{twin.rng.getrandbits(32):08x}", out, inbox)
+        wsconn.admit(conn, self.conns, twin.faults)
+        unknown = twin.faults.active(FaultKind.UNKNOWN_EVENT)  # armed while no public connection was open
+        if unknown is not None and self.push_unknown_channel(str(unknown.params.get("event", "x_new_event")),
+                                                             twin.now_ms(), [conn]) and unknown.until is None:
+            twin.faults.consume(FaultKind.UNKNOWN_EVENT)
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._writer, conn)
-                tg.start_soon(self._watchdog, conn)
-                await self._reader(conn)
-                tg.cancel_scope.cancel()
+            await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn),
+                               keeper=lambda: self._watchdog(conn), sent=lambda: _sent(conn))
         finally:
-            self.conns.discard(conn)
             for key in conn.subs:
                 self._index.get(key, set()).discard(conn)
-            send.close()
-            recv.close()
         return ws
-
-    async def _writer(self, conn: _Conn) -> None:
-        faults = self.twin.faults
-        async with conn.recv:
-            async for frame in conn.recv:
-                if faults.active(FaultKind.STALL) is not None:
-                    continue  # stalled: nothing is sent
-                delay = faults.param(FaultKind.LATENCY, "ms", 200)
-                if delay > 0:
-                    await anyio.sleep(delay / 1000)
-                if conn.malformed:
-                    conn.malformed = False
-                    frame = frame[: max(1, len(frame) // 2)] + "\x00}"  # truncated: not valid JSON
-                try:
-                    await conn.ws.send_str(frame)
-                except (ConnectionResetError, RuntimeError):
-                    return
-                conn.last_out = time.monotonic()
 
     async def _watchdog(self, conn: _Conn) -> None:
         idle = self.twin.config.idle_timeout_s
@@ -189,7 +185,7 @@ class OkxStreams:
 
     async def _reader(self, conn: _Conn) -> None:
         faults = self.twin.faults
-        async for msg in conn.ws:
+        async for msg in conn.inbox:
             conn.last_in = time.monotonic()
             if faults.active(FaultKind.STALL) is not None:
                 continue  # stalled: requests and pings go unanswered
@@ -199,10 +195,10 @@ class OkxStreams:
             if msg.type is not WSMsgType.TEXT:
                 continue
             if msg.data == "ping":
-                self._enqueue(conn, "pong")
+                wsconn.enqueue(conn, "pong")
                 continue
             for reply in self._handle(conn, msg.data):
-                self._enqueue(conn, _encode(reply).decode())
+                wsconn.enqueue(conn, _encode(reply).decode())
 
     # -- requests -----------------------------------------------------------------------------------------
     def _error(self, conn: _Conn, code: str, msg: str, req_id: Any = None) -> dict[str, Any]:
@@ -232,6 +228,8 @@ class OkxStreams:
             if len(args) != 1 or not isinstance(args[0], dict):
                 raise OkxError("60009", "Login failed.")
             verify_login(twin.keys, args[0], twin.now_ms(), int(twin.config.timestamp_window_s * 1000))
+            if not twin.config.ip_allowed:
+                raise ip_not_allowed(conn.request.remote)
         except OkxError as exc:
             return self._error(conn, exc.code, exc.msg, req_id)
         conn.logged_in = True
@@ -269,9 +267,21 @@ class OkxStreams:
         conn.subs.add(key)
         self._index.setdefault(key, set()).add(conn)
         out = [ack]
-        if channel == "books":
+        if channel == "books" and twin.config.book_snapshot:
             d = twin.depth[inst]
             bids, asks = fmt.levels(d.mirror.bids(400)), fmt.levels(d.mirror.asks(400))
-            row = twin.book_update(inst, d.seq, -1, bids, asks, twin.now_ms(), fmt.checksum(bids[:25], asks[:25]))
-            out.append({"arg": {"channel": channel, "instId": inst}, "action": "snapshot", "data": [row]})
+            row = twin.book_update(inst, d.seq, -1, bids, asks, twin.now_ms())
+            out.append({"arg": {"channel": channel, "instId": inst}, "action": "snapshot",
+                        "data": twin.drift_rows([row])})
         return out
+
+
+def _account_row(twin: OkxTwinLike, row: dict[str, Any]) -> dict[str, Any]:
+    """The ``account`` channel's row from the balance row: its detail rows name the spot hedging maximum
+    ``maxSpotInUseAmt`` (GET balance: ``maxSpotInUse``) and add ``coinUsdPrice`` (OKX v5 docs, Account channel)."""
+    details = []
+    for d in row["details"]:
+        d = {("maxSpotInUseAmt" if k == "maxSpotInUse" else k): v for k, v in d.items()}
+        d["coinUsdPrice"] = fmt.num(twin.usd_price(d["ccy"]))
+        details.append(d)
+    return row | {"details": details}

@@ -7,6 +7,8 @@ Invariants:
 - One market driver task (owned by the ``start_twins`` task group) steps the shared model at ``rate``
   steps per second and hands each twin its changes; ``rate <= 0`` means "step by hand" with
   ``Twins.step()`` (deterministic tests).
+- ``latency`` (a ``LatencyProfile``) is set on every twin before the block starts; ``Twins.set_latency``
+  changes it on all of them at run time (each twin's admin API changes its own).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import anyio
 from aiohttp import web
 
+from simulator.latency import LatencyProfile
 from simulator.market import MarketModel
 from simulator.twin import Twin, TwinUrls
 
@@ -108,6 +111,11 @@ class Twins:
                 mine = {sym: ch for (v, sym), ch in changes.items() if v == venue}
                 rt.twin.on_market(mine, now)
 
+    def set_latency(self, profile: LatencyProfile | None) -> None:
+        """Give every twin ``profile`` (None: no latency) from now on."""
+        for rt in self.running.values():
+            rt.twin.latency.set(profile)
+
     def to_json(self) -> dict[str, Any]:
         return {v: rt.to_json() for v, rt in self.running.items()}
 
@@ -123,6 +131,7 @@ async def start_twins(
     options: Mapping[str, dict[str, Any]] | None = None,
     factories: Mapping[str, TwinFactory] | None = None,
     clock_ms: Callable[[], int] | None = None,
+    latency: LatencyProfile | None = None,
 ) -> AsyncIterator[Twins]:
     """Run twins on 127.0.0.1 for the duration of the block.
 
@@ -135,6 +144,7 @@ async def start_twins(
         options: Per-venue factory options (e.g. ``{"binance": {"config": BinanceConfig(...)}}``).
         factories: Override the registry (tests, new venues).
         clock_ms: Wall clock in epoch ms for every twin.
+        latency: Network delays of every twin (simulator/latency.py; default none, loopback speed).
 
     Raises:
         UnknownVenue: a venue has no factory.
@@ -162,6 +172,7 @@ async def start_twins(
             base = f"127.0.0.1:{port}"
             running[venue] = RunningTwin(twin, twin.urls(f"http://{base}", f"ws://{base}"), port)
         twins = Twins(model, running, clock)
+        twins.set_latency(latency)
         async with anyio.create_task_group() as tg:
             if rate > 0:
                 tg.start_soon(_drive, twins, rate)

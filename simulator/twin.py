@@ -4,14 +4,23 @@ Invariants:
 - A twin is one aiohttp ``web.Application`` serving one venue; it owns a ``FaultController`` and a
   ``MatchingEngine`` and reads the shared ``MarketModel``; it never steps the model itself.
 - The runner calls ``twin.on_market(changes, now_ms)`` after every model step; the twin pushes to its own
-  subscribers. Every twin serves the admin API under ``/__admin`` (never subject to faults or limits).
+  subscribers. Every twin serves the admin API under ``/__admin`` (never subject to faults, limits or
+  latency).
+- ``TwinBase`` is the skeleton the four twins share: credentials by API key, the injected clock (plus any
+  CLOCK_SKEW fault), faults, latency, received placements, the venue's books in the shared model; ``twin_app``
+  assembles the app (fault middleware, admin API, then the venue's routes).
 - The venue decides how faults look on its wire through the ``error_response`` hook.
+- ``fault_middleware`` is the one place REST requests are delayed (``twin.latency``: inbound before anything
+  else but a refused connection, outbound after the answer is built) and the one place a placement's answer
+  is lost to EXECUTE_THEN_5XX / EXECUTE_THEN_DROP (requests the handler marked, see order_entry.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,11 +28,18 @@ import anyio
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from simulator.book import BookChanges
+from simulator.book import BookChanges, VenueBook
 from simulator.faults import FaultController, FaultKind
+from simulator.instruments import InstrumentSpec
+from simulator.latency import Latency, LatencyProfile
+from simulator.market import MarketModel
+from simulator.matching import MatchingEngine
+from simulator.order_entry import PLACEMENT, ReceivedOrders, lost_answer
 
-__all__ = ["Credentials", "TwinUrls", "Twin", "ErrorKind", "admin_routes", "fault_middleware", "book_json",
-           "ban_remaining_s"]
+__all__ = ["Credentials", "TwinUrls", "Twin", "TwinBase", "ErrorKind", "admin_routes", "fault_middleware",
+           "twin_app", "book_json", "ban_remaining_s", "random_credentials"]
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +55,13 @@ class Credentials:
         if self.passphrase is not None:
             out["passphrase"] = self.passphrase
         return out
+
+
+def random_credentials(seed: int, key_len: int, secret_len: int, secret_extra: str = "") -> Credentials:
+    """Credentials drawn from ``seed``: an alphanumeric key, then a secret (alphanumeric plus ``secret_extra``)."""
+    rng = random.Random(seed)
+    return Credentials("".join(rng.choice(_ALNUM) for _ in range(key_len)),
+                       "".join(rng.choice(_ALNUM + secret_extra) for _ in range(secret_len)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +87,19 @@ class Twin(Protocol):
         venue: Venue name (``"binance"``).
         app: The aiohttp application to serve.
         faults: This twin's fault controller.
+        latency: This twin's network delays (``latency.set(LatencyProfile(...))`` changes them).
+        received: Placements received per client order id (order_entry.py).
         credentials: What the twin accepts.
+        engine: The account's orders and positions (matching.py).
     """
 
     venue: str
     app: web.Application
     faults: FaultController
+    latency: Latency
+    received: ReceivedOrders
     credentials: Credentials
+    engine: MatchingEngine
 
     def urls(self, base_http: str, base_ws: str) -> TwinUrls:
         """Public URLs given the server's base (e.g. ``http://127.0.0.1:8101``)."""
@@ -91,6 +120,55 @@ class Twin(Protocol):
     async def aclose(self) -> None:
         """Close every WebSocket the twin holds."""
         ...
+
+
+class TwinBase:
+    """What every venue twin holds before its venue's own state (see the module invariants).
+
+    Args:
+        model: The shared market model.
+        credentials: The keys the twin accepts (the first is advertised as ``credentials``).
+        clock_ms: Wall clock in epoch ms (None: the system clock).
+        rng: The twin's seeded source of ids.
+    """
+
+    venue: str
+
+    def __init__(self, model: MarketModel, credentials: tuple[Credentials, ...], clock_ms: Callable[[], int] | None,
+                 rng: random.Random) -> None:
+        self.credentials = credentials[0]
+        self.keys = {c.api_key: c for c in credentials}
+        self.model = model
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self.rng = rng
+        self.faults = FaultController()
+        self.latency = Latency(self.faults)
+        self.received = ReceivedOrders()
+        self.specs: dict[str, InstrumentSpec] = {}
+
+    def add_books(self, specs: Iterable[InstrumentSpec]) -> dict[str, VenueBook]:
+        """Give each spec a book in the shared model; every book of the twin by symbol."""
+        for spec in specs:
+            self.model.add_book(self.venue, spec)
+            self.specs[spec.symbol] = spec
+        return {s: self.model.book(self.venue, s) for s in self.specs}
+
+    def skewed(self, clock_ms: int) -> int:
+        """``clock_ms`` as the twin's server reports it: plus any CLOCK_SKEW fault."""
+        return clock_ms + int(self.faults.param(FaultKind.CLOCK_SKEW, "ms", 0))
+
+    def now_ms(self) -> int:
+        """Server time: the injected clock plus any CLOCK_SKEW fault."""
+        return self.skewed(self._clock_ms())
+
+
+def twin_app(twin: Twin, *routes: Iterable[web.RouteDef]) -> web.Application:
+    """The twin's app: the fault middleware, the admin API, then ``routes`` in order."""
+    app = web.Application(middlewares=[fault_middleware(twin)])
+    app.add_routes(admin_routes(twin))
+    for group in routes:
+        app.add_routes(group)
+    return app
 
 
 def ban_remaining_s(faults: FaultController, default_s: float = 60.0) -> float:
@@ -141,11 +219,48 @@ def admin_routes(twin: Twin) -> list[web.RouteDef]:
             return web.json_response({"error": f"unknown symbol {symbol!r}"}, status=404)
         return web.json_response(payload)
 
+    async def get_latency(_: web.Request) -> web.Response:
+        return web.json_response({"latency": twin.latency.profile.to_json()})
+
+    async def post_latency(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError(f"expected a JSON object of latency fields, got {body!r}")
+            twin.latency.set(LatencyProfile.from_json(body))
+        except (ValueError, json.JSONDecodeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"latency": twin.latency.profile.to_json()})
+
+    async def delete_latency(_: web.Request) -> web.Response:
+        twin.latency.set(None)
+        return web.json_response({"latency": twin.latency.profile.to_json()})
+
+    async def get_received(request: web.Request) -> web.Response:
+        cid = request.query.get("client_order_id")
+        return web.json_response(twin.received.to_json() if cid is None else {cid: twin.received.count(cid)})
+
+    async def delete_received(_: web.Request) -> web.Response:
+        twin.received.clear()
+        return web.json_response({})
+
+    async def get_orders(_: web.Request) -> web.Response:
+        """The account's open orders (what a test outside the process checks after killing a client)."""
+        rows = [{"client_order_id": o.client_id, "symbol": o.symbol, "status": o.status.value,
+                 "updated_ms": o.updated_ms} for o in twin.engine.open_orders()]
+        return web.json_response({"open": rows})
+
     return [
         web.get("/__admin/faults", get_faults),
         web.post("/__admin/faults", post_faults),
         web.delete("/__admin/faults", delete_faults),
         web.get("/__admin/book", get_book),
+        web.get("/__admin/latency", get_latency),
+        web.post("/__admin/latency", post_latency),
+        web.delete("/__admin/latency", delete_latency),
+        web.get("/__admin/received", get_received),
+        web.delete("/__admin/received", delete_received),
+        web.get("/__admin/orders", get_orders),
     ]
 
 
@@ -153,29 +268,54 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def fault_middleware(twin: Twin) -> Middleware:
-    """Middleware applying REFUSE_CONNECTIONS, LATENCY, BAN, HTTP_5XX and RATE_LIMIT to non-admin requests."""
+    """Middleware applying REFUSE_CONNECTIONS, the latency (profile and LATENCY fault), BAN, HTTP_5XX,
+    RATE_LIMIT and, after a placement was handled, EXECUTE_THEN_5XX / EXECUTE_THEN_DROP to non-admin requests.
+    """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/__admin"):
             return await handler(request)
-        faults = twin.faults
+        faults, latency = twin.faults, twin.latency
         if faults.active(FaultKind.REFUSE_CONNECTIONS) is not None:
-            if request.transport is not None:
-                request.transport.abort()
+            _drop(request)
             raise web.HTTPServiceUnavailable()
-        delay_ms = faults.param(FaultKind.LATENCY, "ms", 200)
-        if delay_ms > 0:
-            await anyio.sleep(delay_ms / 1000)
-        is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
-        if not is_ws:
-            if faults.active(FaultKind.BAN) is not None:
-                return twin.error_response(ErrorKind.BANNED, 0)
-            fault = faults.active(FaultKind.HTTP_5XX)
-            if fault is not None:
-                return twin.error_response(ErrorKind.SERVER_ERROR, int(fault.params.get("status", 503)))
-            if faults.active(FaultKind.RATE_LIMIT) is not None:
-                return twin.error_response(ErrorKind.RATE_LIMITED, 429)
-        return await handler(request)
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            await _sleep(latency.rest_in_s() + latency.rest_out_s())  # the handshake's round trip
+            return await handler(request)
+        await _sleep(latency.rest_in_s())
+        refusal = _refusal(twin)
+        response = refusal if refusal is not None else await handler(request)
+        lost = lost_answer(faults) if request.get(PLACEMENT) else None
+        if lost is not None and not lost.drop:
+            response = twin.error_response(ErrorKind.SERVER_ERROR, lost.status)
+        await _sleep(latency.rest_out_s())
+        if lost is not None and lost.drop:
+            _drop(request)
+        return response
 
     return middleware
+
+
+def _refusal(twin: Twin) -> web.Response | None:
+    """The answer of an active BAN, HTTP_5XX or RATE_LIMIT fault (given before any handler runs), if any."""
+    faults = twin.faults
+    if faults.active(FaultKind.BAN) is not None:
+        return twin.error_response(ErrorKind.BANNED, 0)
+    fault = faults.active(FaultKind.HTTP_5XX)
+    if fault is not None:
+        return twin.error_response(ErrorKind.SERVER_ERROR, int(fault.params.get("status", 503)))
+    if faults.active(FaultKind.RATE_LIMIT) is not None:
+        return twin.error_response(ErrorKind.RATE_LIMITED, 429)
+    return None
+
+
+def _drop(request: web.Request) -> None:
+    """Abort the request's TCP connection: the client gets no (further) bytes, only a reset."""
+    if request.transport is not None:
+        request.transport.abort()
+
+
+async def _sleep(seconds: float) -> None:
+    if seconds > 0:
+        await anyio.sleep(seconds)

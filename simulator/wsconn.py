@@ -1,34 +1,141 @@
-"""What every twin's WebSocket hub does with a connection, in one place.
+"""What every twin's WebSocket hub does with a connection, in one place: delay lines, writer, reader pump.
 
-A connection has a bounded send stream (its writer task drains it) and the aiohttp request (for its TCP
-transport). Pushing never blocks the market driver: a connection whose send buffer is full is too slow and
-is aborted, as a venue would drop it; pushing to a closed connection is a no-op.
+Rules:
+- A connection has two ``DelayLine``s: ``out`` (frames the twin sends, each delayed by the twin's outbound
+  WS latency) and ``inbox`` (messages the client sent, each delayed by the inbound WS latency before the
+  hub handles it). A delay line keeps order: one consumer takes items first in, first out, each at its
+  due time (put time + its delay) or at once if that has passed, so an item leaves at max(previous item's
+  time, its due): jitter never reorders frames, and frames queued together leave together (delays overlap,
+  they never add up).
+- ``write`` is the one writer task per connection: it sends what ``out`` yields at its due time, skips
+  frames under STALL, truncates one frame after MALFORMED_FRAME, and ends the connection at a queued
+  ``End`` (a close frame, or a TCP abort), after everything queued before it. ``read`` is the pump task that
+  moves the socket's messages into ``inbox``; hubs handle messages from ``inbox`` only.
+- Lifecycle (``accept``, ``admit``, ``serve``): a hub completes the handshake, builds its connection record,
+  registers it (aborting it at once under DROP_WS: its handler still runs, to clean up), then serves it: writer,
+  pump and the hub's optional keeper task (pinger, watchdog, heartbeat) run beside the hub's reader; when the
+  reader returns the others are cancelled, the connection leaves the hub's set and its lines are disposed.
+- Pushing never blocks the market driver: a connection whose ``out`` is full is too slow and is aborted, as
+  a venue would drop it; pushing to a closed connection is a no-op.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+import time
+from collections.abc import Callable, Coroutine, Iterable, MutableSet
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
-from aiohttp import web
+from aiohttp import WSMessage, web
 
-__all__ = ["Conn", "enqueue", "abort", "abort_all"]
+from simulator.faults import FaultController, FaultKind
+from simulator.latency import Latency
+
+__all__ = ["Conn", "DelayLine", "End", "Outgoing", "INBOX_SIZE", "enqueue", "abort", "abort_all", "end_after",
+           "write", "read", "lines", "accept", "admit", "serve", "mark_malformed", "close_all"]
+
+T = TypeVar("T")
+C = TypeVar("C", bound="Conn")
+INBOX_SIZE = 1024
+"""Client messages a connection buffers before the pump stops reading its socket (TCP backpressure)."""
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """Queued behind frames: end the connection once they are sent, with a close frame or (``abort``) a reset."""
+
+    code: int = 1000
+    message: bytes = b""
+    abort: bool = False
+
+
+Outgoing = bytes | str | End
+
+
+class DelayLine(Generic[T]):
+    """A bounded FIFO whose items come out no earlier than their due time, in the order they went in.
+
+    Args:
+        size: Items it holds before ``put_nowait`` raises ``anyio.WouldBlock`` (``put`` waits).
+        delay: Seconds to delay the item being put (called once per item; jitter included).
+    """
+
+    def __init__(self, size: int, delay: Callable[[], float]) -> None:
+        self._send, self._recv = anyio.create_memory_object_stream[tuple[float, T]](size)
+        self._delay = delay
+        self._pending: tuple[float, T] | None = None
+
+    def _due(self) -> float:
+        return time.monotonic() + self._delay()
+
+    def put_nowait(self, item: T) -> None:
+        """Queue ``item``.
+
+        Raises:
+            anyio.WouldBlock: the line is full. anyio.ClosedResourceError: it was closed.
+        """
+        self._send.send_nowait((self._due(), item))
+
+    async def put(self, item: T) -> None:
+        """Queue ``item``, waiting for room (its delay counts from now, not from when room was found)."""
+        await self._send.send((self._due(), item))
+
+    async def get(self) -> T:
+        """The next item, at its due time. Cancelling the wait loses nothing: the item comes out next time.
+
+        Raises:
+            anyio.EndOfStream: the line was closed and everything in it was taken.
+        """
+        if self._pending is None:
+            self._pending = await self._recv.receive()
+        due, item = self._pending
+        wait = due - time.monotonic()
+        if wait > 0:
+            await anyio.sleep(wait)
+        self._pending = None
+        return item
+
+    def __aiter__(self) -> DelayLine[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.get()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        """No more items; what is queued still comes out."""
+        self._send.close()
+
+    def dispose(self) -> None:
+        """Close both ends (when the connection is gone)."""
+        self._send.close()
+        self._recv.close()
 
 
 class Conn(Protocol):
-    send: Any  # anyio MemoryObjectSendStream of frames (bytes or str, per venue)
     request: web.Request
+    ws: web.WebSocketResponse
+    out: DelayLine[Outgoing]
+    inbox: DelayLine[WSMessage]
+    malformed: bool
 
 
-def enqueue(conn: Conn, frame: bytes | str) -> None:
-    """Queue ``frame`` for the connection's writer; abort a connection that cannot keep up."""
+def enqueue(conn: Conn, frame: Outgoing) -> None:
+    """Queue ``frame`` (or an ``End``) for the connection's writer; abort a connection that cannot keep up."""
     try:
-        conn.send.send_nowait(frame)
+        conn.out.put_nowait(frame)
     except anyio.WouldBlock:
         abort(conn)
     except (anyio.ClosedResourceError, anyio.BrokenResourceError):
         pass
+
+
+def end_after(conn: Conn, code: int = 1000, message: bytes = b"", *, abort: bool = False) -> None:
+    """End the connection after the frames queued so far: a close frame, or (``abort``) a TCP reset."""
+    enqueue(conn, End(code, message, abort))
 
 
 def abort(conn: Conn) -> None:
@@ -36,9 +143,98 @@ def abort(conn: Conn) -> None:
     transport = conn.request.transport
     if transport is not None:
         transport.abort()
-    conn.send.close()
+    conn.out.close()
 
 
 def abort_all(conns: Iterable[Conn]) -> None:
     for conn in list(conns):
         abort(conn)
+
+
+async def write(conn: Conn, faults: FaultController, sent: Callable[[], None] | None = None) -> None:
+    """The connection's writer task (see the module rules); ``sent`` is called after each frame goes out."""
+    async for item in conn.out:
+        if isinstance(item, End):
+            if item.abort:
+                abort(conn)
+            else:
+                await conn.ws.close(code=item.code, message=item.message)
+            return
+        if faults.active(FaultKind.STALL) is not None:
+            continue  # stalled: nothing is sent
+        text = item if isinstance(item, str) else item.decode("utf-8", "replace")
+        if conn.malformed:
+            conn.malformed = False
+            text = text[: max(1, len(text) // 2)] + "\x00}"  # truncated: not valid JSON
+        try:
+            await conn.ws.send_str(text)
+        except (ConnectionResetError, RuntimeError):
+            return
+        if sent is not None:
+            sent()
+
+
+async def read(conn: Conn) -> None:
+    """The connection's pump task: every message from the socket into ``inbox``, until the socket closes."""
+    try:
+        async for msg in conn.ws:
+            await conn.inbox.put(msg)
+    finally:
+        conn.inbox.close()
+
+
+def lines(latency: Latency, out_size: int) -> tuple[DelayLine[Outgoing], DelayLine[WSMessage]]:
+    """A new connection's ``out`` (holding ``out_size`` frames) and ``inbox`` lines, delayed by ``latency``."""
+    return DelayLine[Outgoing](out_size, latency.ws_out_s), DelayLine[WSMessage](INBOX_SIZE, latency.ws_in_s)
+
+
+async def accept(request: web.Request) -> web.WebSocketResponse:
+    """Complete the WebSocket handshake: the hub answers pings itself; messages up to 1 MiB."""
+    ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    return ws
+
+
+def admit(conn: C, conns: MutableSet[C], faults: FaultController) -> None:
+    """Register ``conn`` with its hub; under DROP_WS abort it at once (``serve`` still cleans it up)."""
+    conns.add(conn)
+    if faults.active(FaultKind.DROP_WS) is not None:
+        abort(conn)
+
+
+async def serve(conn: C, conns: MutableSet[C], faults: FaultController, reader: Callable[[], Coroutine[Any, Any, None]], *,
+                keeper: Callable[[], Coroutine[Any, Any, None]] | None = None, sent: Callable[[], None] | None = None) -> None:
+    """Run an admitted connection until ``reader`` returns (module rules), then drop it from ``conns``.
+
+    Args:
+        conn: The connection (already in ``conns``).
+        conns: The hub's connections.
+        faults: The twin's faults (STALL and MALFORMED_FRAME act in the writer).
+        reader: The hub's handling of ``conn.inbox``; the connection ends when it returns.
+        keeper: A task kept beside the reader (pinger, idle watchdog, heartbeat), if the venue has one.
+        sent: Called after each frame goes out (``write``).
+    """
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(write, conn, faults, sent)
+            tg.start_soon(read, conn)
+            if keeper is not None:
+                tg.start_soon(keeper)
+            await reader()
+            tg.cancel_scope.cancel()
+    finally:
+        conns.discard(conn)
+        conn.out.dispose()
+        conn.inbox.dispose()
+
+
+def mark_malformed(conns: Iterable[Conn]) -> None:
+    """MALFORMED_FRAME: the next frame each connection sends goes out truncated."""
+    for conn in conns:
+        conn.malformed = True
+
+
+async def close_all(conns: Iterable[Conn]) -> None:
+    """Close every connection with a normal close frame (the twin is shutting down)."""
+    for conn in list(conns):
+        await conn.ws.close()

@@ -161,6 +161,39 @@ async def test_supervisor_gives_up_after_intensity_and_keeps_other_children() ->
 
 
 @pytest.mark.anyio
+async def test_a_child_without_intensity_is_never_given_up_and_comes_back_when_it_can() -> None:
+    """A venue connection: restarted with capped full-jitter delays far past any intensity, its handle saying
+    why it is down and when the next try is, until the venue answers again."""
+    clock = ManualClock()
+    bus = Bus()
+    events = _events(bus)
+    venue: dict[str, Any] = {"fail": True}
+    cap = 60.0
+    spec = ChildSpec(name="exchange.x", factory=lambda: Crasher("exchange.x", venue),
+                     backoff=Backoff(base_s=0.2, cap_s=cap, reset_after_s=30.0), intensity=None)
+    sup = Supervisor("sup", [spec], bus=bus, clock=clock, rng=random.Random(3))
+    async with anyio.create_task_group() as tg:
+        await tg.start(sup.run)
+        h = sup.child("exchange.x")
+        for _ in range(40):  # four times the daemon's default intensity (10 in 60 s), over hours of clock
+            await _wait_for(lambda: clock.sleepers > 0, clock)
+            assert h.next_try_ns > clock.time_ns() and "start" in h.last_error and not h.gave_up
+            clock.advance(cap)
+        await _wait_for(lambda: clock.sleepers > 0, clock)
+        venue["fail"] = False  # the venue is reachable again
+        clock.advance(cap)
+        await _wait_for(lambda: h.running, clock)
+        assert not h.gave_up and h.next_try_ns == 0
+        await sup.stop()
+    evs = _drain(events)
+    assert not any(isinstance(e, ActorGaveUp) for e in evs)
+    delays = [e.delay_s for e in evs if isinstance(e, ActorRestarted)]
+    assert len(delays) >= 40 and all(0 <= d <= cap for d in delays)
+    assert max(delays) > 10  # the backoff grew towards its cap: no tight loop
+    bus.close()
+
+
+@pytest.mark.anyio
 async def test_restart_policies_decide_what_comes_back() -> None:
     clock = ManualClock()
     bus = Bus()

@@ -10,13 +10,9 @@ response parsing), signing.py, codes.py (status and error maps).
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from messages.base import BookState, InstrumentId, Message
-from venues.events import CodecEvent
 from venues.http import RequestSpec, Response
 
-__all__ = ["VenueCodec", "Credentials", "RequestSpec", "Response"]
+__all__ = ["Credentials", "RequestSpec", "Response"]
 
 
 class Credentials:
@@ -42,19 +38,3 @@ class Credentials:
     def __reduce__(self) -> None:  # type: ignore[override]
         msg = "Credentials are not picklable"
         raise TypeError(msg)
-
-
-class VenueCodec(Protocol):
-    """What every venue codec offers the exchange actor."""
-
-    def feed(self, frame: bytes | str, ts_recv: int) -> list[Message | CodecEvent]:
-        """Decode one WebSocket frame into zero or more typed messages (and book updates)."""
-        ...
-
-    def book_state(self, instrument: InstrumentId) -> BookState:
-        """Integrity state of one book (syncing / live / resyncing)."""
-        ...
-
-    def reset(self, ts_recv: int = 0) -> list[Message | CodecEvent]:
-        """After a reconnect: every book back to SYNCING (returns the BookIntegrity changes)."""
-        ...

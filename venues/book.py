@@ -22,9 +22,10 @@ from collections.abc import Iterable
 
 from messages.base import BookState, InstrumentId, Venue
 from messages.market import Quote
-from venues.errors import CrossedBook, LocalError
+from venues.errors import CrossedBook
+from venues.machine import step
 
-__all__ = ["L2Book", "BookInput", "BOOK_SYNC_TABLE", "NEAR_LEVELS", "next_book_state", "IllegalTransition", "quote_of"]
+__all__ = ["L2Book", "BookInput", "BOOK_SYNC_TABLE", "NEAR_LEVELS", "next_book_state", "quote_of"]
 
 Level = tuple[float, float]
 NEAR_LEVELS = 32  # target size of each side's near band (measured best of 16/32/64 on 10+10-level frames)
@@ -325,14 +326,6 @@ class BookInput(enum.StrEnum):
     DISCONNECT = "disconnect"  # the stream went away; everything must start again
 
 
-class IllegalTransition(LocalError):
-    def __init__(self, machine: str, state: enum.Enum, event: enum.Enum) -> None:
-        self.machine = machine
-        self.state = state
-        self.event = event
-        super().__init__(f"{machine}: input {event.value!r} is illegal in state {state.value!r}")
-
-
 _S = BookState
 _I = BookInput
 BOOK_SYNC_TABLE: dict[tuple[BookState, BookInput], BookState] = {
@@ -363,7 +356,4 @@ def next_book_state(state: BookState, event: BookInput) -> BookState:
     Raises:
         IllegalTransition: the pair is not in the table.
     """
-    try:
-        return BOOK_SYNC_TABLE[(state, event)]
-    except KeyError:
-        raise IllegalTransition("book sync", state, event) from None
+    return step(BOOK_SYNC_TABLE, "book sync", state, event)

@@ -4,7 +4,9 @@
     ├── LocalError                  we tried something illegal (fix our code or the caller's input)
     │   ├── InvalidOrder            an order that cannot be sent as it is (size below lot, no price, ...)
     │   ├── InstrumentError         unknown instrument or a duplicate key in a registry
-    │   └── ConfigError             a configuration that cannot be used
+    │   ├── ConfigError             a configuration that cannot be used
+    │   └── SwitchNotArmed          an order refused before it left: the venue's configured dead-man's
+    │                               switch is not armed (nothing would cancel it if we died)
     └── RemoteError                 the venue sent something we cannot accept
         ├── DecodeError             malformed frame: bad JSON, wrong types, missing fields
         ├── UnknownStatus           a raw order status no map knows (never silently "pending")
@@ -20,6 +22,7 @@
             ├── InsufficientFunds
             ├── UnknownOrder
             ├── DuplicateClientOrderId
+            ├── PostOnlyWouldTake   a post-only order that would have taken liquidity: refused, not amended
             ├── InvalidParameter
             └── VenueUnavailable    maintenance, overload, 5xx: the outcome of a write may be unknown
 
@@ -36,6 +39,7 @@ __all__ = [
     "InvalidOrder",
     "InstrumentError",
     "ConfigError",
+    "SwitchNotArmed",
     "DecodeError",
     "UnknownStatus",
     "BookIntegrityError",
@@ -50,6 +54,7 @@ __all__ = [
     "InsufficientFunds",
     "UnknownOrder",
     "DuplicateClientOrderId",
+    "PostOnlyWouldTake",
     "InvalidParameter",
     "VenueUnavailable",
 ]
@@ -76,6 +81,10 @@ class InstrumentError(LocalError):
 
 
 class ConfigError(LocalError):
+    pass
+
+
+class SwitchNotArmed(LocalError):
     pass
 
 
@@ -192,6 +201,11 @@ class UnknownOrder(VenueReject):
 
 class DuplicateClientOrderId(VenueReject):
     pass
+
+
+class PostOnlyWouldTake(VenueReject):
+    """A post-only order would have crossed the book; the venue refused it (a definite rejection, nothing
+    rests, nothing filled)."""
 
 
 class InvalidParameter(VenueReject):

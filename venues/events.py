@@ -22,6 +22,9 @@ __all__ = [
     "Pong",
     "StreamExpired",
     "Dropped",
+    "Answered",
+    "Superseded",
+    "SUPERSEDED",
 ]
 
 
@@ -86,3 +89,21 @@ class Dropped(CodecEvent, frozen=True):
 
     reason: str
     error: str
+
+
+class Answered(CodecEvent, frozen=True):
+    """The answer to a request the shell sent as a frame for a ``RequestSpec`` with a ``stream``, matched by
+    its ``request_id``: ``body`` is the whole answer frame, which the shell hands to the request's parser."""
+
+    request_id: str
+    body: bytes
+
+
+class Superseded(CodecEvent, frozen=True):
+    """A book update older than the REST snapshot the book was just built from, dropped as the sync procedure
+    says (not a fault). The stream is carrying data, only behind the snapshot: for liveness it counts as
+    data, or a stream lagging its REST snapshot by more than the stale limit would be replaced forever."""
+
+
+SUPERSEDED = Superseded()
+"""The one instance (the hot path allocates nothing for it)."""

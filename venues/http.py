@@ -26,6 +26,12 @@ class RequestSpec(msgspec.Struct, frozen=True, kw_only=True):
     ``weight`` is the venue's cost of this request in its own rate-limit unit (Binance weight, Deribit
     credits, 1 elsewhere); ``endpoint`` names the bucket it counts against; ``idempotent`` tells the
     shell whether a retry after a timeout is safe (order placement never is).
+
+    ``stream`` (when not empty) names one of the session's WebSocket streams: the shell sends ``body`` as
+    one frame on that connection instead of an HTTP request (the connection is the authentication), and
+    the answer is the frame the codec reports as ``Answered`` with this ``request_id``; the shell hands it
+    to the same parsers as a ``Response`` (status 200, no headers). Everything else (limits, retries,
+    timeouts) is as for HTTP; the connection dropping before the answer is ``VenueUnavailable``.
     """
 
     method: Method
@@ -37,6 +43,8 @@ class RequestSpec(msgspec.Struct, frozen=True, kw_only=True):
     endpoint: str = ""
     idempotent: bool = True
     signed: bool = False
+    stream: str = ""
+    request_id: str = ""
 
     @property
     def target(self) -> str:
@@ -45,9 +53,10 @@ class RequestSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     def __repr__(self) -> str:
         # Headers may carry API keys and signatures: never print their values.
+        via = f", stream={self.stream!r} id={self.request_id}" if self.stream else ""
         return (
             f"RequestSpec({self.method} {self.path}, query_len={len(self.query)}, "
-            f"headers={sorted(self.headers)}, body_len={len(self.body)}, signed={self.signed})"
+            f"headers={sorted(self.headers)}, body_len={len(self.body)}, signed={self.signed}{via})"
         )
 
     __str__ = __repr__

@@ -1,37 +1,33 @@
 """What a venue's wiring module gives the venue-agnostic ExchangeActor.
 
 Each venue (binance.py, bybit.py, okx.py, deribit.py beside this file) implements ``VenueAdapter`` by
-joining its sans-IO codec (venues/<v>/) to these calls. The actor never branches on a venue name: every
-difference is an adapter method. Adapters do no I/O themselves; anything that needs the network is asked
-of the ``VenueContext`` the actor passes in.
+joining its sans-IO code (venues/<v>/: codec, REST builders and parsers, session) to these calls. The actor
+never branches on a venue name: every difference is an adapter method or a session effect. Adapters do no
+I/O and hold no connection state: what a connection must remember is in the venue's session.
+
+``AdapterBase`` holds what the four adapters do alike (their registry, endpoints and codec, the market data
+they were configured with); each adapter subclasses it once and adds its venue's requests and parsers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
 from actors.ratelimit import Bucket, VenueLimiter
-from messages import (
-    Balance,
-    CancelOrder,
-    Instrument,
-    InstrumentId,
-    Message,
-    OrderUpdate,
-    PlaceOrder,
-    Position,
-    QueryOrder,
-    Venue,
-)
+from messages.account import Balance, Position, PositionMode
+from messages.base import BookState, InstrumentId, Venue
+from messages.instruments import Instrument
+from messages.orders import CancelOrder, OrderUpdate, PlaceOrder, QueryOrder
 from venues import Credentials
-from venues.events import CodecEvent
+from venues.facts import InstrumentFacts, KeyFacts
 from venues.http import RequestSpec, Response
+from venues.session import VenueSession
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["StreamSpec", "VenueContext", "VenueAdapter", "Endpoints"]
+__all__ = ["VenueContext", "VenueAdapter", "AdapterBase", "Endpoints"]
 
 
 class Endpoints(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -41,24 +37,8 @@ class Endpoints(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     ws: dict[str, str]
 
 
-class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """One WebSocket connection the actor keeps open.
-
-    ``stale_after_s`` is the data-liveness limit: no market/private data for that long (pings and acks do
-    not count) and the connection is replaced. ``ping_interval_s`` with the adapter's ``ping_frame`` sends
-    application-level keep-alives.
-    """
-
-    name: str
-    private: bool = False
-    stale_after_s: float | None = None
-    ping_interval_s: float | None = None
-    protocol_heartbeat_s: float | None = None
-    control_rate_per_s: float = 4.0
-
-
 class VenueContext(Protocol):
-    """What the actor offers an adapter during connect/login/resync."""
+    """What the actor offers an adapter's request builders: credentials, the venue's clock and nonces."""
 
     credentials: Credentials | None
     registry: InstrumentRegistry
@@ -67,51 +47,36 @@ class VenueContext(Protocol):
         """Epoch ms corrected by the measured offset to the venue's clock."""
         ...
 
-    async def request(self, spec: RequestSpec) -> Response:
-        """Send through the venue's rate limiter; raises the venue's typed errors via the adapter."""
+    def nonce(self) -> str:
+        """A fresh random nonce (Deribit signs one into every private request)."""
         ...
 
-    async def send(self, stream: str, frame: bytes) -> None:
-        """Send a control frame on a stream, paced to the venue's control-message limit."""
+    @property
+    def position_mode(self) -> PositionMode:
+        """The account's position mode as the venue session knows it (orders carry their position side by it)."""
         ...
-
-    def nonce(self) -> str: ...
-
-    async def reconnect(self, stream: str, reason: str) -> None:
-        """Replace a stream's connection (e.g. an expired Binance listenKey)."""
-        ...
-
-
-def missing_market_data(
-    trades: bool, trades_on: bool, klines: Sequence[str], configured: Sequence[str], wire: Callable[[str], str]
-) -> list[str]:
-    """``VenueAdapter.unsupported_market_data`` for an adapter whose trades flag is ``trades_on`` and whose
-    kline intervals are ``configured`` in the venue's own names (``wire`` maps any accepted spelling there).
-
-    Raises:
-        ConfigError: from ``wire``, for an interval the venue does not offer.
-    """
-    missing = ["trades (trades = false)"] if trades and not trades_on else []
-    missing.extend(f"kline {i}" for i in klines if wire(i) not in configured)
-    return missing
 
 
 class VenueAdapter(Protocol):
+    """A venue's description (where it lives, its limits, instruments and errors), its request builders and
+    parsers for commands, and the factory of its sans-IO ``VenueSession`` (connections, login,
+    subscriptions, bootstraps). Everything here is pure; the actor does the I/O."""
+
     venue: Venue
     endpoints: Endpoints
     registry: InstrumentRegistry
+    switch_off_by_api: bool
+    """Whether an armed dead-man's switch can be turned off by request (``disarm_switch`` is not None)."""
 
-    # -- codec on the hot path ---------------------------------------------------------------------
-    def feed(self, stream: str, frame: bytes | str, ts_recv: int) -> list[Message | CodecEvent]: ...
+    def session(self, credentials: Credentials | None, nonce: Callable[[], str]) -> VenueSession:
+        """A new session for one actor incarnation (it shares the adapter's codec and its books)."""
+        ...
 
     def book_state_live(self, instrument: InstrumentId) -> bool: ...
 
-    def top_of_books(self, depth: int) -> list[tuple[InstrumentId, list[tuple[float, float]], list[tuple[float, float]]]]:
-        """(instrument, bids, asks) top ``depth`` levels of every live book (for BookSnapshot publishing)."""
-        ...
-
-    def reset_stream(self, stream: str, ts_recv: int) -> list[Message | CodecEvent]:
-        """After ``stream`` dropped: its books back to SYNCING."""
+    def tradable(self, instrument: InstrumentId) -> tuple[bool, str]:
+        """Whether the venue takes new orders on ``instrument`` as last listed, and its state in the venue's
+        words ("" when the venue lists only tradable ones)."""
         ...
 
     # -- set-up ------------------------------------------------------------------------------------
@@ -131,9 +96,6 @@ class VenueAdapter(Protocol):
         """Raise the venue's typed error for this response, if any."""
         ...
 
-    # -- streams -----------------------------------------------------------------------------------
-    def streams(self, has_credentials: bool) -> list[StreamSpec]: ...
-
     def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
         """What of a SubscribeMarketData the configured channels do not deliver ([] when all of it is).
 
@@ -143,31 +105,6 @@ class VenueAdapter(Protocol):
         Raises:
             ConfigError: a kline interval the venue does not offer.
         """
-        ...
-
-    async def stream_url(self, stream: str, ctx: VenueContext) -> str: ...
-
-    async def on_connected(self, stream: str, ctx: VenueContext, instruments: Sequence[InstrumentId]) -> None:
-        """Log in and subscribe on a fresh connection."""
-        ...
-
-    def ping_frame(self, stream: str, ts_ns: int) -> bytes | None: ...
-
-    async def keepalive(self, ctx: VenueContext) -> None:
-        """Periodic venue housekeeping (e.g. Binance listenKey PUT); called every ``keepalive_interval_s``."""
-        ...
-
-    keepalive_interval_s: float
-
-    # -- books -------------------------------------------------------------------------------------
-    def snapshot_request(self, instrument: InstrumentId) -> RequestSpec | None:
-        """A REST snapshot to start a book, or None when the venue sends snapshots on subscribe."""
-        ...
-
-    def apply_snapshot(self, instrument: InstrumentId, response: Response, ts_recv: int) -> list[Message | CodecEvent]: ...
-
-    def resubscribe_frames(self, instrument: InstrumentId) -> list[tuple[str, bytes]]:
-        """(stream, frame) pairs that make the venue send a fresh snapshot for this book."""
         ...
 
     # -- trading and account -----------------------------------------------------------------------
@@ -197,4 +134,83 @@ class VenueAdapter(Protocol):
 
     def make_client_order_id(self, seed: str) -> str: ...
 
+    # -- preflight (the doctor) ---------------------------------------------------------------------
+    def key_permissions(self, ctx: VenueContext) -> RequestSpec | None:
+        """The read of the API key's permissions (None: the venue offers none from this host)."""
+        ...
 
+    def parse_key_permissions(self, response: Response) -> KeyFacts: ...
+
+    def instrument_settings(self, instrument: InstrumentId, ctx: VenueContext) -> list[RequestSpec]:
+        """The reads of the account's margin mode and leverage for ``instrument`` ([]: nothing per instrument
+        at this venue); ``parse_instrument_settings`` gets their answers in the same order."""
+        ...
+
+    def parse_instrument_settings(self, instrument: InstrumentId, responses: Sequence[Response]) -> InstrumentFacts:
+        ...
+
+    def disarm_switch(self, ctx: VenueContext) -> list[RequestSpec] | None:
+        """Requests that turn an armed dead-man's switch off again, so that closing our connections cancels
+        nothing (the doctor arms it to see the venue accept it, then disarms it). None: the venue offers no
+        way to turn it off once armed (the doctor then does not arm it on a real account)."""
+        ...
+
+    # An adapter may also have ``follow(spec, response, ctx) -> RequestSpec | None``: the request that continues
+    # ``spec`` after ``response`` (the next page of a list, by its cursor; a second place to look for an order),
+    # or None. The actor follows lists to their last page (``MAX_PAGES`` at most) and a query once.
+
+
+class _Books(Protocol):
+    def book_state(self, instrument: InstrumentId) -> BookState: ...
+
+
+CodecT = TypeVar("CodecT", bound=_Books)
+
+
+class AdapterBase(Generic[CodecT]):
+    """What every adapter shares: its registry, endpoints and codec, the instrument look-up and the check of a
+    SubscribeMarketData against the channels it was built with. A venue's adapter subclasses it once and sets
+    ``venue`` and ``switch_off_by_api``."""
+
+    venue: Venue
+    switch_off_by_api: bool
+
+    def __init__(self, registry: InstrumentRegistry, endpoints: Endpoints, codec: CodecT, *, trades: bool,
+                 klines: Sequence[str], wire: Callable[[str], str]) -> None:
+        """
+        Args:
+            codec: the venue's codec, shared with every session the adapter makes.
+            trades: whether trades are subscribed.
+            klines: kline intervals in any spelling the venue accepts.
+            wire: maps an accepted interval spelling to the venue's own name.
+
+        Raises:
+            ConfigError: from ``wire``, for an interval the venue does not offer.
+        """
+        self.endpoints = endpoints
+        self.registry = registry
+        self.codec = codec
+        self._trades = trades
+        self._wire = wire
+        self._klines = tuple(dict.fromkeys(wire(i) for i in klines))  # in the venue's names, each once
+
+    def book_state_live(self, instrument: InstrumentId) -> bool:
+        return self.codec.book_state(instrument) is BookState.LIVE
+
+    def tradable(self, instrument: InstrumentId) -> tuple[bool, str]:
+        """The instruments answer is read for trading symbols only: a registered one is tradable."""
+        return True, ""
+
+    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
+        """``VenueAdapter.unsupported_market_data``: trades when they are off, and each interval of ``klines``
+        whose venue name is not among the configured ones.
+
+        Raises:
+            ConfigError: from ``wire``, for an interval the venue does not offer.
+        """
+        missing = ["trades (trades = false)"] if trades and not self._trades else []
+        missing.extend(f"kline {i}" for i in klines if self._wire(i) not in self._klines)
+        return missing
+
+    def _inst(self, instrument: InstrumentId) -> Instrument:
+        return self.registry.get(self.venue, instrument)

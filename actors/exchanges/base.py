@@ -1,18 +1,31 @@
 """ExchangeActor: one venue's connections, joined to its codec (through a VenueAdapter) and the bus.
 
+It is three parts a newcomer finds by name, and the actor that joins them:
+- ``rest_gateway.RestGateway``: signing, clock offset, rate limit (with a reserve for cancels and probes),
+  retries of idempotent requests, bans and pauses;
+- ``streams.StreamSet``: the WebSockets, control-frame pacing, keep-alive, the data watchdog, reconnects;
+- ``resync.ResyncWorker``: control frames, snapshots and other fetches the session asks for, one at a time;
+and the venue's sans-IO ``VenueSession`` (venues/<venue>/session.py), whose effects the actor executes:
+login, subscriptions, listenKeys, book bootstraps and timers are the session's, never the actor's.
+
 Rules:
 - Venue-agnostic: every venue difference is an adapter call; no venue name appears in a branch here.
+- The mailbox loop never awaits a round trip. Each command's request runs as a task the actor owns
+  (``Actor.pipe``), in a lane: cancels in their own lane (and spending the limiter's reserve), health probes
+  in theirs, everything else bounded by ``max_in_flight``. So a venue serves many requests at once, a cancel
+  never waits behind a placement, and a probe measures the venue, not our queue.
+- No per-order state here: the order router owns it. The actor reports what the venue said: an answer, a
+  typed rejection, or ``OutcomeUnknown`` when a placement may have reached the venue (timeout, lost
+  connection, 5xx, a taken client id); the router resolves that by querying the client order id. When the
+  private stream may have missed updates (a reconnect, an unreadable private frame) the actor publishes
+  ``ReconcileNeeded`` (at most one per ``reconcile_min_interval_s``) and the router reconciles.
+- A request the adapter builds for a stream (``RequestSpec.stream``: a venue that takes orders on its socket)
+  goes through the same gateway (limits, timeout, retries) as a frame on that connection; the codec's
+  ``Answered`` event brings its answer back, and a connection that goes fails whatever waits on it
+  (``VenueUnavailable``: for a placement, ``OutcomeUnknown``), as a dropped HTTP connection does.
 - Hot path: transport frame -> ``adapter.feed`` -> ``bus.publish`` synchronously, no queue hop; topic
   strings cached per (message type, instrument).
-- Slow work triggered by frames (sending a frame, fetching a snapshot, resubscribing, reconnecting,
-  reconciling) goes through one work queue served by one task, so resyncs across the venue are serial and
-  paced by the venue's REST budget: no snapshot storm after a mass reconnect.
-- Every REST call goes through the rate limiter; the venue's usage headers correct it; a 429/ban pauses
-  every request to the venue and is published. Only idempotent requests are retried (full-jitter backoff).
-  An order placement that times out is an unknown outcome, resolved by querying its client order id.
-- Liveness is measured on data per stream: no market or private data for ``stale_after_s`` and the
-  connection is replaced (pings and acks do not count).
-- The clock offset to the venue is measured at start and refreshed, and re-measured on a timestamp error.
+- The clock is injected everywhere.
 """
 
 from __future__ import annotations
@@ -21,85 +34,82 @@ import functools
 import logging
 import random
 import secrets
-import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
 import anyio
 import msgspec
-from aiolimiter import AsyncLimiter
 
 from actors import topics
 from actors.backoff import Backoff
-from actors.base import Actor
+from actors.base import Actor, Later
 from actors.bus import Bus
 from actors.clock import Clock
-from actors.exchanges.adapter import StreamSpec, VenueAdapter
-from actors.mailbox import fifo_mailbox
+from actors.exchanges.adapter import VenueAdapter
+from actors.exchanges.rest_gateway import RestGateway, RestSettings
+from actors.exchanges.resync import ResyncWorker, WorkItem
+from actors.exchanges.streams import Stream, StreamSet
 from actors.ratelimit import VenueLimiter
 from actors.stats import Histogram
-from actors.transport import RestClient, TransportTimeout, WsTransport
 from messages import (
-    Balance,
     BookSnapshot,
     CancelOrder,
-    ClientOrderId,
+    DeadMansSwitch,
+    ExchangeStats,
     GetBalances,
     GetOpenOrders,
     GetPositions,
+    GetStats,
     HealthCheck,
     HealthReport,
+    HealthStatus,
     InstrumentId,
+    LatencyHistogram,
     Message,
     OrderRejected,
     OrderUpdate,
     PlaceOrder,
-    Position,
+    PositionMode,
     QueryOrder,
     Quote,
-    RateLimited,
+    ReconcileNeeded,
     SignalKind,
     SubscribeMarketData,
+    SwitchState,
     VenueSignal,
 )
 from venues import Credentials
 from venues.errors import (
     ConfigError,
+    DecodeError,
     DuplicateClientOrderId,
     InstrumentError,
-    IpBanned,
-    RemoteError,
-    TimestampError,
-    UnknownOrder,
+    RateLimited,
+    SwitchNotArmed,
     VenueReject,
     VenueUnavailable,
 )
-from venues.errors import (
-    RateLimited as RateLimitedError,
-)
-from venues.events import (
-    CodecEvent,
-    Dropped,
-    LoggedIn,
-    LoginFailed,
-    NeedResubscribe,
-    NeedSnapshot,
-    Pong,
-    SendFrame,
-    StreamExpired,
-    SubscribeFailed,
-)
+from venues.events import SUPERSEDED, Answered, CodecEvent, Dropped, LoginFailed, Pong, SubscribeFailed
 from venues.http import RequestSpec, Response
+from venues.session import Effect, Fetch, Out, Reconnect, Send, SetTimer
 
 __all__ = ["ExchangeActor", "ExchangeConfig", "OutcomeUnknown"]
+
+ExchangeMessage = (PlaceOrder | CancelOrder | QueryOrder | GetBalances | GetPositions | GetOpenOrders | GetStats | HealthCheck
+                   | SubscribeMarketData)
+"""What an exchange actor takes (ask / tell); its answers are the venue's, typed (OrderUpdate, Balance ...)."""
 
 log = logging.getLogger("crossbook.exchange")
 
 
 class OutcomeUnknown(VenueUnavailable):
-    """An order may or may not be live: the placement timed out and the follow-up query failed too."""
+    """A placement may or may not be live at the venue (timeout, lost connection, 5xx, or the venue says the
+    client id is taken); the order router resolves it by querying the client order id."""
+
+
+MAX_PAGES = 50  # pages of one list read at most before the read fails (a cursor that never ends is a bug)
 
 
 class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -109,36 +119,24 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     rest_timeout_s: float = 10.0
     rest_retries: int = 3
     clock_sync_interval_s: float = 60.0
+    stats_interval_s: float = 1.0  # ExchangeStats on the bus this often
     connect_timeout_s: float = 10.0
-    unknown_outcome_grace_s: float = 0.5
     # A request that would wait longer than this behind a ban / retry-after fails at once with the venue's
-    # error (nothing is sent): commands are handled one at a time, so waiting out a 2-minute ban would
-    # block every other ask (health checks, cancels) behind it.
+    # error (nothing is sent), so no ask is held for the length of a ban.
     max_pause_wait_s: float = 2.0
+    max_in_flight: int = 16  # placements, queries and account reads in flight at once
+    cancel_in_flight: int = 8  # cancels in flight at once, in their own lane
+    reconcile_min_interval_s: float = 1.0  # ReconcileNeeded at most this often (private-stream trouble)
     backoff: Backoff = Backoff(base_s=0.2, cap_s=10.0, reset_after_s=30.0)
-
-
-class _Stream:
-    __slots__ = ("spec", "transport", "last_data", "live_from", "stalled_at", "connected", "ready", "limiter", "connects",
-                 "subscribing")
-
-    def __init__(self, spec: StreamSpec) -> None:
-        self.spec = spec
-        self.transport: WsTransport | None = None
-        self.last_data = 0.0  # the last frame that carried data (written on the hot path only)
-        self.live_from = 0.0  # liveness is judged from here: (re)connected, subscribed, or a stall answered
-        self.stalled_at: float | None = None  # a DATA_GAP was signalled and no data has come since
-        self.connected = False
-        self.ready = anyio.Event()
-        self.limiter: Any = None
-        self.connects = 0
-        self.subscribing = False  # on_connected (login, subscribe) still running: not judged stale yet
 
 
 class ExchangeActor(Actor):
     """One venue. Answers PlaceOrder, CancelOrder, QueryOrder, GetBalances, GetPositions, GetOpenOrders,
     HealthCheck and SubscribeMarketData through ``ask``; publishes market data, order updates, book
-    integrity, rate limits and health signals on the bus."""
+    integrity, rate limits, reconcile requests and health signals on the bus."""
+
+    observe_response: Callable[[RequestSpec, Response], None] | None = None
+    """Sees every REST answer before it is checked (the doctor's strict reading; None in the daemon)."""
 
     def __init__(
         self,
@@ -160,143 +158,115 @@ class ExchangeActor(Actor):
         self._bus = bus
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
-        self._rest: RestClient | None = None
-        buckets, routes = adapter.rate_buckets()
-        self.limiter = VenueLimiter(str(self.venue), buckets, clock=self.clock, routes=routes)
-        self._pause_banned = False
-        self._pause_why = ""
-        self.offset_ms = 0.0
-        self._streams: dict[str, _Stream] = {}
+        self._rest: RestGateway | None = None
+        self._streams: StreamSet | None = None
+        self.session = adapter.session(credentials, self.nonce)
+        self._feed = self.session.feed
+        self.resync = ResyncWorker(self.name, self._perform, self._work_failed, clock=self.clock, rng=self._rng,
+                                   backoff=config.backoff)
+        self._timers: dict[str, int] = {}  # timer key -> generation of the one that counts
+        self._lanes = {
+            "normal": anyio.CapacityLimiter(config.max_in_flight),
+            "cancel": anyio.CapacityLimiter(config.cancel_in_flight),
+            "probe": anyio.CapacityLimiter(2),
+        }
         self._instruments: list[InstrumentId] = [InstrumentId(i) for i in config.instruments]
         self._topics: dict[tuple[type, str], str] = {}
         self._quote_topics: dict[InstrumentId, str] = {}
-        self._work_tx, self._work_rx = fifo_mailbox(65_536, f"{self.name}.work")
-        self._pending_resync: set[InstrumentId] = set()
-        self._tracked: dict[ClientOrderId, PlaceOrder] = {}
+        self._mono = self.clock.monotonic
         self.dropped: Counter[str] = Counter()
         self._drop_signalled: dict[str, float] = {}
         self._drop_reported: dict[str, int] = {}
-        self._reconcile_pending = False
-        self.reconciles = 0
-        self.resyncs = 0
-        self.latencies_ms: deque[float] = deque(maxlen=1000)
-        self.rest_latency_hist = Histogram()  # cumulative, for the metrics endpoint
+        self._reconcile_asked_at = -1e18
+        self._reconcile_deferred: str | None = None  # a reason that came inside the interval, sent at its end
+        self.reconciles = 0  # ReconcileNeeded published
         self.ready_at_ns = 0
+
+    # -- parts -------------------------------------------------------------------------------------
+    @property
+    def rest(self) -> RestGateway:
+        if self._rest is None:
+            msg = f"{self.name} is not started"
+            raise VenueUnavailable(str(self.venue), "not_started", msg)
+        return self._rest
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        return self._streams.streams if self._streams is not None else {}
+
+    @property
+    def offset_ms(self) -> float:
+        return self._rest.offset_ms if self._rest is not None else 0.0
+
+    @property
+    def limiter(self) -> VenueLimiter:
+        return self.rest.limiter
+
+    @property
+    def latencies_ms(self) -> Sequence[float]:
+        """REST and ping round trips, the last 1000 (ms)."""
+        return self._rest.latencies_ms if self._rest is not None else ()
+
+    @property
+    def rest_latency_hist(self) -> Histogram:
+        return self._rest.latency_hist if self._rest is not None else Histogram()
+
+    @property
+    def resyncs(self) -> int:
+        return self.resync.resyncs
 
     # -- context offered to the adapter ------------------------------------------------------------
     def now_ms(self) -> int:
-        return int(self.clock.time_ns() // 1_000_000 + self.offset_ms)
+        return self.rest.now_ms()
 
     def nonce(self) -> str:
         return secrets.token_hex(8)
 
     async def send(self, stream: str, frame: bytes) -> None:
-        st = self._streams[stream]
-        if st.transport is None:
-            raise VenueUnavailable(str(self.venue), "not_connected", f"stream {stream} not started")
-        async with st.limiter:
+        assert self._streams is not None
+        await self._streams.send(stream, frame)
+
+    async def _send_request_frame(self, stream: str, frame: bytes) -> None:
+        """A request the session's venue takes on a stream (``RequestSpec.stream``): sent at once on the
+        current connection, not paced as a control frame (the rate limiter has counted it).
+
+        Raises:
+            VenueUnavailable: the stream is not connected (nothing was sent) or the send failed.
+        """
+        st = self.streams.get(stream)
+        if st is None or st.transport is None or not st.connected:
+            msg = f"{self.name}: stream {stream} is not connected; request not sent"
+            raise VenueUnavailable(str(self.venue), "not_connected", msg)
+        try:
             await st.transport.send(frame)
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:  # closing under us
+            msg = f"{self.name}: sending on {stream}: {type(exc).__name__}: {exc}"
+            raise VenueUnavailable(str(self.venue), "connection", msg) from None
 
     async def reconnect(self, stream: str, reason: str) -> None:
-        st = self._streams.get(stream)
-        if st is not None and st.transport is not None:
-            await st.transport.reconnect(reason)
+        if self._streams is not None:
+            await self._streams.reconnect(stream, reason)
 
-    async def request(self, spec: RequestSpec | Callable[[], RequestSpec], *, retries: int | None = None) -> Response:
-        """Send a request through the rate limiter, raising the venue's typed errors.
-
-        ``spec`` may be a builder, called again for each attempt so signatures carry a fresh timestamp.
-        Only idempotent requests are retried (on 5xx, timeouts, connection errors and rate limits).
-        """
-        assert self._rest is not None
-        build = spec if callable(spec) else (lambda: spec)
-        max_retries = self.config.rest_retries if retries is None else retries
-        attempt = 0
-        resynced = False
-        while True:
-            req = build()
-            left = self.limiter.paused_until - self.clock.monotonic()
-            if left > self.config.max_pause_wait_s:
-                text = f"requests paused for {left:.1f} s more after the venue's {self._pause_why}; not sent"
-                if self._pause_banned:
-                    raise IpBanned(str(self.venue), "paused", text, retry_after_s=left)
-                raise RateLimitedError(str(self.venue), "paused", text, retry_after_s=left)
-            await self.limiter.acquire(req)
-            t0 = time.perf_counter()
-            try:
-                resp = await self._rest.send(req)
-                self.adapter.observe_headers(resp.headers, self.limiter)
-                self.adapter.raise_for_error(resp)
-            except TimestampError as exc:
-                if resynced:
-                    raise
-                resynced = True
-                before = self.offset_ms
-                await self._sync_clock()
-                self._emit_signal(SignalKind.CLOCK_RESYNC, self.offset_ms,
-                                  f"timestamp refused ({exc.code}); offset {before:.0f} -> {self.offset_ms:.0f} ms")
-                continue  # the venue refused it: re-sending with a corrected timestamp is safe
-            except IpBanned as exc:
-                self._banned(exc)
-                raise
-            except RateLimitedError as exc:
-                self._rate_limited(exc)
-                if not req.idempotent or attempt >= max_retries:
-                    raise
-            except TransportTimeout:
-                self._emit_signal(SignalKind.REST_TIMEOUT, 0.0, f"{req.method} {req.path}")
-                if not req.idempotent or attempt >= max_retries:
-                    raise
-            except VenueUnavailable as exc:
-                self._emit_signal(SignalKind.REST_ERROR, 0.0, str(exc)[:200])
-                if not req.idempotent or attempt >= max_retries:
-                    raise
-            else:
-                ms = (time.perf_counter() - t0) * 1000.0
-                self.latencies_ms.append(ms)
-                self.rest_latency_hist.observe(ms)
-                self._emit_signal(SignalKind.LATENCY, ms, req.path)
-                return resp
-            delay = self.config.backoff.delay(attempt, self._rng)
-            attempt += 1
-            await self.clock.sleep(delay)
-
-    @staticmethod
-    def _builders(make: Callable[[], list[RequestSpec]]) -> list[Callable[[], RequestSpec]]:
-        """One builder per request ``make`` returns, each re-signing with a fresh timestamp when called, so
-        a retry after a clock re-sync (or a 5xx) does not re-send a stale, refused timestamp."""
-        def nth(i: int) -> Callable[[], RequestSpec]:
-            return lambda: make()[i]
-
-        return [nth(i) for i in range(len(make()))]
-
-    def _banned(self, exc: IpBanned) -> None:
-        now = self.clock.monotonic()
-        if exc.until_ms is not None:
-            wait = max(0.0, exc.until_ms / 1000.0 - self.now_ms() / 1000.0)
-        else:
-            wait = exc.retry_after_s if exc.retry_after_s is not None else 60.0
-        self.limiter.pause_until(now + wait)
-        self._pause_banned, self._pause_why = True, f"IP ban ({exc.code})"
-        until_ns = self.clock.time_ns() + int(wait * 1e9)
-        self._publish(RateLimited(venue=self.venue, code=exc.code, banned=True, until_ns=until_ns, ts=self.clock.time_ns()))
-        self._emit_signal(SignalKind.RATE_LIMIT_BAN, wait, exc.text[:200])
-
-    def _rate_limited(self, exc: RateLimitedError) -> None:
-        wait = exc.retry_after_s if exc.retry_after_s is not None else 1.0
-        if not self.limiter.paused:
-            self._pause_banned, self._pause_why = False, f"rate limit ({exc.code})"
-        self.limiter.pause_until(self.clock.monotonic() + wait)
-        until_ns = self.clock.time_ns() + int(wait * 1e9)
-        self._publish(RateLimited(venue=self.venue, code=exc.code, banned=False, until_ns=until_ns, ts=self.clock.time_ns()))
+    def signal(self, kind: SignalKind, value: float, detail: str, stream: str = "") -> None:
+        self._publish(VenueSignal(venue=self.venue, kind=kind, value=value, detail=detail, ts=self.clock.time_ns(),
+                                  stream=stream))
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def on_start(self) -> None:
+        cfg = self.config
         self._session = aiohttp.ClientSession()
-        self._rest = RestClient(self.adapter.endpoints.rest, self._session, timeout_s=self.config.rest_timeout_s)
-        await self._sync_clock()
+        # aiohttp re-sends a GET / PUT / DELETE once, by itself, when a kept-alive connection drops: a write
+        # sent with one of those methods (a cancel as DELETE) could reach the venue twice. Only the gateway
+        # retries, and never a placement. (No public switch in aiohttp 3.14: the session's own flag.)
+        self._session._retry_connection = False  # noqa: SLF001
+        settings = RestSettings(timeout_s=cfg.rest_timeout_s, retries=cfg.rest_retries,
+                                max_pause_wait_s=cfg.max_pause_wait_s, backoff=cfg.backoff)
+        self._rest = RestGateway(self.adapter, self._session, settings, clock=self.clock, rng=self._rng,
+                                 publish=self._publish, send_frame=self._send_request_frame,
+                                 observe=self.observe_response)
+        await self._rest.sync_clock()
         for spec in self.adapter.instruments_requests():
-            resp = await self.request(spec)
+            resp = await self._rest.request(spec)
             for inst in self.adapter.parse_instruments(resp):
                 try:
                     self.registry.add(inst)
@@ -304,65 +274,78 @@ class ExchangeActor(Actor):
                     log.warning("%s: %s", self.name, exc)
         for iid in self._instruments:
             self.registry.get(self.venue, iid)  # unknown instrument: fail the start with a clear error
-        self.start_soon(self._worker)
-        for sspec in self.adapter.streams(self.credentials is not None):
-            st = _Stream(sspec)
-            st.limiter = AsyncLimiter(sspec.control_rate_per_s, 1.0)
-            self._streams[sspec.name] = st
-            st.transport = WsTransport(
-                f"{self.venue}.{sspec.name}",
-                self._url_factory(sspec.name),
-                _Handler(self, st),
-                self._session,
-                clock=self.clock,
-                rng=self._rng,
-                backoff=self.config.backoff,
-                ping_interval_s=sspec.ping_interval_s,
-                ping_frame=self._ping_factory(sspec.name),
-                protocol_heartbeat_s=sspec.protocol_heartbeat_s,
-            )
+        self._dispatch(self.session.subscribe(self._instruments, self.now_ms()), "")  # no stream is up yet
+        await self._start_session()  # knows the instruments, so it can read their settings (position modes)
+        self.start_soon(self.resync.run)
+        self._streams = StreamSet(str(self.venue), self, self._session, clock=self.clock, rng=self._rng,
+                                  backoff=cfg.backoff)
+        for sspec in self.session.streams():
+            st = self._streams.add(sspec, self._url_factory(sspec.name), self._ping_factory(sspec.name))
+            assert st.transport is not None
             self.start_soon(st.transport.run)
-        self.start_soon(self._watchdog)
+        self.start_soon(self._streams.watchdog)
         self.start_soon(self._housekeeping)
-        if self.config.depth_levels > 0:
+        self.publish_every(cfg.stats_interval_s, topics.exchange_stats(self.venue), self.stats)
+        if cfg.depth_levels > 0:
             self.start_soon(self._depth_publisher)
-        with anyio.move_on_after(self.config.connect_timeout_s):
-            for st in self._streams.values():
-                await st.ready.wait()
+        await self._streams.wait_ready(cfg.connect_timeout_s)
         self.ready_at_ns = self.clock.time_ns()
 
     async def on_stop(self) -> None:
-        self._work_tx.close()
-        self._work_rx.close()
+        self.resync.close()
         if self._session is not None:
             with anyio.CancelScope(shield=True):
                 await self._session.close()
 
-    def _ping_factory(self, stream: str) -> Callable[[], bytes]:
-        return lambda: self.adapter.ping_frame(stream, time.time_ns()) or b""
+    async def _start_session(self) -> None:
+        """What the session reads before any stream opens (the account's position mode...): its fetches are
+        done here, in order, so no order leaves before the account's settings are known.
 
-    def _url_factory(self, stream: str) -> Callable[[], Any]:
+        Raises:
+            VenueReject, VenueUnavailable: the venue refused or could not answer (the start fails, clearly).
+        """
+        for out in self.session.start(self.now_ms()):
+            if isinstance(out, Fetch) and not out.urgent:
+                await self._fetch_now(out, "")
+            else:
+                self._dispatch([out], "")
+
+    async def _fetch_now(self, fetch: Fetch, stream: str) -> None:
+        """A session fetch done in line: the request, then its answer (or the failure, re-raised) back to the
+        session."""
+        try:
+            resp = await self.rest.request(fetch.spec)
+        except (VenueReject, VenueUnavailable) as exc:
+            self._dispatch(self.session.failed(fetch.key, exc, self.now_ms()), stream)
+            raise
+        self._dispatch(self.session.response(fetch.key, resp, self.now_ms()), stream)
+
+    @property
+    def position_mode(self) -> PositionMode:
+        """The account's position mode, as the session knows it (request builders read it through the ctx)."""
+        return self.session.position_mode
+
+    def _ping_factory(self, stream: str) -> Callable[[], bytes]:
+        return lambda: self.session.ping_frame(stream, self.clock.time_ns()) or b""
+
+    def _url_factory(self, stream: str) -> Callable[[], Awaitable[str]]:
         async def url() -> str:
-            return await self.adapter.stream_url(stream, self)
+            """The session's URL for ``stream``, after the fetches it needs first (a listenKey)."""
+            session = self.session
+            for _ in range(8):  # a session needs at most a fetch or two before it knows where to go
+                step = session.url(stream, self.now_ms())
+                if isinstance(step, str):
+                    return step
+                await self._fetch_now(step, stream)
+            msg = f"{self.name}: the session gave no URL for {stream} after 8 fetches"
+            raise VenueUnavailable(str(self.venue), "no_url", msg)
 
         return url
 
-    async def _sync_clock(self) -> None:
-        assert self._rest is not None
-        spec = self.adapter.server_time_request()
-        t0 = self.clock.time_ns()
-        resp = await self._rest.send(spec)
-        t1 = self.clock.time_ns()
-        self.adapter.raise_for_error(resp)
-        server_ms = self.adapter.parse_server_time(resp)
-        local_mid_ms = (t0 + t1) / 2 / 1e6
-        self.offset_ms = server_ms - local_mid_ms
-        self.latencies_ms.append((t1 - t0) / 1e6)
-
     # -- hot path ----------------------------------------------------------------------------------
-    def _on_frame(self, st: _Stream, data: str | bytes, ts: int) -> None:
+    def on_frame(self, st: Stream, data: str | bytes, ts: int) -> None:
         name = st.spec.name
-        outs = self.adapter.feed(name, data, ts)
+        outs = self._feed(name, data, ts)
         if outs:
             if len(outs) == 1:
                 o = outs[0]
@@ -371,12 +354,14 @@ class ExchangeActor(Actor):
                     if topic is None:
                         topic = self._quote_topics[o.instrument] = topics.topic_for(o)
                     self._bus.publish(topic, o)
-                    st.last_data = time.monotonic()
+                    st.last_data = self._mono()
                     return
             if self._dispatch(outs, name):
-                st.last_data = time.monotonic()
+                st.last_data = self._mono()
 
-    def _dispatch(self, outs: Sequence[Message | CodecEvent], stream: str) -> bool:
+    def _dispatch(self, outs: Sequence[Out], stream: str) -> bool:
+        """Publish messages, act on codec notices and execute session effects; True when data was published
+        (or a book update superseded by its snapshot arrived: the stream carries data)."""
         publish = self._bus.publish
         cache = self._topics
         data = False
@@ -389,186 +374,172 @@ class ExchangeActor(Actor):
                     topic = cache[key] = topics.topic_for(o)
                 publish(topic, o)
                 data = True
-                if type(o) is OrderUpdate:
-                    self._on_order_update(o)
+                if o.__class__ is DeadMansSwitch:
+                    self._switch_changed(o)
+            elif isinstance(o, Effect):
+                self._effect(o)
+            elif o is SUPERSEDED:
+                data = True  # the stream carries data, behind the snapshot (liveness)
             else:
                 self._on_event(o, stream)
         return data
 
+    def _effect(self, effect: Effect) -> None:
+        match effect:
+            case Send(stream=stream):
+                st = self.streams.get(stream)
+                self.resync.want(effect, st.connects if st is not None else 0)  # for this connection only
+            case Fetch(urgent=True):
+                self._fetch_urgent(effect)
+            case Fetch() | Reconnect():
+                self.resync.want(effect)
+            case SetTimer(key=key, after_s=after_s):
+                self._set_timer(key, after_s)
+
+    def _fetch_urgent(self, fetch: Fetch) -> None:
+        """An urgent session fetch (the dead-man's switch): at once, beside the resync queue, allowed the rate
+        limiter's reserve; its answer or failure goes back to the session through the actor's loop."""
+
+        async def work() -> Response | Exception:
+            try:
+                return await self.rest.request(fetch.spec, urgent=True)
+            except (VenueReject, VenueUnavailable) as exc:
+                return exc
+
+        def then(result: Response | Exception) -> None:
+            now = self.now_ms()
+            if isinstance(result, Exception):
+                outs = self.session.failed(fetch.key, result, now)
+            else:
+                try:
+                    outs = self.session.response(fetch.key, result, now)
+                except (VenueReject, DecodeError) as exc:  # the answer is an error or unreadable
+                    outs = self.session.failed(fetch.key, exc, now)
+            self._dispatch(outs, "")
+
+        self.pipe(work, then, name=f"{self.name}:{fetch.key}")
+
+    def _switch_changed(self, sw: DeadMansSwitch) -> None:
+        """The dead-man's switch changed state: say so (the message itself is on ``venue.switch.<venue>``)."""
+        level = logging.INFO if sw.state is SwitchState.ARMED else logging.WARNING
+        if sw.state is SwitchState.REFUSED:
+            level = logging.ERROR
+        log.log(level, "%s: dead-man's switch %s (window %.0f s): %s", self.name, sw.state.value, sw.window_s,
+                sw.detail)
+
+    def _set_timer(self, key: str, after_s: float) -> None:
+        """Call the session's ``timer(key)`` after ``after_s``; a later timer of the same key replaces it."""
+        generation = self._timers[key] = self._timers.get(key, 0) + 1
+
+        async def fire() -> None:
+            await self.clock.sleep(after_s)
+            if self._timers.get(key) == generation:
+                self._dispatch(self.session.timer(key, self.now_ms()), "")
+
+        self.start_soon(fire, name=f"{self.name}:timer:{key}")
+
     def _publish(self, msg: Message) -> None:
         self._bus.publish(topics.topic_for(msg), msg)
 
-    def _emit_signal(self, kind: SignalKind, value: float, detail: str, stream: str = "") -> None:
-        self._publish(VenueSignal(venue=self.venue, kind=kind, value=value, detail=detail, ts=self.clock.time_ns(),
-                                  stream=stream))
-
-    def _on_order_update(self, upd: OrderUpdate) -> None:
-        cid = upd.client_order_id
-        if cid is not None and upd.status.is_terminal:
-            self._tracked.pop(cid, None)
-
     def _on_event(self, ev: CodecEvent, stream: str) -> None:
+        """A codec notice: counted or reported here (venue-agnostic), then handed to the session."""
         match ev:
-            case SendFrame(frame=frame):
-                self._work_tx.send_nowait(("send", stream, frame))
-            case NeedSnapshot(instrument=inst):
-                if inst not in self._pending_resync:
-                    self._pending_resync.add(inst)
-                    self.resyncs += 1
-                    self._work_tx.send_nowait(("snapshot", inst))
-            case NeedResubscribe(instrument=inst):
-                if inst not in self._pending_resync:
-                    self._pending_resync.add(inst)
-                    self.resyncs += 1
-                    self._work_tx.send_nowait(("resubscribe", inst))
-            case StreamExpired(reason=reason):
-                self._work_tx.send_nowait(("reconnect", stream, reason))
             case Dropped(reason=reason, error=error):
                 self._on_dropped(reason, error, stream)
             case Pong(ts_sent=ts_sent):
-                if ts_sent:
-                    self.latencies_ms.append((time.time_ns() - ts_sent) / 1e6)
+                if ts_sent and self._rest is not None:
+                    self._rest.latencies_ms.append((self.clock.time_ns() - ts_sent) / 1e6)
             case LoginFailed(code=code, text=text):
                 log.error("%s: login failed on %s: %s %s", self.name, stream, code, text)
-                self._emit_signal(SignalKind.REST_ERROR, 0.0, f"login failed: {code} {text}"[:200])
+                self.signal(SignalKind.REST_ERROR, 0.0, f"login failed: {code} {text}"[:200])
             case SubscribeFailed(code=code, text=text):
                 log.error("%s: subscribe failed on %s: %s %s", self.name, stream, code, text)
-            case LoggedIn():
-                pass
-            case _:
-                pass
+            case Answered(request_id=rid, body=body):  # a request sent on the stream (RequestSpec.stream)
+                if self._rest is not None:
+                    self._rest.answered(stream, rid, body)
+                return
+        self._dispatch(self.session.on_event(ev, stream, self.now_ms()), stream)
 
     def _on_dropped(self, reason: str, error: str, stream: str) -> None:
         """Count an unusable frame; report at most one signal per reason per second (a broken feed must not
         flood the bus). A private frame we could not read may have been an order update: reconcile."""
         self.dropped[reason] += 1
-        now = time.monotonic()
+        now = self._mono()
         if now - self._drop_signalled.get(reason, -1e9) >= 1.0:
             n = self.dropped[reason] - self._drop_reported.get(reason, 0)
             self._drop_signalled[reason] = now
             self._drop_reported[reason] = self.dropped[reason]
-            self._emit_signal(SignalKind.FRAME_DROPPED, float(n), f"{stream}: {reason}: {error}"[:200])
-        st = self._streams.get(stream)
-        if st is not None and st.spec.private and not self._reconcile_pending:
-            self._reconcile_pending = True
-            self._work_tx.send_nowait(("reconcile",))
+            self.signal(SignalKind.FRAME_DROPPED, float(n), f"{stream}: {reason}: {error}"[:200])
+        st = self.streams.get(stream)
+        if st is not None and st.spec.private:
+            self._ask_reconcile(f"unreadable frame on {stream}: {reason}")
+
+    def _ask_reconcile(self, reason: str) -> None:
+        """Tell the order router its view of this venue may be stale, at most once per interval. A reason
+        that comes inside the interval is never dropped: it goes out when the interval ends (what was missed
+        since the last reconcile began must still be looked for)."""
+        wait = self._reconcile_asked_at + self.config.reconcile_min_interval_s - self._mono()
+        if wait <= 0:
+            self._publish_reconcile(reason)
+            return
+        if self._reconcile_deferred is None:
+            self.pipe(functools.partial(self.clock.sleep, wait), lambda _: self._publish_reconcile(None),
+                      name=f"{self.name}:reconcile-later")
+        self._reconcile_deferred = reason
+
+    def _publish_reconcile(self, reason: str | None) -> None:
+        reason = reason if reason is not None else self._reconcile_deferred
+        self._reconcile_deferred = None
+        if reason is None:
+            return
+        self._reconcile_asked_at = self._mono()
+        self.reconciles += 1
+        self._publish(ReconcileNeeded(venue=self.venue, reason=reason, ts=self.clock.time_ns()))
+
+    # -- stream callbacks (StreamOwner) ------------------------------------------------------------
+    async def on_stream_up(self, st: Stream) -> None:
+        """The session's login and subscriptions go out in order, paced, before the stream's frames are read."""
+        name = st.spec.name
+        for out in self.session.connected(name, self.now_ms()):
+            if isinstance(out, Send) and out.stream == name:
+                await self.send(name, out.frame)
+            else:
+                self._dispatch([out], name)
+        if st.spec.private and st.connects > 1:
+            self._ask_reconcile(f"{name} reconnected")
+
+    def on_stream_down(self, st: Stream, reason: str) -> None:
+        if self._rest is not None:  # requests waiting for an answer on it: VenueUnavailable, never a silent loss
+            self._rest.stream_down(st.spec.name, reason)
+        self._dispatch(self.session.disconnected(st.spec.name, self.now_ms()), st.spec.name)
+        self.resync.forget()
 
     # -- background work ---------------------------------------------------------------------------
-    async def _worker(self) -> None:
-        rx = self._work_rx
-        while True:
-            item = await rx.receive()
-            try:
-                await self._do(item)
-            except (RemoteError, InstrumentError) as exc:  # venue errors, undecodable answers
-                log.warning("%s: %s failed: %s", self.name, item[0], exc)
-                if item[0] == "reconcile" and not self._reconcile_pending:
-                    await self.clock.sleep(self.config.backoff.delay(1, self._rng))
-                    self._reconcile_pending = True
-                    self._work_tx.send_nowait(("reconcile",))
-                if item[0] in ("snapshot", "resubscribe"):
-                    inst = item[1]
-                    self._pending_resync.discard(inst)
-                    await self.clock.sleep(self.config.backoff.delay(1, self._rng))
-                    self._on_event(NeedSnapshot(instrument=inst, reason="retry") if item[0] == "snapshot"
-                                   else NeedResubscribe(instrument=inst, reason="retry"), "")
-
-    async def _do(self, item: tuple[Any, ...]) -> None:
-        kind = item[0]
-        if kind == "send":
-            await self.send(item[1], item[2])
-        elif kind == "snapshot":
-            inst: InstrumentId = item[1]
-            spec = self.adapter.snapshot_request(inst)
-            self._pending_resync.discard(inst)
-            if spec is None:
-                return
-            resp = await self.request(spec)
-            self._dispatch(self.adapter.apply_snapshot(inst, resp, time.time_ns()), "")
-        elif kind == "resubscribe":
-            inst = item[1]
-            self._pending_resync.discard(inst)
-            for stream, frame in self.adapter.resubscribe_frames(inst):
+    async def _perform(self, item: WorkItem, tag: int) -> None:
+        """One session effect from the resync queue (the ResyncWorker's executor)."""
+        match item:
+            case Send(stream=stream, frame=frame):
+                st = self.streams.get(stream)
+                if st is not None and st.connects != tag:
+                    return  # queued for a connection that is gone: its successor subscribed afresh
                 await self.send(stream, frame)
-        elif kind == "reconnect":
-            await self.reconnect(item[1], item[2])
-        elif kind == "reconcile":
-            self._reconcile_pending = False
-            await self.reconcile()
+            case Fetch(key=key, spec=spec):
+                resp = await self.rest.request(spec)
+                self._dispatch(self.session.response(key, resp, self.now_ms()), "")
+            case Reconnect(stream=stream, reason=reason):
+                await self.reconnect(stream, reason)
 
-    async def reconcile(self) -> list[OrderUpdate]:
-        """Ask the venue for every order we track and every open order; publish what it says.
-
-        Runs after every private reconnect so no fill is missed while the stream was down.
-        """
-        self.reconciles += 1
-        out: list[OrderUpdate] = []
-        ts = time.time_ns()
-        for spec_fn in self._builders(lambda: self.adapter.open_orders(None, self)):
-            resp = await self.request(spec_fn)
-            out.extend(self.adapter.parse_open_orders(resp, ts))
-        seen = {u.client_order_id for u in out}
-        for cid, order in list(self._tracked.items()):
-            if cid in seen:
-                continue
-            try:
-                out.append(await self._query(QueryOrder(venue=self.venue, instrument=order.instrument, client_order_id=cid)))
-            except UnknownOrder:
-                continue
-        self._dispatch(out, "")
-        return out
-
-    @property
-    def _watchdog_period(self) -> float:
-        """A tenth of the tightest liveness limit (5-50 ms): a stall is seen at most 10 % late."""
-        limits = [st.spec.stale_after_s for st in self._streams.values() if st.spec.stale_after_s]
-        return min(0.05, max(0.005, min(limits) / 10)) if limits else 0.05
-
-    async def _watchdog(self) -> None:
-        """Replace a connection that has carried no data for its liveness limit; say when data is back.
-
-        DATA_GAP when a stream has been idle past its limit (then it is reconnected, once per limit);
-        DATA_OK on the first data after that, so the health monitor holds the venue degraded exactly as
-        long as its market data is missing, whatever its REST calls do.
-        """
-        while True:
-            await anyio.sleep(self._watchdog_period)
-            now = time.monotonic()
-            for st in self._streams.values():
-                limit = st.spec.stale_after_s
-                if limit is None:
-                    continue
-                name = st.spec.name
-                if st.stalled_at is not None and st.last_data > st.stalled_at:
-                    gap_s = st.last_data - st.stalled_at
-                    st.stalled_at = None
-                    self._emit_signal(SignalKind.DATA_OK, gap_s * 1000.0, f"data flows again on {name}", name)
-                if not st.connected or st.subscribing or st.transport is None:
-                    continue
-                idle = now - max(st.last_data, st.live_from)
-                if idle > limit:
-                    reason = f"no data on {name} for {idle:.2f} s (limit {limit} s)"
-                    if st.stalled_at is None:
-                        st.stalled_at = now
-                    self._emit_signal(SignalKind.DATA_GAP, idle * 1000.0, reason, name)
-                    st.live_from = now  # one reconnect per stall
-                    await st.transport.reconnect(reason)
+    def _work_failed(self, item: WorkItem, error: Exception) -> None:
+        if isinstance(item, Fetch):
+            self._dispatch(self.session.failed(item.key, error, self.now_ms()), "")
 
     async def _housekeeping(self) -> None:
-        next_sync = self.clock.monotonic() + self.config.clock_sync_interval_s
-        next_keepalive = self.clock.monotonic() + self.adapter.keepalive_interval_s
         while True:
-            await self.clock.sleep(1.0)
-            now = self.clock.monotonic()
+            await self.clock.sleep(self.config.clock_sync_interval_s)
             try:
-                if now >= next_sync:
-                    next_sync = now + self.config.clock_sync_interval_s
-                    await self._sync_clock()
-                if now >= next_keepalive:
-                    next_keepalive = now + self.adapter.keepalive_interval_s
-                    await self.adapter.keepalive(self)
+                await self.rest.sync_clock()
             except (VenueReject, VenueUnavailable) as exc:
-                log.warning("%s: housekeeping: %s", self.name, exc)
+                log.warning("%s: clock sync: %s", self.name, exc)
 
     async def _depth_publisher(self) -> None:
         """Every ``depth_interval_s``: a top-N BookSnapshot of every live book whose topic anyone subscribes
@@ -584,208 +555,212 @@ class ExchangeActor(Actor):
             return topic
 
         while True:
-            await anyio.sleep(self.config.depth_interval_s)
+            await self.clock.sleep(self.config.depth_interval_s)
             if not any(bus.has_subscribers(topic_of(inst)) for inst in self._instruments):
                 continue
-            ts = time.time_ns()
-            for inst, bids, asks in self.adapter.top_of_books(n):
+            ts = self.clock.time_ns()
+            for inst, bids, asks in self.session.top_of_books(n):
                 topic = topic_of(inst)
                 if bus.has_subscribers(topic):
                     bus.publish(topic, BookSnapshot(venue=self.venue, instrument=inst, bids=tuple(bids),
                                                     asks=tuple(asks), sequence=0, ts_event=ts, ts_recv=ts))
 
-    # -- commands ----------------------------------------------------------------------------------
-    async def handle(self, msg: Any) -> Any:
+    # -- commands: each round trip runs as a piped task, never in the mailbox loop ---------------------
+    async def handle(self, msg: ExchangeMessage) -> Any:
         match msg:
             case PlaceOrder():
-                return await self._place(msg)
+                return self.pipe(functools.partial(self._place, msg), functools.partial(self._placed, msg),
+                                 lane=self._lanes["normal"], name=f"{self.name}:place")
             case CancelOrder():
-                resp = await self.request(lambda: self.adapter.cancel_order(msg, self))
-                upd = self.adapter.parse_cancel(msg, resp, time.time_ns())
-                if upd is not None:
-                    self._dispatch([upd], "")
-                return upd
+                return self.pipe(functools.partial(self._cancel, msg), self._publish_updates,
+                                 lane=self._lanes["cancel"], name=f"{self.name}:cancel")
             case QueryOrder():
-                return await self._query(msg)
+                return self.pipe(functools.partial(self._query, msg), self._publish_updates,
+                                 lane=self._lanes["normal"], name=f"{self.name}:query")
             case GetBalances():
-                return await self.balances()
+                return self._read(self.adapter.balances, self.adapter.parse_balances, publish=True)
             case GetPositions():
-                return await self.positions()
+                return self._read(self.adapter.positions, self.adapter.parse_positions, publish=True)
             case GetOpenOrders(instrument=inst):
-                out: list[OrderUpdate] = []
-                for spec in self._builders(lambda: self.adapter.open_orders(inst, self)):
-                    out.extend(self.adapter.parse_open_orders(await self.request(spec), time.time_ns()))
-                return out
+                return self._read(functools.partial(self.adapter.open_orders, inst), self.adapter.parse_open_orders,
+                                  publish=False)
+            case GetStats():
+                return self.stats()
             case HealthCheck():
-                return await self.health()
+                return self.pipe(self._probe, self._health_report, lane=self._lanes["probe"], name=f"{self.name}:probe")
             case SubscribeMarketData(instrument=inst):
-                self.registry.get(self.venue, inst)
-                missing = self.adapter.unsupported_market_data(msg.trades, msg.klines)
-                if missing:  # refused whole, never half-served in silence
-                    text = (f"{self.name}: {', '.join(missing)} not subscribed on {self.venue} for any instrument; "
-                            f"set trades / klines in the [venues.{self.venue}] section")
-                    raise ConfigError(text)
-                if inst not in self._instruments:
-                    self._instruments.append(inst)
-                    for st in self._streams.values():
-                        if st.connected:
-                            await self.adapter.on_connected(st.spec.name, self, [inst])
-                return None
-        msg_ = f"{self.name} cannot handle {type(msg).__name__}"
+                return self._subscribe(msg, inst)
+        msg_ = f"{self.name} cannot handle {type(msg).__name__}"  # type: ignore[unreachable]  # told at run time
         raise TypeError(msg_)
 
-    async def _query(self, cmd: QueryOrder) -> OrderUpdate:
-        resp = await self.request(lambda: self.adapter.query_order(cmd, self))
-        upd = self.adapter.parse_query(cmd, resp, time.time_ns())
-        self._dispatch([upd], "")
+    def _subscribe(self, msg: SubscribeMarketData, inst: InstrumentId) -> None:
+        self.registry.get(self.venue, inst)
+        missing = self.adapter.unsupported_market_data(msg.trades, msg.klines)
+        if missing:  # refused whole, never half-served in silence
+            text = (f"{self.name}: {', '.join(missing)} not subscribed on {self.venue} for any instrument; "
+                    f"set trades / klines in the [venues.{self.venue}] section")
+            raise ConfigError(text)
+        if inst not in self._instruments:
+            self._instruments.append(inst)
+            self._dispatch(self.session.subscribe([inst], self.now_ms()), "")  # frames go out paced, in order
+        return None
+
+    def _publish_updates(self, upd: OrderUpdate | None) -> OrderUpdate | None:
+        if upd is not None:
+            self._dispatch([upd], "")
         return upd
 
-    async def _place(self, order: PlaceOrder) -> OrderUpdate:
-        self._tracked[order.client_order_id] = order
+    async def _place(self, order: PlaceOrder) -> Response:
+        """The placement's one send: never retried here (the router decides, after asking the venue).
+
+        Raises:
+            SwitchNotArmed: the venue's dead-man's switch is configured and not armed: nothing leaves.
+        """
+        switch = self.session.switch
+        if switch is not None and not switch.armed:
+            msg = (f"{self.venue}: dead-man's switch {switch.state.value} ({switch.detail}); "
+                   f"{order.client_order_id} not sent")
+            raise SwitchNotArmed(msg)
         try:
-            resp = await self.request(lambda: self.adapter.place_order(order, self), retries=0)
+            return await self.rest.request(lambda: self.adapter.place_order(order, self), retries=0)
+        except RateLimited:
+            raise  # refused by the pause or the venue's limit: it did not reach the venue's matching
+        except DuplicateClientOrderId as exc:
+            # Ours may already be at the venue (e.g. a re-send after an unknown outcome): the router asks.
+            raise OutcomeUnknown(str(self.venue), "duplicate_client_order_id", str(exc)) from None
         except VenueUnavailable as exc:  # timeout, connection error or 5xx: it may have reached the venue
-            return await self._resolve_unknown(order, exc)
-        except DuplicateClientOrderId:
-            # Ours already reached the venue (e.g. a retry after an unknown outcome): ask for its state.
-            return await self._query(QueryOrder(venue=self.venue, instrument=order.instrument, client_order_id=order.client_order_id))
+            text = f"placing {order.client_order_id} on {self.venue}: {exc}; outcome unknown"
+            raise OutcomeUnknown(str(self.venue), "unknown_outcome", text) from None
         except VenueReject as exc:
-            self._tracked.pop(order.client_order_id, None)
-            self._publish(OrderRejected(venue=self.venue, instrument=order.instrument, client_order_id=order.client_order_id,
-                                        code=exc.code, text=exc.text, ts=self.clock.time_ns()))
+            self._publish(OrderRejected(venue=self.venue, instrument=order.instrument,
+                                        client_order_id=order.client_order_id, code=exc.code, text=exc.text,
+                                        ts=self.clock.time_ns()))
             raise
-        upd = self.adapter.parse_place(order, resp, time.time_ns())
+
+    def _placed(self, order: PlaceOrder, resp: Response) -> OrderUpdate:
+        upd = self.adapter.parse_place(order, resp, self.clock.time_ns())
         self._dispatch([upd], "")
         return upd
 
-    async def _resolve_unknown(self, order: PlaceOrder, cause: Exception) -> OrderUpdate:
-        """The placement may or may not have reached the venue: ask about the client order id, never re-send."""
-        q = QueryOrder(venue=self.venue, instrument=order.instrument, client_order_id=order.client_order_id)
-        for attempt in range(3):
-            await self.clock.sleep(self.config.unknown_outcome_grace_s * (attempt + 1))
-            try:
-                return await self._query(q)
-            except UnknownOrder:
-                continue
-            except (VenueUnavailable, RateLimitedError):
-                continue
-        msg = f"placing {order.client_order_id} on {self.venue}: {cause}; its state could not be confirmed"
-        raise OutcomeUnknown(str(self.venue), "unknown_outcome", msg) from None
+    async def _cancel(self, cmd: CancelOrder) -> OrderUpdate | None:
+        resp = await self.rest.request(lambda: self.adapter.cancel_order(cmd, self), urgent=True)
+        return self.adapter.parse_cancel(cmd, resp, self.clock.time_ns())
 
-    async def balances(self) -> list[Balance]:
-        out: list[Balance] = []
-        for spec in self._builders(lambda: self.adapter.balances(self)):
-            out.extend(self.adapter.parse_balances(await self.request(spec), time.time_ns()))
-        self._dispatch(out, "")
+    async def _query(self, cmd: QueryOrder) -> OrderUpdate:
+        first = self.adapter.query_order(cmd, self)
+        resp = await self.rest.request(lambda: self.adapter.query_order(cmd, self))
+        resp = (await self._followed(first, resp, pages=2))[-1]  # e.g. order history after an empty realtime
+        return self.adapter.parse_query(cmd, resp, self.clock.time_ns())
+
+    async def _followed(self, spec: RequestSpec, resp: Response, *, pages: int = MAX_PAGES) -> list[Response]:
+        """``resp`` and the answers to the requests that continue it (the adapter's optional ``follow``: the
+        next page of a list, a second place to look), at most ``pages`` answers in all.
+
+        Raises:
+            VenueUnavailable: the list was still going after ``pages`` pages (nothing is concluded from half).
+        """
+        follow = getattr(self.adapter, "follow", None)
+        out = [resp]
+        while follow is not None:
+            nxt = follow(spec, resp, self)
+            if nxt is None:
+                return out
+            if len(out) >= pages:
+                msg = f"{self.name}: {spec.path} still had more after {pages} pages"
+                raise VenueUnavailable(str(self.venue), "too_many_pages", msg)
+            # Built again for each attempt (a retry after a clock re-sync signs with a fresh timestamp).
+            again = functools.partial(_follow_again, follow, spec, resp, self, nxt)
+            spec, resp = nxt, await self.rest.request(again)
+            out.append(resp)
         return out
 
-    async def positions(self) -> list[Position]:
-        out: list[Position] = []
-        for spec in self._builders(lambda: self.adapter.positions(self)):
-            out.extend(self.adapter.parse_positions(await self.request(spec), time.time_ns()))
-        self._dispatch(out, "")
-        return out
+    def _read(
+        self,
+        make: Callable[[Any], list[RequestSpec]],
+        parse: Callable[[Response, int], Sequence[Any]],
+        *,
+        publish: bool,
+    ) -> Later[list[Any]]:
+        async def work() -> list[Any]:
+            out: list[Any] = []
+            firsts = make(self)
+            for spec, resp in zip(firsts, await self.rest.request_all(lambda: make(self)), strict=True):
+                for page in await self._followed(spec, resp):  # every page of a list
+                    out.extend(parse(page, self.clock.time_ns()))
+            return out
 
-    async def health(self) -> HealthReport:
-        t0 = time.perf_counter()
-        detail = ""
-        if self.limiter.paused:
+        def then(out: list[Any]) -> list[Any]:
+            if publish:
+                self._dispatch(out, "")
+            return out
+
+        return self.pipe(work, then, lane=self._lanes["normal"], name=f"{self.name}:read")
+
+    async def _probe(self) -> tuple[bool, float, str]:
+        """One server-time round trip (urgent: it does not wait behind trading traffic in the limiter)."""
+        rest = self.rest
+        if rest.limiter.paused:
             # Banned or told to retry later: answer now instead of queueing behind the pause.
-            left = self.limiter.paused_until - self.clock.monotonic()
-            latency = 0.0
-            rest_ok = False
-            detail = f"requests paused by the venue for {left:.1f} s more (rate limit / ban)"
-        else:
-            try:
-                await self.request(self.adapter.server_time_request(), retries=0)
-                latency = (time.perf_counter() - t0) * 1000.0
-                rest_ok = True
-            except (VenueReject, VenueUnavailable) as exc:
-                latency = (time.perf_counter() - t0) * 1000.0
-                rest_ok = False
-                detail = str(exc)[:200]
-        connected = sum(1 for s in self._streams.values() if s.connected)
+            return False, 0.0, f"requests paused by the venue for {rest.pause_left_s:.1f} s more (rate limit / ban)"
+        t0 = self.clock.monotonic()
+        try:
+            await rest.request(self.adapter.server_time_request(), retries=0, urgent=True)
+        except (VenueReject, VenueUnavailable) as exc:
+            return False, (self.clock.monotonic() - t0) * 1000.0, str(exc)[:200]
+        return True, (self.clock.monotonic() - t0) * 1000.0, ""
+
+    def _health_report(self, probe: tuple[bool, float, str]) -> HealthReport:
+        rest_ok, latency, detail = probe
+        streams = self.streams
+        connected = sum(1 for s in streams.values() if s.connected)
         live = sum(1 for i in self._instruments if self.adapter.book_state_live(i))
         if not rest_ok or connected == 0:
-            status = "down"
-        elif connected < len(self._streams) or live < len(self._instruments) or latency > 500.0:
-            status = "degraded"
+            status = HealthStatus.DOWN
+        elif connected < len(streams) or live < len(self._instruments) or latency > 500.0:
+            status = HealthStatus.DEGRADED
         else:
-            status = "ok"
+            status = HealthStatus.OK
         return HealthReport(venue=self.venue, status=status, latency_ms=latency, connected_streams=connected,
                             books_live=live, books_total=len(self._instruments), clock_offset_ms=self.offset_ms,
                             detail=detail, ts=self.clock.time_ns())
 
-    # -- stream callbacks --------------------------------------------------------------------------
-    async def _on_connected(self, st: _Stream) -> None:
-        st.connected = True
-        st.connects += 1
-        st.live_from = time.monotonic()
-        st.subscribing = True
-        try:
-            await self.adapter.on_connected(st.spec.name, self, self._instruments)
-        finally:
-            st.subscribing = False
-        # The liveness clock starts once the subscriptions are out: paced control frames can take longer
-        # than the stale limit, and a connection must not be replaced before it could carry data.
-        st.live_from = time.monotonic()
-        self._emit_signal(SignalKind.WS_OPEN, float(st.connects), st.spec.name, st.spec.name)
-        if st.spec.private and st.connects > 1 and not self._reconcile_pending:
-            self._reconcile_pending = True
-            self._work_tx.send_nowait(("reconcile",))
-        st.ready.set()
-
-    def _on_disconnected(self, st: _Stream, reason: str) -> None:
-        was = st.connected
-        st.connected = False
-        self._dispatch(self.adapter.reset_stream(st.spec.name, time.time_ns()), st.spec.name)
-        self._pending_resync.clear()
-        if was:
-            self._emit_signal(SignalKind.WS_CLOSED, 0.0, f"{st.spec.name}: {reason}"[:200], st.spec.name)
-
-    @property
-    def streams(self) -> dict[str, _Stream]:
-        return self._streams
-
-    def stats(self) -> dict[str, Any]:
-        """A read-only snapshot of counters for the status view and metrics (no state is shared)."""
-        lat = sorted(self.latencies_ms)
-        frames = sum(st.transport.stats.frames for st in self._streams.values() if st.transport is not None)
-        reconnects = sum(max(0, st.connects - 1) for st in self._streams.values())
-        live = sum(1 for i in self._instruments if self.adapter.book_state_live(i))
-        return {
-            "frames": frames,
-            "reconnects": reconnects,
-            "connected": sum(1 for st in self._streams.values() if st.connected),
-            "streams": len(self._streams),
-            "books_live": live,
-            "books_total": len(self._instruments),
-            "resyncs": self.resyncs,
-            "reconciles": self.reconciles,
-            "dropped": sum(self.dropped.values()),
-            "rest_p50_ms": lat[len(lat) // 2] if lat else float("nan"),
-            "rest_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
-            "clock_offset_ms": self.offset_ms,
-            "ratelimit_headroom": self.limiter.headroom("default"),
-            "paused": self.limiter.paused,
-            "tracked_orders": len(self._tracked),
-        }
+    def stats(self) -> ExchangeStats:
+        """A snapshot of the counters (published every ``stats_interval_s`` on ``stats.exchange.<venue>``, and
+        the answer to GetStats)."""
+        rest = self._rest
+        lat = sorted(rest.latencies_ms) if rest is not None else []
+        ss = self._streams
+        hist = self.rest_latency_hist
+        sw = self.session.switch
+        return ExchangeStats(
+            venue=self.venue,
+            frames=ss.frames if ss is not None else 0,
+            reconnects=ss.reconnects if ss is not None else 0,
+            connected=ss.connected if ss is not None else 0,
+            streams=len(self.streams),
+            books_live=sum(1 for i in self._instruments if self.adapter.book_state_live(i)),
+            books_total=len(self._instruments),
+            resyncs=self.resync.resyncs,
+            reconciles=self.reconciles,
+            dropped=sum(self.dropped.values()),
+            ignored=sum(getattr(getattr(self.adapter, "codec", None), "ignored", {}).values()),
+            rest_p50_ms=lat[len(lat) // 2] if lat else float("nan"),
+            rest_p99_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
+            clock_offset_ms=self.offset_ms,
+            ratelimit_headroom=rest.limiter.headroom("default") if rest is not None else 1.0,
+            paused=rest.limiter.paused if rest is not None else False,
+            in_flight=rest.in_flight if rest is not None else 0,
+            rest_latency=LatencyHistogram(bounds_ms=hist.bounds, counts=tuple(hist.counts), count=hist.count,
+                                          total_ms=hist.total),
+            ts=self.clock.time_ns(),
+            switch=sw.state if sw is not None else None,
+            switch_window_s=sw.window_s if sw is not None else 0.0,
+            switch_detail=sw.detail if sw is not None else "",
+            switch_age_s=round((self.now_ms() - sw.refreshed_ms) / 1000, 1) if sw is not None and sw.refreshed_ms
+            else None,
+        )
 
 
-class _Handler:
-    """WsHandler for one stream of an ExchangeActor."""
-
-    __slots__ = ("_actor", "_st", "on_frame")
-
-    def __init__(self, actor: ExchangeActor, st: _Stream) -> None:
-        self._actor = actor
-        self._st = st
-        self.on_frame = functools.partial(actor._on_frame, st)  # (data, ts_recv); a C-level call
-
-    async def on_connected(self, transport: WsTransport) -> None:
-        await self._actor._on_connected(self._st)
-
-    def on_disconnected(self, reason: str) -> None:
-        self._actor._on_disconnected(self._st, reason)
-
-
+def _follow_again(follow: Callable[..., RequestSpec | None], spec: RequestSpec, resp: Response, ctx: ExchangeActor,
+                  first: RequestSpec) -> RequestSpec:
+    return follow(spec, resp, ctx) or first

@@ -1,10 +1,14 @@
-"""Binance USD-M futures wiring: endpoints, streams, listenKey keep-alive, REST weights. No logic of its own
-beyond joining venues/binance to the ExchangeActor.
+"""Binance USD-M futures wiring: endpoints, REST weights and the request builders, joined to the sans-IO
+session (venues/binance/session.py: streams, listenKey lifecycle, depth bootstraps, position mode, balance
+reads). No logic of its own.
 
-Streams on the current USD-M routing: ``/public/ws`` (depth), ``/market/ws`` (aggTrade and, with
-``klines``, ``<sym>@kline_<interval>``), ``/private/ws?listenKey=`` (user data). The server pings every
-3 minutes (answered by aiohttp); the private stream has no data when idle, so its liveness is a protocol
-heartbeat, not a data timer.
+Streams on the current USD-M routing (venues/binance/frames.py ROUTES): ``/public/ws`` (depth),
+``/market/ws`` (aggTrade and, with ``klines``, ``<sym>@kline_<interval>``), ``/private/ws?listenKey=``
+(user data).
+
+Orders carry the position side of the account's mode as the session last read it (``ctx.position_mode``);
+a -4061 answer ("position side does not match user's setting") is handed to the session, which reads the
+mode again (venues/binance/rest.py and session.py state the rules).
 
 Testnet (``TESTNET_ENDPOINTS``, daemon ``testnet = true``): REST ``https://testnet.binancefuture.com``, streams
 on ``wss://stream.binancefuture.com`` with the LEGACY paths only: ``/ws`` (every market stream on one path) and
@@ -13,31 +17,38 @@ client libraries kept legacy URLs for the test environments: ccxt/node-binance-a
 keep legacy URLs", ccxt/ccxt#28091 "Only affects USD-M production"; testnet stream host per
 binance-rs-async#114 / dev.binance.vision and cryptofeed's ``sandbox='wss://stream.binancefuture.com'``).
 ``ws_routing="legacy"`` builds those URLs; the daemon passes it with the testnet endpoints.
+
+Preflight reads (the doctor): ``key_permissions`` is GET /fapi/v1/accountConfig (``canTrade``,
+``canWithdraw``: the account's; the USD-M host says nothing of the key's own permissions or IP restriction,
+so ``ip_restricted`` is None), ``instrument_settings`` GET /fapi/v1/symbolConfig (``marginType``,
+``leverage``), ``disarm_switch`` one ``countdownCancelAll`` with ``countdownTime=0`` per subscribed symbol.
+
+Dead-man's switch (``dead_mans_switch_s``, 0 = off, else 2 s .. 24 h): the session keeps one
+``POST /fapi/v1/countdownCancelAll`` per traded symbol running and sends it again every third of the window
+(venues/binance/session.py). Each call weighs 10 on the IP budget (the ``default`` bucket, 2400 a minute),
+so the switch costs 1800 / window_s weight a minute per symbol (900 at 2 s, 180 at 10 s, 15 at 120 s, the
+venue's own example): keep windows short only for few symbols. The venue checks countdowns about every
+10 ms and advises against tiny values; 2 s leaves room for a heartbeat that is a round trip late. An order
+goes out only while the switch is armed (the actor checks) and its symbol's countdown is confirmed
+(``place_order`` checks): a symbol never subscribed has none, so nothing would cancel its orders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext, missing_market_data
+from actors.exchanges.adapter import AdapterBase, Endpoints, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
-from messages import (
-    Balance,
-    BookState,
-    CancelOrder,
-    Instrument,
-    InstrumentId,
-    Message,
-    OrderUpdate,
-    PlaceOrder,
-    Position,
-    QueryOrder,
-    Venue,
-)
-from venues.binance import codes, frames, rest
+from messages.account import Balance, Position
+from messages.base import InstrumentId, Venue
+from messages.instruments import Instrument
+from messages.orders import CancelOrder, OrderUpdate, PlaceOrder, QueryOrder
+from venues import Credentials
+from venues.binance import codes, rest
 from venues.binance.codec import BinanceCodec
-from venues.errors import ConfigError, VenueReject
-from venues.events import CodecEvent
+from venues.binance.session import BinanceSession, SessionOptions
+from venues.errors import ConfigError, SwitchNotArmed, VenueReject
+from venues.facts import InstrumentFacts, KeyFacts
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
@@ -67,7 +78,12 @@ TESTNET_ENDPOINTS = Endpoints(
 TESTNET_WS_ROUTING = "legacy"
 """The ``ws_routing`` the testnet needs (it has no /public /market /private routes)."""
 WS_ROUTINGS = ("routed", "legacy")
-_SUBSCRIBE_CHUNK = 50  # stream names per SUBSCRIBE frame
+_POSITION_SIDE_MISMATCH = "-4061"  # "Order's position side does not match user's setting."
+SWITCH_MIN_S = 2.0
+"""Shortest dead-man's switch window: the venue advises against tiny countdowns, and a heartbeat every
+third of it must survive a late round trip."""
+SWITCH_MAX_S = 86_400.0
+"""Longest window (24 h): past that the switch protects nothing a restart would not."""
 
 
 def _binance_interval(interval: str) -> str:
@@ -82,9 +98,9 @@ def _binance_interval(interval: str) -> str:
     return interval
 
 
-class BinanceAdapter:
+class BinanceAdapter(AdapterBase[BinanceCodec]):
     venue = Venue.BINANCE
-    keepalive_interval_s = 30 * 60.0  # listenKeys live 60 min; extend every 30
+    switch_off_by_api = True
 
     def __init__(
         self,
@@ -98,6 +114,8 @@ class BinanceAdapter:
         klines: Sequence[str] = (),
         emit_deltas: bool = False,
         ws_routing: str = "routed",
+        balance_refresh_s: float = 1.0,
+        dead_mans_switch_s: float = 0.0,
     ) -> None:
         """
         Args:
@@ -107,44 +125,35 @@ class BinanceAdapter:
                 ``<base>/ws/<listenKey>``.
             klines: kline intervals ("1m", "5m", "1h", ...) subscribed on the market stream per instrument.
             emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.binance.*``).
+            balance_refresh_s: after an ACCOUNT_UPDATE, wait this long and read GET /fapi/v3/balance once
+                (the event carries no free margin; a burst of fills costs one read).
+            dead_mans_switch_s: countdownCancelAll window per traded symbol (0: off; else SWITCH_MIN_S ..
+                SWITCH_MAX_S, whole milliseconds are sent). Needs credentials; without them there is no switch.
 
         Raises:
-            ConfigError: an interval Binance does not offer, or an unknown ``ws_routing``.
+            ConfigError: an interval Binance does not offer, an unknown ``ws_routing``, or a dead-man's switch
+                window outside 0 or 2 s .. 24 h.
         """
         if ws_routing not in WS_ROUTINGS:
             msg = f"expected one of {', '.join(WS_ROUTINGS)} for Binance ws_routing, got {ws_routing!r}"
             raise ConfigError(msg)
-        for interval in klines:
-            _binance_interval(interval)
-        self.endpoints = endpoints
-        self.registry = registry
-        self.codec = BinanceCodec(registry, emit_deltas=emit_deltas)
-        self._speed = depth_speed_ms
-        self._stale = stale_after_s
-        self._snapshot_limit = snapshot_limit
-        self._trades = trades
-        self._klines = tuple(dict.fromkeys(klines))
+        super().__init__(registry, endpoints, BinanceCodec(registry, emit_deltas=emit_deltas), trades=trades,
+                         klines=klines, wire=_binance_interval)
+        if dead_mans_switch_s != 0 and not SWITCH_MIN_S <= dead_mans_switch_s <= SWITCH_MAX_S:
+            msg = (f"expected 0 (off) or {SWITCH_MIN_S:g}..{SWITCH_MAX_S:g} s for the binance dead_mans_switch_s "
+                   f"(countdownCancelAll window), got {dead_mans_switch_s!r}")
+            raise ConfigError(msg)
         self.ws_routing = ws_routing
-        self._listen_key: str | None = None
-        self._tracked: list[InstrumentId] = []
+        self._options = SessionOptions(dict(endpoints.ws), ws_routing=ws_routing, depth_speed_ms=depth_speed_ms,
+                                       stale_after_s=stale_after_s, snapshot_limit=snapshot_limit, trades=trades,
+                                       klines=self._klines, balance_refresh_s=balance_refresh_s,
+                                       dead_mans_switch_s=dead_mans_switch_s)
+        self._session: BinanceSession | None = None
 
-    # -- hot path ----------------------------------------------------------------------------------
-    def feed(self, stream: str, frame: bytes | str, ts_recv: int) -> list[Message | CodecEvent]:
-        return self.codec.feed(frame, ts_recv)
-
-    def book_state_live(self, instrument: InstrumentId) -> bool:
-        return self.codec.book_state(instrument) is BookState.LIVE
-
-    def top_of_books(self, depth: int) -> list[tuple[InstrumentId, list[tuple[float, float]], list[tuple[float, float]]]]:
-        out = []
-        for inst in self._tracked:
-            if self.codec.book_state(inst) is BookState.LIVE:
-                book = self.codec.book(inst)
-                out.append((inst, book.top_bids(depth), book.top_asks(depth)))
-        return out
-
-    def reset_stream(self, stream: str, ts_recv: int) -> list[Message | CodecEvent]:
-        return self.codec.reset(ts_recv) if stream == "public" else []
+    def session(self, credentials: Credentials | None, nonce: Callable[[], str]) -> BinanceSession:
+        """A new session; the adapter keeps it only to tell it of a -4061 answer (``raise_for_error``)."""
+        self._session = BinanceSession(self.codec, self.registry, self._options, credentials)
+        return self._session
 
     # -- set-up ------------------------------------------------------------------------------------
     def rate_buckets(self) -> tuple[list[Bucket], dict[str, tuple[str, ...]]]:
@@ -178,77 +187,28 @@ class BinanceAdapter:
         return rest.parse_instruments(response)
 
     def raise_for_error(self, response: Response) -> None:
-        rest.raise_for_error(response)
-
-    # -- streams -----------------------------------------------------------------------------------
-    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
-        return missing_market_data(trades, self._trades, klines, self._klines, _binance_interval)
-
-    def streams(self, has_credentials: bool) -> list[StreamSpec]:
-        out = [StreamSpec(name="public", stale_after_s=self._stale, control_rate_per_s=4.0)]
-        if self._trades or self._klines:
-            out.append(StreamSpec(name="market", control_rate_per_s=4.0))
-        if has_credentials:
-            out.append(StreamSpec(name="private", private=True, protocol_heartbeat_s=30.0))
-        return out
-
-    async def stream_url(self, stream: str, ctx: VenueContext) -> str:
-        base = self.endpoints.ws[stream]
-        if stream != "private":
-            return f"{base}/ws"
-        assert ctx.credentials is not None
-        resp = await ctx.request(rest.create_listen_key(ctx.credentials))
-        self._listen_key = rest.parse_listen_key(resp)
-        if self.ws_routing == "legacy":
-            return f"{base}/ws/{self._listen_key}"
-        return f"{base}/ws?listenKey={self._listen_key}"
-
-    async def on_connected(self, stream: str, ctx: VenueContext, instruments: Sequence[InstrumentId]) -> None:
-        if stream == "public":
-            for inst in instruments:
-                if inst not in self._tracked:
-                    self._tracked.append(inst)
-            for inst in instruments:
-                await ctx.send(stream, self.codec.subscribe_book(inst, self._speed))
-        elif stream == "market" and instruments:
-            names: list[str] = []
-            for inst in instruments:
-                symbol = self.registry.get(self.venue, inst).venue_symbol
-                if self._trades:
-                    names.append(frames.agg_trade_stream(symbol))
-                names.extend(frames.kline_stream(symbol, interval) for interval in self._klines)
-            for i in range(0, len(names), _SUBSCRIBE_CHUNK):
-                await ctx.send(stream, self.codec.subscribe(names[i : i + _SUBSCRIBE_CHUNK]))
-
-    def ping_frame(self, stream: str, ts_ns: int) -> bytes | None:
-        return None
-
-    async def keepalive(self, ctx: VenueContext) -> None:
-        if ctx.credentials is None or self._listen_key is None:
-            return
         try:
-            await ctx.request(rest.keepalive_listen_key(ctx.credentials))
+            rest.raise_for_error(response)
         except VenueReject as exc:
-            # -1125: the key is gone; the private stream reconnects and creates a new one.
-            await ctx.reconnect("private", f"listenKey keep-alive refused: {exc.code}")
-
-    # -- books -------------------------------------------------------------------------------------
-    def snapshot_request(self, instrument: InstrumentId) -> RequestSpec | None:
-        return self.codec.depth_request(instrument, self._snapshot_limit)
-
-    def apply_snapshot(self, instrument: InstrumentId, response: Response, ts_recv: int) -> list[Message | CodecEvent]:
-        return self.codec.apply_snapshot(instrument, response, ts_recv)
-
-    def resubscribe_frames(self, instrument: InstrumentId) -> list[tuple[str, bytes]]:
-        return []
+            if exc.code == _POSITION_SIDE_MISMATCH and self._session is not None:
+                self._session.position_side_refused(exc.text)
+            raise
 
     # -- trading and account -----------------------------------------------------------------------
-    def _inst(self, instrument: InstrumentId) -> Instrument:
-        return self.registry.get(self.venue, instrument)
-
     def place_order(self, order: PlaceOrder, ctx: VenueContext) -> RequestSpec:
+        """The placement's request.
+
+        Raises:
+            SwitchNotArmed: a dead-man's switch is configured and the order's symbol has no confirmed
+                countdown (nothing would cancel the order if we died): nothing is sent.
+        """
         assert ctx.credentials is not None
-        return rest.place_order(order, self._inst(order.instrument), ctx.credentials, ctx.now_ms())
+        inst = self._inst(order.instrument)
+        if self._session is not None and not self._session.switch_covers(inst.venue_symbol):
+            msg = (f"binance: dead-man's switch has no countdown confirmed for {inst.venue_symbol} (only "
+                   f"subscribed instruments get one); {order.client_order_id} not sent")
+            raise SwitchNotArmed(msg)
+        return rest.place_order(order, inst, ctx.credentials, ctx.now_ms(), mode=ctx.position_mode)
 
     def parse_place(self, order: PlaceOrder, response: Response, ts_recv: int) -> OrderUpdate:
         return rest.parse_order(response, ts_recv, self.codec.instrument_id)
@@ -293,4 +253,30 @@ class BinanceAdapter:
 
     def make_client_order_id(self, seed: str) -> str:
         return codes.make_client_order_id(seed)
+
+    # -- preflight (the doctor) ----------------------------------------------------------------------
+    def key_permissions(self, ctx: VenueContext) -> RequestSpec | None:
+        """GET /fapi/v1/accountConfig: the account's ``canTrade`` / ``canWithdraw`` (the USD-M host lists
+        nothing about the key itself, neither its permissions nor its IP restriction)."""
+        assert ctx.credentials is not None
+        return rest.account_config(ctx.credentials, ctx.now_ms())
+
+    def parse_key_permissions(self, response: Response) -> KeyFacts:
+        return rest.parse_account_config(response)
+
+    def instrument_settings(self, instrument: InstrumentId, ctx: VenueContext) -> list[RequestSpec]:
+        """GET /fapi/v1/symbolConfig?symbol=: the symbol's margin type and leverage."""
+        assert ctx.credentials is not None
+        return [rest.symbol_config(self._inst(instrument).venue_symbol, ctx.credentials, ctx.now_ms())]
+
+    def parse_instrument_settings(self, instrument: InstrumentId, responses: Sequence[Response]) -> InstrumentFacts:
+        return rest.parse_symbol_config(responses[0], self._inst(instrument).venue_symbol)
+
+    def disarm_switch(self, ctx: VenueContext) -> list[RequestSpec] | None:
+        """``countdownCancelAll`` with ``countdownTime=0`` ("0 stops the countdown") for every traded
+        (subscribed) symbol of the session; empty when nothing was subscribed (no countdown was set)."""
+        assert ctx.credentials is not None
+        instruments = self._session.instruments if self._session is not None else []
+        symbols = dict.fromkeys(self._inst(i).venue_symbol for i in instruments)
+        return [rest.countdown_cancel_all(symbol, 0, ctx.credentials, ctx.now_ms()) for symbol in symbols]
 

@@ -1,16 +1,8 @@
-"""Deribit API v2 wiring: endpoints, the one JSON-RPC WebSocket, heartbeats, credit buckets. No logic of its own
-beyond joining venues/deribit to the ExchangeActor.
+"""Deribit API v2 wiring: endpoints, credit buckets and the request builders, joined to the sans-IO session
+(venues/deribit/session.py: the one JSON-RPC socket, login, heartbeat, subscriptions, book resubscribes,
+session refresh). No logic of its own.
 
 Rules:
-- One WebSocket (stream ``main``) carries market and private data, as on Deribit. On each fresh connection:
-  ``public/auth`` (client_signature; when credentials are given), ``public/set_heartbeat`` (>= 10 s; the codec
-  answers every ``test_request`` with a ``public/test`` SendFrame the actor sends), ``private/subscribe``
-  user.orders / user.trades (or user.changes) / user.portfolio, then one ``public/subscribe`` for every book
-  (and trades) channel. Liveness is on data (``stale_after_s``); with credentials the stream is private, so
-  the actor reconciles orders after every reconnect.
-- Books: ``book.{instrument}.100ms`` (``raw`` only when asked for and authenticated: raw needs the auth
-  answered first) sends a snapshot on subscribe, so ``snapshot_request`` is None; a gap (NeedResubscribe)
-  is answered with the codec's unsubscribe + subscribe frames.
 - REST: every private call is signed ``deri-hmac-sha256``. Credits counted the venue's way: non-matching-
   engine requests take 500 credits from a 50,000 pool refilled 10,000/s; buy/sell/edit/cancel draw on
   their own matching-engine bucket. Deribit sends no usage headers: a dry bucket is error 10028
@@ -19,39 +11,43 @@ Rules:
 - ``parse_place``: Deribit answers ``private/buy|sell`` synchronously with the whole order (and its immediate
   trades), so the OrderUpdate is the venue's own state (SUBMITTED, FILLED, ...), never a guess.
 - Cancel/query by client order id: the label. Query uses ``get_order_state_by_label``. Cancel uses the
-  venue id when it is known (given, or learned from an ack/query/open-orders answer: ``private/cancel``
-  returns the order); otherwise ``cancel_by_label``, which returns only a count, so ``parse_cancel`` returns
-  None and the CANCELLED OrderUpdate arrives on the private stream.
+  venue id when it is known (given, or learnt from an ack/query/open-orders answer into the ``order_ids``
+  of the session this adapter made last, i.e. the running actor's); otherwise ``cancel_by_label``, which
+  returns only a count, so ``parse_cancel`` returns None and the CANCELLED OrderUpdate arrives on the
+  private stream.
+- Signatures need a nonce per request: the builders take the one the actor gave ``session()`` (random
+  until a session is made, for a builder-only adapter such as bench/orders.py's floor).
+- Placements and the other writes go as POST with a JSON-RPC body (venues/deribit/rest.py).
+- Dead-man's switch (``dead_mans_switch_s`` > 0, with credentials): Deribit's cancel-on-disconnect (scope
+  connection) on the main socket after login, with ``public/set_heartbeat`` at the window; the session's
+  SwitchKeeper arms on their answers. Cancel-on-disconnect covers only the orders created via that
+  connection, so the writes (buy, sell, cancel, cancel_by_label) go on that socket (``RequestSpec.stream``,
+  an id the codec reserves, no HTTP auth: the connection is authenticated) and their answer frames are read
+  by the same parsers; placements only while the switch is ARMED, cancels over HTTP while the socket is not
+  logged in. Queries and account reads stay on HTTP. Same limiter buckets either way.
+- Book states (Deribit's lifecycle since 2026-01-13): every listed instrument is registered, so its market
+  data flows, but an order on a book that is not ``open`` (as ``get_instruments`` listed it, or as
+  ``instrument.state`` said since) is refused here with InvalidOrder, before anything is sent.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
-from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext, missing_market_data
+from actors.exchanges.adapter import AdapterBase, Endpoints, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
-from messages import (
-    Balance,
-    BookState,
-    CancelOrder,
-    ClientOrderId,
-    Instrument,
-    InstrumentId,
-    Message,
-    OrderUpdate,
-    PlaceOrder,
-    Position,
-    QueryOrder,
-    Venue,
-    VenueOrderId,
-)
+from messages.account import Balance, Position
+from messages.base import InstrumentId, Venue
+from messages.instruments import Instrument
+from messages.orders import CancelOrder, OrderUpdate, PlaceOrder, QueryOrder
 from venues import Credentials
 from venues.deribit import codes, frames, rest
 from venues.deribit.codec import DeribitCodec
 from venues.deribit.frames import Interval
-from venues.errors import ConfigError, InvalidOrder, VenueUnavailable
-from venues.events import CodecEvent
+from venues.deribit.session import MAIN, DeribitSession, OrderIds, SessionOptions
+from venues.errors import ConfigError, InvalidOrder
+from venues.facts import InstrumentFacts, KeyFacts
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
@@ -67,8 +63,6 @@ TESTNET_ENDPOINTS = Endpoints(
     rest="https://test.deribit.com",
     ws={"main": "wss://test.deribit.com/ws/api/v2"},
 )
-_MAIN = "main"
-_MAX_IDS = 10_000
 RESOLUTIONS = ("1", "3", "5", "10", "15", "30", "60", "120", "180", "360", "720", "1D")
 """``chart.trades`` resolutions: minutes, or 1D."""
 
@@ -91,9 +85,9 @@ def chart_resolution(interval: str) -> str:
     return res
 
 
-class DeribitAdapter:
+class DeribitAdapter(AdapterBase[DeribitCodec]):
     venue = Venue.DERIBIT
-    keepalive_interval_s = 300.0  # refresh the WS session well inside the access token's 900 s
+    switch_off_by_api = True
 
     def __init__(
         self,
@@ -115,6 +109,8 @@ class DeribitAdapter:
         control_rate_per_s: float = 5.0,
         klines: Sequence[str] = (),
         emit_deltas: bool = False,
+        session_refresh_s: float = 300.0,
+        dead_mans_switch_s: float = 0.0,
     ) -> None:
         """
         Args:
@@ -123,7 +119,8 @@ class DeribitAdapter:
                 a twin's ``public``, is accepted).
             stale_after_s: No market or private data for this long and the socket is replaced.
             heartbeat_s: ``public/set_heartbeat`` interval (Deribit's minimum is 10).
-            book_interval: 100ms (public) or raw (authenticated connections only; 100ms without credentials).
+            book_interval: 100ms (public) or raw (subscribed once logged in; 100ms without credentials or when
+                the login fails).
             trades: also subscribe to each instrument's public trades.
             positions_stream: subscribe to user.changes (orders, fills and positions) instead of
                 user.orders + user.trades.
@@ -136,50 +133,63 @@ class DeribitAdapter:
             klines: candle intervals ("1m", "5m", "1h", "1d", or resolutions "1", "60", "1D"): each
                 instrument's ``chart.trades.{instrument}.{resolution}`` is subscribed too.
             emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.deribit.*``).
+            session_refresh_s: while logged in, renew the socket's session with its refresh token this often
+                (the access token lives 900 s).
+            dead_mans_switch_s: the dead-man's switch's window (0: off): with credentials, cancel-on-disconnect
+                on the main socket, ``public/set_heartbeat`` at this interval (whole seconds; ``heartbeat_s``
+                is then not used) so a hung process is cut within about the window, and orders sent on the
+                socket. At least 10 (Deribit's minimum heartbeat).
 
         Raises:
-            ConfigError: heartbeat_s below Deribit's minimum, or a resolution Deribit does not offer.
+            ConfigError: heartbeat_s or dead_mans_switch_s below Deribit's minimum heartbeat, or a resolution
+                Deribit does not offer.
         """
         if heartbeat_s < frames.MIN_HEARTBEAT_S:
             msg = f"deribit heartbeat_s must be >= {frames.MIN_HEARTBEAT_S}, got {heartbeat_s}"
             raise ConfigError(msg)
-        self.endpoints = endpoints
-        self.registry = registry
-        self.codec = DeribitCodec(registry, emit_deltas=emit_deltas)
-        self._resolutions = tuple(dict.fromkeys(chart_resolution(i) for i in klines))
-        self._stale = stale_after_s
-        self._heartbeat = heartbeat_s
-        self._interval = book_interval
-        self._trades = trades
-        self._changes = positions_stream
-        self._cod = cancel_on_disconnect
+        if dead_mans_switch_s != 0 and not (math.isfinite(dead_mans_switch_s)
+                                            and dead_mans_switch_s >= frames.MIN_HEARTBEAT_S):
+            msg = (f"deribit dead_mans_switch_s must be 0 (off) or >= {frames.MIN_HEARTBEAT_S} s (Deribit's minimum "
+                   f"heartbeat interval), got {dead_mans_switch_s}")
+            raise ConfigError(msg)
+        super().__init__(registry, endpoints, DeribitCodec(registry, emit_deltas=emit_deltas), trades=trades,
+                         klines=klines, wire=chart_resolution)
         self._currencies = tuple(currencies)
         self._kind = instrument_kind
         self._credits = (credit_pool, credit_refill_per_s)
         self._me = (matching_engine_per_s, matching_engine_burst)
-        self._control_rate = control_rate_per_s
-        self._tracked: list[InstrumentId] = []
-        self._session = False  # the current connection has been logged in and given its heartbeat
-        self._ids: OrderedDict[ClientOrderId, VenueOrderId] = OrderedDict()
+        ws = endpoints.ws
+        self._options = SessionOptions(
+            ws.get(MAIN) or next(iter(ws.values())), stale_after_s=stale_after_s, heartbeat_s=heartbeat_s,
+            book_interval=book_interval, trades=trades, positions_stream=positions_stream,
+            cancel_on_disconnect=cancel_on_disconnect, resolutions=self._klines,
+            control_rate_per_s=control_rate_per_s, refresh_s=session_refresh_s,
+            dead_mans_switch_s=dead_mans_switch_s,
+        )
+        # The running actor's: set by ``session()``; until then a builder-only adapter's own (orders over HTTP).
+        self._ids = OrderIds()
+        self._session: DeribitSession | None = None
 
-    # -- hot path ----------------------------------------------------------------------------------
-    def feed(self, stream: str, frame: bytes | str, ts_recv: int) -> list[Message | CodecEvent]:
-        return self.codec.feed(frame if type(frame) is bytes else frame.encode(), ts_recv)  # type: ignore[union-attr]
+    def session(self, credentials: Credentials | None, nonce: Callable[[], str]) -> DeribitSession:
+        """A new session; the request builders use its order ids from now on."""
+        session = DeribitSession(self.codec, self.registry, self._options, credentials, nonce)
+        self._ids = session.order_ids
+        self._session = session
+        return session
 
-    def book_state_live(self, instrument: InstrumentId) -> bool:
-        return self.codec.book_state(instrument) is BookState.LIVE
+    def _route(self, placement: bool) -> tuple[str, int]:
+        """(stream, request id) for a write while the dead-man's switch is on, ("", 0) for HTTP.
 
-    def top_of_books(self, depth: int) -> list[tuple[InstrumentId, list[tuple[float, float]], list[tuple[float, float]]]]:
-        out = []
-        for inst in self._tracked:
-            if self.codec.book_state(inst) is BookState.LIVE:
-                book = self.codec.book(inst)
-                out.append((inst, book.top_bids(depth), book.top_asks(depth)))
-        return out
+        Raises:
+            SwitchNotArmed: a placement while the switch is on and not armed.
+        """
+        session = self._session
+        stream = session.order_stream(placement) if session is not None else None
+        return (stream, self.codec.reserve_id()) if stream is not None else ("", 0)
 
-    def reset_stream(self, stream: str, ts_recv: int) -> list[Message | CodecEvent]:
-        self._session = False
-        return self.codec.reset(ts_recv)
+    def tradable(self, instrument: InstrumentId) -> tuple[bool, str]:
+        """The book's state (Deribit's lifecycle): only ``open`` takes new orders."""
+        return self.codec.book_open(self._inst(instrument).venue_symbol)
 
     # -- set-up ------------------------------------------------------------------------------------
     def rate_buckets(self) -> tuple[list[Bucket], dict[str, tuple[str, ...]]]:
@@ -205,125 +215,55 @@ class DeribitAdapter:
         return [rest.instruments(c, self._kind) for c in self._currencies]
 
     def parse_instruments(self, response: Response) -> list[Instrument]:
+        self.codec.note_states(rest.parse_instrument_states(response))
         return rest.parse_instruments(response)
 
     def raise_for_error(self, response: Response) -> None:
         rest.raise_for_error(response)
 
-    # -- streams -----------------------------------------------------------------------------------
-    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
-        return missing_market_data(trades, self._trades, klines, self._resolutions, chart_resolution)
-
-    def streams(self, has_credentials: bool) -> list[StreamSpec]:
-        return [StreamSpec(name=_MAIN, private=has_credentials, stale_after_s=self._stale,
-                           control_rate_per_s=self._control_rate)]
-
-    async def stream_url(self, stream: str, ctx: VenueContext) -> str:
-        ws = self.endpoints.ws
-        return ws.get(_MAIN) or next(iter(ws.values()))
-
-    def _private_channels(self, instruments: Sequence[InstrumentId]) -> list[str]:
-        if self._changes:
-            out = [frames.user_changes_kind_channel("any", "any")]
-        else:
-            out = [frames.user_orders_kind_channel("any", "any"), frames.user_trades_kind_channel("any", "any")]
-        settle = sorted({self._inst(i).settle for i in instruments})
-        return out + [frames.user_portfolio_channel(c) for c in settle]
-
-    def _public_channels(self, instruments: Sequence[InstrumentId], authed: bool) -> list[str]:
-        interval = self._interval if authed or self._interval is not Interval.RAW else Interval.MS100
-        out: list[str] = []
-        for inst in instruments:
-            symbol = self._inst(inst).venue_symbol
-            out.append(frames.book_channel(symbol, interval))
-            if self._trades:
-                out.append(frames.trades_channel(symbol, Interval.MS100))
-            out.extend(frames.chart_channel(symbol, res) for res in self._resolutions)
-        return out
-
-    async def on_connected(self, stream: str, ctx: VenueContext, instruments: Sequence[InstrumentId]) -> None:
-        for inst in instruments:
-            if inst not in self._tracked:
-                self._tracked.append(inst)
-        creds = ctx.credentials
-        if not self._session:  # a fresh connection (not a SubscribeMarketData on a live one)
-            if creds is not None:
-                await ctx.send(stream, self.codec.auth(creds, ctx.now_ms(), ctx.nonce()))
-                if self._cod:
-                    await ctx.send(stream, self.codec.enable_cancel_on_disconnect())
-            await ctx.send(stream, self.codec.set_heartbeat(self._heartbeat))
-            if creds is not None:
-                await ctx.send(stream, self.codec.subscribe(self._private_channels(self._tracked)))
-            self._session = True
-        if instruments:
-            await ctx.send(stream, self.codec.subscribe(self._public_channels(instruments, creds is not None)))
-
-    def ping_frame(self, stream: str, ts_ns: int) -> bytes | None:
-        return None  # keep-alive is the venue's heartbeat (test_request -> public/test, sent by the codec)
-
-    async def keepalive(self, ctx: VenueContext) -> None:
-        """Renew the WS session with its refresh token before the access token expires."""
-        if ctx.credentials is None or not self._session or self.codec.access_token is None:
-            return
-        try:
-            await ctx.send(_MAIN, self.codec.refresh_auth())
-        except VenueUnavailable:
-            pass  # not connected: the next connection logs in afresh
-
-    # -- books -------------------------------------------------------------------------------------
-    def snapshot_request(self, instrument: InstrumentId) -> RequestSpec | None:
-        return None  # Deribit sends a snapshot on subscribe
-
-    def apply_snapshot(self, instrument: InstrumentId, response: Response, ts_recv: int) -> list[Message | CodecEvent]:
-        return []
-
-    def resubscribe_frames(self, instrument: InstrumentId) -> list[tuple[str, bytes]]:
-        return [(_MAIN, frame) for frame in self.codec.resubscribe_frames(instrument)]
-
     # -- trading and account -----------------------------------------------------------------------
-    def _inst(self, instrument: InstrumentId) -> Instrument:
-        return self.registry.get(self.venue, instrument)
-
     @staticmethod
     def _creds(ctx: VenueContext) -> Credentials:
         assert ctx.credentials is not None, "deribit trading needs credentials"
         return ctx.credentials
 
-    def _learn(self, upd: OrderUpdate) -> OrderUpdate:
-        """Remember client id -> venue id, so a cancel by client id can use private/cancel (which returns the order)."""
-        cid, vid = upd.client_order_id, upd.venue_order_id
-        if cid is not None and vid is not None:
-            self._ids[cid] = vid
-            self._ids.move_to_end(cid)
-            if len(self._ids) > _MAX_IDS:
-                self._ids.popitem(last=False)
-        return upd
-
-    def _venue_id(self, cid: ClientOrderId | None, vid: VenueOrderId | None) -> VenueOrderId | None:
-        return vid if vid is not None else self._ids.get(cid) if cid is not None else None
-
     def place_order(self, order: PlaceOrder, ctx: VenueContext) -> RequestSpec:
-        return rest.place_order(order, self._inst(order.instrument), credentials=self._creds(ctx),
-                                now_ms=ctx.now_ms(), nonce=ctx.nonce())
+        """``private/buy|sell`` (POST). Deribit has no hedge mode: ``ctx.position_mode`` is always one-way.
+
+        Raises:
+            InvalidOrder: the instrument's book is not ``open``, or rest.place_order refused the order.
+        """
+        inst = self._inst(order.instrument)
+        is_open, state = self.codec.book_open(inst.venue_symbol)
+        if not is_open:
+            msg = (f"deribit {inst.venue_symbol} order {order.client_order_id!r}: the book is {state!r}; "
+                   f"only an 'open' book takes new orders")
+            raise InvalidOrder(msg)
+        stream, rid = self._route(placement=True)
+        return rest.place_order(order, inst, credentials=self._creds(ctx), now_ms=ctx.now_ms(), nonce=ctx.nonce(),
+                                stream=stream, request_id=rid)
 
     def parse_place(self, order: PlaceOrder, response: Response, ts_recv: int) -> OrderUpdate:
         upd = rest.parse_place_order(response, self.codec.symbols, ts_recv)[0]  # the order, then its fills
         assert isinstance(upd, OrderUpdate)
-        return self._learn(upd)
+        return self._ids.learn(upd)
 
     def cancel_order(self, cmd: CancelOrder, ctx: VenueContext) -> RequestSpec:
         creds = self._creds(ctx)
-        vid = self._venue_id(cmd.client_order_id, cmd.venue_order_id)
-        if vid is not None:
-            return rest.cancel_order(vid, credentials=creds, now_ms=ctx.now_ms(), nonce=ctx.nonce())
-        if cmd.client_order_id is None:
+        vid = self._ids.venue_id(cmd.client_order_id, cmd.venue_order_id)
+        if vid is None and cmd.client_order_id is None:
             msg = f"deribit cancel on {cmd.instrument}: expected a client or venue order id, got neither"
             raise InvalidOrder(msg)
+        stream, rid = self._route(placement=False)
+        if vid is not None:
+            return rest.cancel_order(vid, credentials=creds, now_ms=ctx.now_ms(), nonce=ctx.nonce(), stream=stream,
+                                     request_id=rid)
+        assert cmd.client_order_id is not None
         return rest.cancel_by_client_id(cmd.client_order_id, self._inst(cmd.instrument).settle, credentials=creds,
-                                        now_ms=ctx.now_ms(), nonce=ctx.nonce())
+                                        now_ms=ctx.now_ms(), nonce=ctx.nonce(), stream=stream, request_id=rid)
 
     def parse_cancel(self, cmd: CancelOrder, response: Response, ts_recv: int) -> OrderUpdate | None:
-        if self._venue_id(cmd.client_order_id, cmd.venue_order_id) is not None:
+        if self._ids.venue_id(cmd.client_order_id, cmd.venue_order_id) is not None:
             return rest.parse_order(response, self.codec.symbols, ts_recv)
         assert cmd.client_order_id is not None
         rest.parse_cancel_by_label(response, cmd.client_order_id)  # UnknownOrder when nothing was open
@@ -341,16 +281,16 @@ class DeribitAdapter:
 
     def parse_query(self, cmd: QueryOrder, response: Response, ts_recv: int) -> OrderUpdate:
         if cmd.venue_order_id is not None:
-            return self._learn(rest.parse_order(response, self.codec.symbols, ts_recv))
+            return self._ids.learn(rest.parse_order(response, self.codec.symbols, ts_recv))
         assert cmd.client_order_id is not None
-        return self._learn(rest.parse_order_by_label(response, self.codec.symbols, ts_recv, cmd.client_order_id))
+        return self._ids.learn(rest.parse_order_by_label(response, self.codec.symbols, ts_recv, cmd.client_order_id))
 
     def open_orders(self, instrument: InstrumentId | None, ctx: VenueContext) -> list[RequestSpec]:
         symbol = self._inst(instrument).venue_symbol if instrument is not None else None
         return [rest.open_orders(symbol, credentials=self._creds(ctx), now_ms=ctx.now_ms(), nonce=ctx.nonce())]
 
     def parse_open_orders(self, response: Response, ts_recv: int) -> list[OrderUpdate]:
-        return [self._learn(u) for u in rest.parse_orders(response, self.codec.symbols, ts_recv)]
+        return [self._ids.learn(u) for u in rest.parse_orders(response, self.codec.symbols, ts_recv)]
 
     def balances(self, ctx: VenueContext) -> list[RequestSpec]:
         return [rest.account_summaries(credentials=self._creds(ctx), now_ms=ctx.now_ms(), nonce=ctx.nonce())]
@@ -368,3 +308,29 @@ class DeribitAdapter:
 
     def make_client_order_id(self, seed: str) -> str:
         return codes.make_client_order_id(seed)
+
+    # -- preflight (the doctor) ---------------------------------------------------------------------
+    def key_permissions(self, ctx: VenueContext) -> RequestSpec | None:
+        """``public/auth`` signed with the key (``client_signature``): its granted ``scope`` is the key's."""
+        creds = self._creds(ctx)
+        return rest.auth(creds, ctx.now_ms(), ctx.nonce())
+
+    def parse_key_permissions(self, response: Response) -> KeyFacts:
+        return rest.parse_key_permissions(response)
+
+    def instrument_settings(self, instrument: InstrumentId, ctx: VenueContext) -> list[RequestSpec]:
+        """``private/get_account_summary`` of the instrument's settlement currency: Deribit margins per account
+        and currency (``margin_model``) and has no leverage setting per instrument."""
+        settle = self._inst(instrument).settle
+        return [rest.account_summary(settle, credentials=self._creds(ctx), now_ms=ctx.now_ms(), nonce=ctx.nonce())]
+
+    def parse_instrument_settings(self, instrument: InstrumentId, responses: Sequence[Response]) -> InstrumentFacts:
+        return rest.parse_margin_model(responses[0])
+
+    def disarm_switch(self, ctx: VenueContext) -> list[RequestSpec] | None:
+        """``private/disable_cancel_on_disconnect`` on the main socket (WebSocket only, per connection: the
+        request goes as a frame with a reserved id, as the order writes do; the gateway fails it with
+        VenueUnavailable while the socket is down). The heartbeat stays: without cancel-on-disconnect a lost
+        connection cancels nothing."""
+        return [rest.disable_cancel_on_disconnect(credentials=self._creds(ctx), stream=MAIN,
+                                                  request_id=self.codec.reserve_id())]

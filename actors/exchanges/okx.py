@@ -1,19 +1,9 @@
-"""OKX v5 (SWAP) wiring: endpoints, streams, WS login, resubscribe on book failure, per-endpoint limits. No
-logic of its own beyond joining venues/okx to the ExchangeActor.
+"""OKX v5 (SWAP) wiring: endpoints, per-endpoint limits and the request builders, joined to the sans-IO
+session (venues/okx/session.py: streams, WS login, private subscriptions after the login ack, book bootstraps
+over REST, the account's position mode, the order-state memo). No logic of its own beyond the two below that
+need what only the adapter sees (instrument states, refused placements).
 
 Rules (OKX docs, /work/shared/PROTOCOLS.md section 3):
-- Streams: ``/ws/v5/public`` carries ``books`` (+ ``trades``) for every instrument in one batched subscribe;
-  its liveness is data (``stale_after_s``). ``/ws/v5/private`` (only with credentials) logs in on connect
-  (``op:login``, timestamp in epoch SECONDS, offset-corrected) and subscribes orders / positions / account
-  when the login ack arrives (a ``SendFrame`` out of ``feed``: OKX refuses private subscriptions sent
-  before the login is confirmed). Fills come from the orders channel. The private stream is quiet when
-  idle, so its liveness is the keep-alive, not a data timer. With ``klines``, ``/ws/v5/business`` (stream
-  ``business``) carries ``candle<bar>`` per instrument (OKX serves candles only there); candles only move
-  with trades, so that stream too is kept by the keep-alive, not a data timer.
-- Keep-alive: the literal text ``ping`` every ``ping_interval_s`` (< 30 s, the server's idle limit),
-  answered by ``pong``; plus the WS protocol heartbeat on the private stream to notice a dead socket.
-- Books: OKX sends a snapshot on subscribe, so ``snapshot_request`` is None; a gap, bad checksum or crossed
-  book (NeedResubscribe from the codec) is answered by unsubscribe + subscribe of that book.
 - Sizes are contracts (Instrument.contract_size = ctVal from /api/v5/public/instruments); the router
   already sends venue units.
 - Rate limits: one bucket per endpoint, counted per request per 2 s (rest.RATE_LIMITS), plus the
@@ -22,10 +12,23 @@ Rules (OKX docs, /work/shared/PROTOCOLS.md section 3):
   hidden in HTTP 200 bodies reach the actor's retry / clock-resync / ban handling.
 - Placing: OKX's ack carries ids only. ``parse_place`` returns SUBMITTED with the order's own fields
   (``rest.order_accepted``), unless the private stream already delivered a later state of that very order
-  (the push often overtakes the REST answer): then that state is returned, so the bus never sees an
-  order step back from FILLED to SUBMITTED. Cancelling: the ack only means OKX accepted the cancel;
-  ``parse_cancel`` returns None and the CANCELLED update (with the fill quantity at cancel time) comes on
-  the orders channel; a QueryOrder confirms it.
+  (the push often overtakes the REST answer; the last session made remembers it, ``recent_order``): then
+  that state is returned, so the bus never sees an order step back from FILLED to SUBMITTED. Cancelling:
+  the ack only means OKX accepted the cancel; ``parse_cancel`` returns None and the CANCELLED update (with
+  the fill quantity at cancel time) comes on the orders channel; a QueryOrder confirms it.
+- Instruments: OKX trades only ``state: live`` ones (v5 docs, Get instruments). Others (``suspend``,
+  ``preopen``, ``test``) are registered, so their market data still flows, but ``Instrument`` has no field
+  for tradability: the adapter keeps their states (``not_live``, from the last instruments answer) and
+  ``place_order`` refuses an order on one locally with InvalidOrder naming the state; nothing is sent.
+- Position mode: ``place_order`` sets ``posSide`` from ``ctx.position_mode`` (the session's, read from the
+  account config at start; rest.py has the rules). A placement OKX refuses for its posSide (51000
+  "Parameter posSide error", seen in ``raise_for_error``) tells the last session made, which re-reads the
+  account config at its next event and publishes the change.
+- Dead-man's switch (``dead_mans_switch_s``): OKX's Cancel All After, ``timeOut`` 0 (off) or whole seconds
+  10..120 (``rest.cancel_all_after_timeout``: anything else is a ConfigError naming okx and the range). The
+  session arms it at start and sends it again every ``dead_mans_switch_refresh_s`` (default a third of the
+  window; at least 1 s, OKX's limit of 1 request per second, the ``trade/cancel-all-after`` bucket; at most
+  a third of the window). Placements wait for it (SwitchNotArmed) while it is not armed.
 - Demo trading (``demo=True``, daemon ``testnet = true``): REST stays on www.okx.com but every request carries
   ``x-simulated-trading: 1`` (signed ones through ``rest``'s ``demo`` flag, public ones added here); the
   WebSockets move to ``wspap.okx.com:8443`` (``TESTNET_ENDPOINTS``). Demo API keys only work there.
@@ -33,33 +36,24 @@ Rules (OKX docs, /work/shared/PROTOCOLS.md section 3):
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qsl
 
 import msgspec
 
-from actors.exchanges.adapter import Endpoints, StreamSpec, VenueContext, missing_market_data
+from actors.exchanges.adapter import AdapterBase, Endpoints, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
-from messages import (
-    Balance,
-    BookState,
-    CancelOrder,
-    ClientOrderId,
-    Instrument,
-    InstrumentId,
-    Message,
-    OrderUpdate,
-    PlaceOrder,
-    Position,
-    QueryOrder,
-    Venue,
-)
-from venues.errors import ConfigError, DecodeError
-from venues.events import CodecEvent, LoggedIn, SendFrame, Subscribed
+from messages.account import Balance, Position
+from messages.base import InstrumentId, Venue
+from messages.instruments import Instrument
+from messages.orders import CancelOrder, OrderUpdate, PlaceOrder, QueryOrder
+from venues import Credentials
+from venues.errors import ConfigError, DecodeError, InvalidOrder, VenueReject
+from venues.facts import InstrumentFacts, KeyFacts
 from venues.http import RequestSpec, Response
-from venues.okx import codes, frames, parse, rest
+from venues.okx import codes, parse, preflight, rest
 from venues.okx.codec import OkxCodec
-from venues.okx.frames import Channel, SubscriptionArg
+from venues.okx.session import OkxSession, SessionOptions
 from venues.symbols import InstrumentRegistry
 
 __all__ = ["OkxAdapter", "LIVE_ENDPOINTS", "TESTNET_ENDPOINTS", "DEMO_HEADER", "okx_bar"]
@@ -86,8 +80,6 @@ TESTNET_ENDPOINTS = Endpoints(
 )
 DEMO_HEADER = ("x-simulated-trading", "1")
 
-_SUBSCRIBE_BATCH = 50  # args per subscribe frame (each frame is one of 480 ops / connection / hour)
-_RECENT_ORDERS = 4096  # private-stream order states remembered for parse_place
 _UNIFIED_UNITS = {"h": "H", "d": "Dutc", "w": "Wutc", "M": "Mutc"}  # m (minutes) is spelled the same
 
 
@@ -111,9 +103,26 @@ def okx_bar(interval: str) -> str:
     return bar
 
 
-class OkxAdapter:
+def _switch_refresh(window: int, refresh_s: float) -> float:
+    """How often the switch is sent again: ``refresh_s``, or a third of the window when 0.
+
+    Raises:
+        ConfigError: outside 1 s (OKX takes one Cancel All After a second) .. a third of the window (a
+            missed refresh must leave time for another before OKX's timer runs out).
+    """
+    if window == 0 or refresh_s == 0:
+        return 0.0
+    lo, hi = rest.RATE_LIMITS["trade/cancel-all-after"].per_s, window / 3
+    if not lo <= refresh_s <= hi:
+        msg = (f"okx dead-man's switch refresh: expected 0 (a third of the window) or {lo:g} to {hi:g} s for a "
+               f"{window} s window, got {refresh_s!r}")
+        raise ConfigError(msg)
+    return refresh_s
+
+
+class OkxAdapter(AdapterBase[OkxCodec]):
     venue = Venue.OKX
-    keepalive_interval_s = 3600.0  # nothing to extend on OKX (no listenKey)
+    switch_off_by_api = True
 
     def __init__(
         self,
@@ -129,6 +138,9 @@ class OkxAdapter:
         klines: Sequence[str] = (),
         emit_deltas: bool = False,
         demo: bool = False,
+        config_refresh_s: float = 60.0,
+        dead_mans_switch_s: float = 0.0,
+        dead_mans_switch_refresh_s: float = 0.0,
     ) -> None:
         """
         Args:
@@ -137,78 +149,49 @@ class OkxAdapter:
             emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.okx.*``).
             demo: OKX demo trading: every REST request carries ``x-simulated-trading: 1`` (use with
                 ``TESTNET_ENDPOINTS`` and demo-trading API keys).
+            config_refresh_s: how often the session reads the account config (position mode) again.
+            dead_mans_switch_s: OKX Cancel All After window in seconds: 0 (off) or whole seconds from 10 to
+                120; with credentials, no order leaves until OKX confirmed it.
+            dead_mans_switch_refresh_s: how often it is sent again (0: a third of the window).
 
         Raises:
-            ConfigError: an interval OKX does not offer.
+            ConfigError: an interval OKX does not offer; a switch window or refresh OKX cannot take.
         """
-        self.endpoints = endpoints
-        self.registry = registry
-        self.codec = OkxCodec(registry, emit_deltas=emit_deltas)
-        self._bars = tuple(dict.fromkeys(okx_bar(i) for i in klines))
-        self._stale = stale_after_s
-        self._ping = ping_interval_s
-        self._heartbeat = private_heartbeat_s
-        self._trades = trades
+        super().__init__(registry, endpoints, OkxCodec(registry, emit_deltas=emit_deltas), trades=trades,
+                         klines=klines, wire=okx_bar)
         self._inst_type = inst_type
         self._td_mode = td_mode
         self.demo = demo
-        self._tracked: list[InstrumentId] = []
-        self._login_sent = False  # on the current private connection
-        self.private_channels: set[str] = set()  # acked on the current private connection
-        self._recent: OrderedDict[ClientOrderId, OrderUpdate] = OrderedDict()
+        window = rest.cancel_all_after_timeout(dead_mans_switch_s)
+        refresh = _switch_refresh(window, dead_mans_switch_refresh_s)
+        self._options = SessionOptions(dict(endpoints.ws), stale_after_s=stale_after_s,
+                                       ping_interval_s=ping_interval_s, private_heartbeat_s=private_heartbeat_s,
+                                       trades=trades, bars=self._klines, inst_type=inst_type,
+                                       config_refresh_s=config_refresh_s, demo=demo, dead_mans_switch_s=window,
+                                       switch_refresh_s=refresh)
+        self._session: OkxSession | None = None  # the last one made: parse_place reads its order-state memo
+        self.not_live: dict[InstrumentId, str] = {}  # registered but not tradable: instrument -> OKX state
 
-    # -- hot path ----------------------------------------------------------------------------------
-    def feed(self, stream: str, frame: bytes | str, ts_recv: int) -> list[Message | CodecEvent]:
-        out = self.codec.feed(frame.encode() if isinstance(frame, str) else frame, ts_recv)  # aiohttp: str
-        if stream == "private" and out:
-            self._on_private(out)
-        return out
+    def session(self, credentials: Credentials | None, nonce: Callable[[], str]) -> OkxSession:
+        """A new session (OKX's login signs a timestamp: no nonce needed)."""
+        self._session = OkxSession(self.codec, self.registry, self._options, credentials)
+        return self._session
 
-    def _on_private(self, out: list[Message | CodecEvent]) -> None:
-        extra: list[Message | CodecEvent] = []
-        recent = self._recent
-        for o in out:
-            if type(o) is OrderUpdate:
-                if o.client_order_id is not None:
-                    recent[o.client_order_id] = o
-                    recent.move_to_end(o.client_order_id)
-                    if len(recent) > _RECENT_ORDERS:
-                        recent.popitem(last=False)
-            elif type(o) is LoggedIn:
-                extra.append(SendFrame(frame=frames.subscribe(self._private_args())))
-            elif type(o) is Subscribed:
-                self.private_channels.update(o.channels)
-        out.extend(extra)
-
-    def book_state_live(self, instrument: InstrumentId) -> bool:
-        return self.codec.book_state(instrument) is BookState.LIVE
-
-    def top_of_books(self, depth: int) -> list[tuple[InstrumentId, list[tuple[float, float]], list[tuple[float, float]]]]:
-        out = []
-        for inst in self._tracked:
-            if self.codec.book_state(inst) is BookState.LIVE:
-                book = self.codec.book(inst)
-                out.append((inst, book.top_bids(depth), book.top_asks(depth)))
-        return out
-
-    def reset_stream(self, stream: str, ts_recv: int) -> list[Message | CodecEvent]:
-        if stream == "public":
-            return list(self.codec.reset(ts_recv))
-        if stream == "private":
-            self._login_sent = False
-            self.private_channels.clear()
-        return []
+    def tradable(self, instrument: InstrumentId) -> tuple[bool, str]:
+        """OKX's ``state`` as last listed: only ``live`` takes orders."""
+        state = self.not_live.get(instrument)
+        return (True, "live") if state is None else (False, state)
 
     # -- set-up ------------------------------------------------------------------------------------
     def rate_buckets(self) -> tuple[list[Bucket], dict[str, tuple[str, ...]]]:
-        # OKX counts in fixed windows; aiolimiter is a leaky bucket, whose burst plus refill could put up to 1.5x
-        # the limit into one window. Half the limit per window keeps every window under it.
+        # The limiter's windows slide, so the whole of each documented limit can be used: no span of the
+        # period ever holds more than it, whether OKX counts in fixed or rolling windows.
         buckets = [
-            Bucket(name=endpoint, capacity=max(1, lim.requests // 2), period_s=lim.per_s, per_request=True)
+            Bucket(name=endpoint, capacity=lim.requests, period_s=lim.per_s, per_request=True)
             for endpoint, lim in rest.RATE_LIMITS.items()
         ]
-        buckets.append(Bucket(name="default", capacity=5, period_s=2.0, per_request=True))
-        buckets.append(Bucket(name="orders_subaccount", capacity=500, period_s=2.0, per_request=True))  # 50061
+        buckets.append(Bucket(name="default", capacity=5, period_s=2.0, per_request=True))  # unlisted endpoints: the tightest
+        buckets.append(Bucket(name="orders_subaccount", capacity=1000, period_s=2.0, per_request=True))  # 50061
         return buckets, {"trade/order": ("trade/order", "orders_subaccount")}
 
     def observe_headers(self, headers: dict[str, str], limiter: VenueLimiter) -> None:
@@ -230,89 +213,44 @@ class OkxAdapter:
         return [self._public(rest.instruments(self._inst_type))]
 
     def parse_instruments(self, response: Response) -> list[Instrument]:
-        return rest.parse_instruments(response)
-
-    def raise_for_error(self, response: Response) -> None:
-        rest.check_response(response)
-
-    # -- streams -----------------------------------------------------------------------------------
-    def unsupported_market_data(self, trades: bool, klines: Sequence[str]) -> list[str]:
-        return missing_market_data(trades, self._trades, klines, self._bars, okx_bar)
-
-    def streams(self, has_credentials: bool) -> list[StreamSpec]:
-        out = [StreamSpec(name="public", stale_after_s=self._stale, ping_interval_s=self._ping, control_rate_per_s=4.0)]
-        if has_credentials:
-            out.append(StreamSpec(name="private", private=True, ping_interval_s=self._ping,
-                                  protocol_heartbeat_s=self._heartbeat, control_rate_per_s=4.0))
-        if self._bars:
-            out.append(StreamSpec(name="business", ping_interval_s=self._ping, control_rate_per_s=4.0))
+        """Every listed instrument (to register); the states of those that are not ``live`` are kept."""
+        out = []
+        for inst, state in rest.parse_instruments(response):
+            if state == rest.LIVE_STATE:
+                self.not_live.pop(inst.id, None)
+            else:
+                self.not_live[inst.id] = state or "unknown"
+            out.append(inst)
         return out
 
-    async def stream_url(self, stream: str, ctx: VenueContext) -> str:
-        return self.endpoints.ws[stream]
-
-    async def on_connected(self, stream: str, ctx: VenueContext, instruments: Sequence[InstrumentId]) -> None:
-        if stream == "public":
-            for inst in instruments:
-                if inst not in self._tracked:
-                    self._tracked.append(inst)
-            args: list[SubscriptionArg] = []
-            for inst in instruments:
-                args.append(self._books_arg(inst))
-                if self._trades:
-                    args.append(SubscriptionArg(channel=Channel.TRADES, instId=self._inst(inst).venue_symbol))
-            for i in range(0, len(args), _SUBSCRIBE_BATCH):
-                await ctx.send(stream, frames.subscribe(args[i : i + _SUBSCRIBE_BATCH]))
-        elif stream == "business" and instruments:
-            args = [SubscriptionArg(channel=frames.candle_channel(bar), instId=self._inst(inst).venue_symbol)
-                    for inst in instruments for bar in self._bars]
-            for i in range(0, len(args), _SUBSCRIBE_BATCH):
-                await ctx.send(stream, frames.subscribe(args[i : i + _SUBSCRIBE_BATCH]))
-        elif stream == "private" and not self._login_sent and ctx.credentials is not None:
-            # Subscriptions follow the login ack (see _on_private); a later SubscribeMarketData does not
-            # log in again on a connection that already did.
-            self._login_sent = True
-            await ctx.send(stream, frames.login(ctx.credentials, ctx.now_ms() // 1000))
-
-    def _private_args(self) -> list[SubscriptionArg]:
-        return [
-            SubscriptionArg(channel=Channel.ORDERS, instType=self._inst_type),
-            SubscriptionArg(channel=Channel.POSITIONS, instType=self._inst_type),
-            SubscriptionArg(channel=Channel.ACCOUNT),
-        ]
-
-    def ping_frame(self, stream: str, ts_ns: int) -> bytes | None:
-        return frames.PING
-
-    async def keepalive(self, ctx: VenueContext) -> None:
-        return None
-
-    # -- books -------------------------------------------------------------------------------------
-    def _books_arg(self, instrument: InstrumentId) -> SubscriptionArg:
-        return SubscriptionArg(channel=Channel.BOOKS, instId=self._inst(instrument).venue_symbol)
-
-    def snapshot_request(self, instrument: InstrumentId) -> RequestSpec | None:
-        return None  # OKX sends a snapshot on (re)subscribe
-
-    def apply_snapshot(self, instrument: InstrumentId, response: Response, ts_recv: int) -> list[Message | CodecEvent]:
-        return []
-
-    def resubscribe_frames(self, instrument: InstrumentId) -> list[tuple[str, bytes]]:
-        unsub, sub = frames.resubscribe([self._books_arg(instrument)])
-        return [("public", unsub), ("public", sub)]
+    def raise_for_error(self, response: Response) -> None:
+        try:
+            rest.check_response(response)
+        except VenueReject as exc:
+            if codes.is_position_side_error(exc) and self._session is not None:
+                self._session.position_side_refused()
+            raise
 
     # -- trading and account -----------------------------------------------------------------------
-    def _inst(self, instrument: InstrumentId) -> Instrument:
-        return self.registry.get(self.venue, instrument)
-
     def place_order(self, order: PlaceOrder, ctx: VenueContext) -> RequestSpec:
+        """The signed placement, with ``posSide`` by ``ctx.position_mode``.
+
+        Raises:
+            InvalidOrder: the instrument is not ``live`` on OKX (refused here, nothing sent), or the order
+                itself is invalid (rest.place_order).
+        """
         assert ctx.credentials is not None
+        state = self.not_live.get(order.instrument)
+        if state is not None:
+            msg = (f"okx {order.instrument} is {state!r}, not live: OKX trades only live instruments; "
+                   f"order {order.client_order_id} refused locally")  # fmt: skip
+            raise InvalidOrder(msg)
         return rest.place_order(order, self._inst(order.instrument), ctx.credentials, ctx.now_ms(), td_mode=self._td_mode,
-                               demo=self.demo)
+                               demo=self.demo, position_mode=ctx.position_mode)
 
     def parse_place(self, order: PlaceOrder, response: Response, ts_recv: int) -> OrderUpdate:
         ack = rest.parse_order_ack(response)
-        seen = self._recent.get(order.client_order_id)
+        seen = self._session.recent_order(order.client_order_id) if self._session is not None else None
         if seen is not None and seen.venue_order_id == ack.venue_order_id:
             return seen  # the orders channel was faster than the REST answer: its state is newer
         return rest.order_accepted(order, ack, ts_recv)
@@ -337,6 +275,17 @@ class OkxAdapter:
         symbol = self._inst(instrument).venue_symbol if instrument is not None else ""
         return [rest.open_orders(ctx.credentials, ctx.now_ms(), self._inst_type, symbol, demo=self.demo)]
 
+    def follow(self, spec: RequestSpec, response: Response, ctx: VenueContext) -> RequestSpec | None:
+        """The next page of an open-orders list (orders older than the last one of a full page), else None."""
+        if spec.path != "/api/v5/trade/orders-pending" or ctx.credentials is None:
+            return None
+        after = rest.open_orders_after(response)
+        if not after:
+            return None
+        q = dict(parse_qsl(spec.query))
+        return rest.open_orders(ctx.credentials, ctx.now_ms(), q.get("instType", self._inst_type), q.get("instId", ""),
+                                demo=self.demo, after=after)
+
     def parse_open_orders(self, response: Response, ts_recv: int) -> list[OrderUpdate]:
         return rest.parse_open_orders(response, self.registry, ts_recv)
 
@@ -356,3 +305,26 @@ class OkxAdapter:
 
     def make_client_order_id(self, seed: str) -> str:
         return codes.make_client_order_id(seed)
+
+    # -- preflight (the doctor; venues/okx/preflight.py has OKX's rules) -----------------------------
+    def key_permissions(self, ctx: VenueContext) -> RequestSpec | None:
+        """GET /api/v5/account/config: the requesting key's ``perm`` and bound ``ip``."""
+        assert ctx.credentials is not None
+        return preflight.key_permissions(ctx.credentials, ctx.now_ms(), demo=self.demo)
+
+    def parse_key_permissions(self, response: Response) -> KeyFacts:
+        return preflight.parse_key_permissions(response)
+
+    def instrument_settings(self, instrument: InstrumentId, ctx: VenueContext) -> list[RequestSpec]:
+        """GET /api/v5/account/leverage-info in the trade mode we place orders with (``td_mode``)."""
+        assert ctx.credentials is not None
+        return [preflight.leverage_info(ctx.credentials, ctx.now_ms(), self._inst(instrument).venue_symbol,
+                                        self._td_mode, demo=self.demo)]
+
+    def parse_instrument_settings(self, instrument: InstrumentId, responses: Sequence[Response]) -> InstrumentFacts:
+        return preflight.parse_leverage_info(responses[0], self._inst(instrument).venue_symbol)
+
+    def disarm_switch(self, ctx: VenueContext) -> list[RequestSpec] | None:
+        """Cancel All After with ``timeOut`` "0" (OKX then answers ``triggerTime`` "0")."""
+        assert ctx.credentials is not None
+        return preflight.disarm_switch(ctx.credentials, ctx.now_ms(), demo=self.demo)

@@ -23,9 +23,10 @@ from actors.base import Actor
 from actors.bus import Bus
 from actors.clock import Clock
 from actors.ref import ActorRef
-from messages import OrderIntent
+from messages import GetSettings, OrderIntent
 
 __all__ = ["Strategy", "Reload", "TopicWish"]
+
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -37,6 +38,10 @@ class Reload(msgspec.Struct, frozen=True):
     """Control command: replace the strategy's settings."""
 
     settings: msgspec.Struct
+
+StrategyControl = Reload | GetSettings
+"""What every strategy takes besides its own market and order messages."""
+
 
 
 class Strategy(Actor, Generic[S]):
@@ -95,11 +100,11 @@ class Strategy(Actor, Generic[S]):
     def on_reload(self, old: S, new: S) -> None:
         """Hook: the settings changed from ``old`` to ``new``."""
 
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: Any) -> Any:  # StrategyControl; a subclass names its own messages
         match msg:
             case Reload(settings=settings):
                 self.reload(settings)  # type: ignore[arg-type]
                 return None
-            case "settings":
+            case GetSettings():
                 return self.settings
         return None

@@ -30,11 +30,15 @@ from actors.aggregation import InstrumentGroup
 from actors.bus import Bus
 from actors.clock import Clock
 from actors.ref import ActorRef
-from actors.strategies.base import Strategy
+from actors.strategies.base import Strategy, StrategyControl
 from messages import (
     ArbOpportunity,
     ArbPhase,
+    ArbPosition,
+    ArbStats,
     ClientOrderId,
+    GetArbPositions,
+    GetStats,
     Instrument,
     InstrumentId,
     OrderIntent,
@@ -49,6 +53,9 @@ from messages import (
 from venues.symbols import InstrumentRegistry, from_base, round_price, to_base
 
 __all__ = ["CrossArb", "CrossArbSettings"]
+
+CrossArbMessage = ArbOpportunity | OrderUpdate | OrderRejected | GetStats | GetArbPositions | StrategyControl
+"""What the cross-venue arbitrage strategy takes."""
 
 log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
@@ -140,7 +147,7 @@ class CrossArb(Strategy[CrossArbSettings]):
         self._run = f"{self.clock.time_ns() // 1_000_000 % 100_000_000:08d}"
 
     # -- messages ---------------------------------------------------------------------------------
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: CrossArbMessage) -> Any:
         match msg:
             case ArbOpportunity(phase=ArbPhase.OPENED | ArbPhase.UPDATED):
                 await self._on_opportunity(msg)
@@ -158,10 +165,10 @@ class CrossArb(Strategy[CrossArbSettings]):
                 log.warning("arb leg %s refused: %s %s", cid, msg.code, msg.text)
                 await self._after_leg(order.attempt)
                 return None
-            case "stats":
-                return dict(self.counters, in_flight=len(self._attempts))
-            case "positions":
-                return dict(self.positions)
+            case GetStats():
+                return ArbStats(**self.counters, in_flight=len(self._attempts))
+            case GetArbPositions():
+                return [ArbPosition(venue=v, instrument=i, quantity=q) for (v, i), q in self.positions.items()]
         return await super().handle(msg)
 
     async def _on_opportunity(self, o: ArbOpportunity) -> None:

@@ -15,25 +15,19 @@ from actors import topics
 from actors.bus import Bus
 from actors.clock import Clock
 from actors.ref import ActorRef
-from actors.strategies.base import Strategy
-from messages import ArbOpportunity, ArbPhase
+from actors.strategies.base import Strategy, StrategyControl
+from messages import ArbOpportunity, ArbPhase, GetStats, GroupStats, SpreadStats
 
-__all__ = ["SpreadMonitor", "SpreadMonitorSettings", "GroupStats"]
+__all__ = ["SpreadMonitor", "SpreadMonitorSettings"]
+
+SpreadMonitorMessage = ArbOpportunity | GetStats | StrategyControl
+"""What the spread monitor takes."""
 
 log = logging.getLogger(__name__)
 
 
 class SpreadMonitorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     log_updates: bool = False  # UPDATED events are frequent; log them only when asked
-
-
-class GroupStats(msgspec.Struct, frozen=True, kw_only=True):
-    opened: int
-    closed: int
-    updated: int
-    mean_duration_s: float
-    max_duration_s: float
-    max_net_bps: float
 
 
 class _Acc:
@@ -59,13 +53,13 @@ class SpreadMonitor(Strategy[SpreadMonitorSettings]):
         super().__init__(name, settings or SpreadMonitorSettings(), router=router, bus=bus, clock=clock)
         self._acc: dict[str, _Acc] = {}
 
-    async def handle(self, msg: Any) -> Any:
+    async def handle(self, msg: SpreadMonitorMessage) -> Any:
         match msg:
             case ArbOpportunity():
                 self._record(msg)
                 return None
-            case "stats":
-                return self.stats()
+            case GetStats():
+                return SpreadStats(groups=self.stats())
         return await super().handle(msg)
 
     def _record(self, o: ArbOpportunity) -> None:

@@ -13,7 +13,7 @@ from actors.base import Actor
 from actors.bus import Bus
 from actors.errors import ActorDead, AskTimeout
 from actors.lifecycle import LIFECYCLE_TABLE, ActorInput, ActorState, next_actor_state
-from venues.book import IllegalTransition
+from venues.machine import IllegalTransition
 
 
 class Recorder(Actor):

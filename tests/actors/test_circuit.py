@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from actors.circuit import CIRCUIT_TABLE, CircuitBreaker, CircuitConfig, CircuitInput, next_circuit_state
 from actors.clock import ManualClock
 from messages import CircuitChanged, CircuitState, Venue
-from venues.book import IllegalTransition
+from venues.machine import IllegalTransition
 
 S = CircuitState
 I = CircuitInput  # noqa: E741

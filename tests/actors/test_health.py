@@ -17,6 +17,7 @@ from actors.clock import LiveClock, ManualClock
 from actors.health import HealthConfig, HealthMonitor, Probe
 from actors.selection import SelectionConfig, VenueSelector
 from messages import (
+    ActorFailed,
     ActorGaveUp,
     ActorStarted,
     CircuitChanged,
@@ -267,7 +268,9 @@ async def test_errors_of_an_outage_do_not_hold_a_recovered_venue_degraded(runnin
     assert mon.trackers[B].breaker.state is CircuitState.CLOSED
     assert mon.status(B) is HealthStatus.OK, mon.trackers[B].reason
     await manual_clock.advance_and_settle(5.0)  # the hold
-    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(None, B), (B, O), (O, B)]
+    # B never answered before it failed: the first choice was O (only a venue that answered is chosen); back
+    # to B, the preferred venue, once it is healthy and the hold has passed.
+    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(None, O), (O, B)]
 
 
 async def test_a_stalled_feed_behind_a_healthy_api_fails_over_once_and_back_once_when_data_flows(
@@ -343,7 +346,9 @@ async def test_failing_and_hung_probes_count_as_failures_and_a_half_open_probe_c
     assert mon.status(B) is HealthStatus.OK and mon.active() is O
     await manual_clock.advance_and_settle(5.0)  # back to the preferred venue after the hold
     assert mon.active() is B
-    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(None, B), (B, O), (O, B)]
+    # B never answered before it failed: the first choice was O (only a venue that answered is chosen); back
+    # to B, the preferred venue, once it is healthy and the hold has passed.
+    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(None, O), (O, B)]
 
 
 async def test_venue_health_is_published_on_change_and_every_interval(running: Any, manual_clock: ManualClock) -> None:
@@ -425,3 +430,46 @@ def test_random_signals_never_switch_twice_within_the_hold_unless_the_active_ven
         seen = len(mon.failovers)
         assert len(tape.of(Failover)) == len(mon.failovers)
     anyio.run(mon.stop)
+
+
+# -- the first choice, and venues whose actor is down --------------------------------------------------
+async def test_no_venue_is_chosen_while_none_has_answered(running: Any, manual_clock: ManualClock) -> None:
+    async def refused() -> float:
+        raise ConnectionError("name or service not known")
+
+    mon, tape, _ = await running(probes={v: [refused] for v in (B, O, Y)}, probe_interval_s=1.0)
+    for _ in range(5):
+        await manual_clock.advance_and_settle(1.0)
+    assert mon.active() is None and tape.of(Failover) == []  # "no active venue", never a failover to a dead one
+    assert all(not tr.reached for tr in mon.trackers.values())
+
+
+async def test_the_first_choice_waits_for_every_venues_first_probe_not_the_quickest(
+    running: Any, manual_clock: ManualClock
+) -> None:
+    async def slow() -> float:  # the preferred venue answers, just later than the others
+        await manual_clock.sleep(0.3)
+        return 300.0
+
+    async def quick() -> float:
+        return 5.0
+
+    mon, tape, _ = await running(probes={B: [slow], O: [quick], Y: [quick]}, probe_timeout_s=1.0)
+    assert tape.of(Failover) == []  # O and Y answered; B is still being asked
+    await manual_clock.advance_and_settle(0.3)
+    assert [(f.from_venue, f.to_venue) for f in tape.of(Failover)] == [(None, B)]
+
+
+async def test_a_failed_exchange_actor_takes_its_venue_down_until_it_runs_again(
+    running: Any, manual_clock: ManualClock
+) -> None:
+    mon, tape, bus = await running()
+    assert mon.active() is B
+    bus.publish_msg(ActorFailed(name="exchange.binance", error_type="VenueUnavailable", error="DNS: no such host",
+                                ts=5, venue=B))
+    await manual_clock.settle()
+    assert mon.status(B) is HealthStatus.DOWN and "DNS: no such host" in mon.trackers[B].reason
+    assert mon.active() is O
+    bus.publish_msg(ActorStarted(name="exchange.binance", ts=6, venue=B))
+    await manual_clock.settle()
+    assert mon.trackers[B].not_running == {}

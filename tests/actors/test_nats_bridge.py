@@ -26,7 +26,7 @@ import pytest
 
 from actors import topics
 from actors.bus import Bus, Subscription
-from actors.nats_bridge import BridgeState, NatsBridge, NatsBridgeConfig
+from actors.nats_bridge import BridgeState, NatsBridge, NatsBridgeConfig, NatsBridgeStatus
 from actors.nats_config import split_inbound
 from messages import (
     ClientOrderId,
@@ -137,7 +137,8 @@ def _intent(n: int) -> OrderIntent:
 
 
 class Recorder:
-    """Everything the bus delivers on one pattern, in order."""
+    """Everything the bus delivers on one pattern, in order (the bridge's own status, which it publishes on
+    the local bus every second, aside)."""
 
     def __init__(self, bus: Bus, pattern: str) -> None:
         self.sub: Subscription = bus.subscribe_events(pattern, name=f"rec:{pattern}".replace(".", "_")
@@ -145,14 +146,16 @@ class Recorder:
 
     def take(self) -> list[Message]:
         assert self.sub.receiver is not None
-        return list(self.sub.receiver.drain())
+        return [m for m in self.sub.receiver.drain() if not isinstance(m, NatsBridgeStatus)]
 
     async def collect(self, n: int, timeout: float = 10.0) -> list[Message]:
         got: list[Message] = []
         assert self.sub.receiver is not None
         with anyio.move_on_after(timeout):
             while len(got) < n:
-                got.append(await self.sub.receiver.receive())
+                msg = await self.sub.receiver.receive()
+                if not isinstance(msg, NatsBridgeStatus):
+                    got.append(msg)
         return got
 
 

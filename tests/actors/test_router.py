@@ -43,6 +43,7 @@ from messages import (
     Venue,
     VenueOrderId,
 )
+from simulator import LatencyProfile
 from simulator.faults import FaultKind
 from simulator.runner import Twins, start_twins
 from tests.actors.exchanges.conftest import Recorder, endpoints, wait_for
@@ -57,7 +58,7 @@ REPO = Path(__file__).resolve().parents[2]
 # In production the grace must exceed the venue's receive window instead (RouterConfig default 6 s).
 FAST = RouterConfig(initial_venue=Venue.BINANCE, place_timeout_s=15.0, query_timeout_s=5.0, query_interval_s=0.2,
                     resend_grace_s=2.5, reconcile_retry_s=0.3)
-EXCHANGE = ExchangeConfig(instruments=[BTC], depth_levels=0, rest_timeout_s=1.0, unknown_outcome_grace_s=0.1)
+EXCHANGE = ExchangeConfig(instruments=[BTC], depth_levels=0, rest_timeout_s=1.0)
 
 
 @dataclass
@@ -75,7 +76,13 @@ class Rig:
         return Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
 
     def twin_client_ids(self) -> Counter[str]:
+        """Orders the twin's matching engine holds, per client id (what it accepted)."""
         return Counter(o.client_id for o in self.twins["binance"].twin.engine.orders.values())
+
+    def received(self) -> Counter[str]:
+        """Placements the twin received per client id, refused ones included (the duplicate oracle: a
+        re-sent order the twin refused as a duplicate still counts)."""
+        return Counter(self.twins["binance"].twin.received.to_json())
 
     def twin_order(self, cid: str) -> Any:
         [order] = [o for o in self.twins["binance"].twin.engine.orders.values() if o.client_id == cid]
@@ -98,7 +105,9 @@ def _router(journal: Journal, actor: ExchangeActor, bus: Bus, config: RouterConf
 
 @asynccontextmanager
 async def rig(tmp_path: Path, *, config: RouterConfig = FAST, extra: dict[Venue, ActorRef] | None = None,
-              twins: Twins | None = None) -> AsyncIterator[Rig]:
+              twins: Twins | None = None, latency: LatencyProfile | None = None) -> AsyncIterator[Rig]:
+    """The router on a real journal file, with a Binance actor on its twin; ``latency`` is the twin's round
+    trip once everything is up."""
     bus = Bus()
     rec = Recorder(bus, "orders.>")
     async with start_twins(["binance"], symbols=["BTC"], rate=20) as own:
@@ -109,6 +118,7 @@ async def rig(tmp_path: Path, *, config: RouterConfig = FAST, extra: dict[Venue,
             async with anyio.create_task_group() as tg:
                 await tg.start(actor.run)
                 ref = await tg.start(router.run)
+                tw.set_latency(latency)
                 yield Rig(tw, bus, actor, router, ref, journal, rec)
                 tg.cancel_scope.cancel()
     bus.close()
@@ -143,6 +153,7 @@ async def test_orders_are_placed_tracked_filled_and_cancelled_through_the_router
         await wait_for(lambda: _state(r, resting) is JournalState.DONE)
         entries = {e.client_order_id: e for e in await r.journal.call(r.journal.entries)}
         assert set(entries) == {resting, taker} == set(r.twin_client_ids())
+        assert r.received() == Counter({resting: 1, taker: 1})  # each placement reached the venue once
         assert entries[resting].status is OrderStatus.CANCELLED and entries[resting].venue_order_id == str(placed.order_id)
         assert entries[taker].status is OrderStatus.FILLED and entries[taker].filled_qty == Decimal("0.005")
         assert [e.kind for e in r.journal.events(taker)][:2] == ["intent", "sent"]
@@ -176,19 +187,24 @@ async def test_intents_that_cannot_be_sent_are_refused_with_a_reason(tmp_path: P
 
 
 class _StubVenue(Actor):
-    """A second venue that acknowledges every PlaceOrder (only to see where new intents go)."""
+    """A second venue that acknowledges every PlaceOrder (only to see where new intents go); like an exchange
+    actor, it publishes what it answers on the bus it is given (``out``)."""
 
     def __init__(self) -> None:
         super().__init__("exchange.bybit.stub")
         self.placed: list[PlaceOrder] = []
+        self.out: Bus | None = None
 
     async def handle(self, msg: Any) -> Any:
         if isinstance(msg, PlaceOrder):
             self.placed.append(msg)
-            return OrderUpdate(venue=msg.venue, instrument=msg.instrument, client_order_id=msg.client_order_id,
-                               venue_order_id=VenueOrderId("1"), status=OrderStatus.SUBMITTED, raw_status="New",
-                               side=msg.side, order_type=msg.order_type, quantity=msg.quantity, filled_qty=Decimal(0),
-                               avg_price=None, price=msg.price, ts_event=0, ts_recv=0)
+            upd = OrderUpdate(venue=msg.venue, instrument=msg.instrument, client_order_id=msg.client_order_id,
+                              venue_order_id=VenueOrderId("1"), status=OrderStatus.SUBMITTED, raw_status="New",
+                              side=msg.side, order_type=msg.order_type, quantity=msg.quantity, filled_qty=Decimal(0),
+                              avg_price=None, price=msg.price, ts_event=0, ts_recv=0)
+            if self.out is not None:
+                self.out.publish_msg(upd)
+            return upd
         if isinstance(msg, GetOpenOrders):
             return []
         if isinstance(msg, QueryOrder):
@@ -202,6 +218,7 @@ async def test_failover_routes_new_intents_reports_orders_at_risk_and_reconciles
     async with anyio.create_task_group() as outer:
         stub_ref = await outer.start(stub.run)
         async with rig(tmp_path, extra={Venue.BYBIT: stub_ref}) as r:
+            stub.out = r.bus
             bid, _ = r.bid_ask()
             resting = await r.ref.ask(_intent(Side.BUY, "0.010", (bid * Decimal("0.9")).quantize(Decimal("0.1"))))
             await wait_for(lambda: _state(r, resting) is JournalState.OPEN)
@@ -241,6 +258,7 @@ async def test_an_intent_asked_right_after_a_failover_goes_to_the_new_venue(tmp_
     async with anyio.create_task_group() as outer:
         stub_ref = await outer.start(stub.run)
         async with rig(tmp_path, extra={Venue.BYBIT: stub_ref}) as r:
+            stub.out = r.bus
             bid, _ = r.bid_ask()
             # Published and asked in one go: the Failover is in the router's mailbox, not yet handled.
             r.bus.publish_msg(Failover(from_venue=Venue.BINANCE, to_venue=Venue.BYBIT, cause="test", ts_detected=1,
@@ -254,7 +272,8 @@ async def test_an_intent_asked_right_after_a_failover_goes_to_the_new_venue(tmp_
 
 # -- faults ----------------------------------------------------------------------------------------
 
-_FAULTS = st.sampled_from(["http_5xx", "latency", "drop_ws", "rate_limit", "none"])
+_FAULTS = st.sampled_from(["http_5xx", "latency", "drop_ws", "rate_limit", "execute_then_5xx", "execute_then_drop",
+                           "none"])
 _STEPS = st.lists(
     st.tuples(st.sampled_from(["rest", "market", "ioc"]), st.sampled_from([Side.BUY, Side.SELL]), _FAULTS,
               st.floats(0.2, 1.2)),
@@ -270,8 +289,8 @@ async def _fault_scenario(tmp_path: Path, steps: list[tuple[str, Side, str, floa
         for kind, side, fault, duration in steps:
             if fault == "latency":
                 twin.faults.inject(FaultKind.LATENCY, duration_s=duration, ms=1400)  # beyond the 1 s REST timeout
-            elif fault == "drop_ws":
-                twin.faults.inject(FaultKind.DROP_WS)
+            elif fault in ("drop_ws", "execute_then_5xx", "execute_then_drop"):
+                twin.faults.inject(fault)  # one-shot: the next placement executes, its answer is lost
             elif fault != "none":
                 twin.faults.inject(fault, duration_s=duration)
             bid, ask = r.bid_ask()
@@ -293,6 +312,7 @@ async def _fault_scenario(tmp_path: Path, steps: list[tuple[str, Side, str, floa
         await wait_for(lambda: all(_state(r, c).is_final for c in cids), timeout=30, what="all orders final")
         await r.router.wait_settled(30)  # and every final state committed to the journal
         on_twin = r.twin_client_ids()
+        received = r.received()
         entries = {e.client_order_id: e for e in r.journal.entries()}
         assert set(entries) == set(cids)
         for cid in cids:
@@ -300,7 +320,7 @@ async def _fault_scenario(tmp_path: Path, steps: list[tuple[str, Side, str, floa
             finals = [s for s in o.history if s.is_final]
             assert finals == [o.state], (cid, o.history)  # exactly one final state
             assert entries[cid].state is o.state and entries[cid].status == o.status
-            assert on_twin[cid] <= 1, (cid, on_twin[cid])  # never reached the venue twice
+            assert received[cid] <= 1, (cid, received[cid])  # never reached the venue twice
             if on_twin[cid]:  # acknowledged by the venue: journaled as done with the venue's status
                 venue_order = r.twin_order(cid)
                 assert entries[cid].state is JournalState.DONE, (cid, entries[cid])
@@ -355,6 +375,7 @@ async def test_a_router_killed_around_the_send_neither_loses_nor_duplicates_the_
                 await wait_for(lambda: router.orders[cid].state in (JournalState.OPEN, JournalState.NOT_PLACED),
                                timeout=20, what="replayed order reconciled")
                 placed = Counter(o.client_id for o in twins["binance"].twin.engine.orders.values())[cid]
+                assert twins["binance"].twin.received.count(cid) == placed  # never sent twice
                 if kill == "after_journal":
                     assert placed == 0 and router.orders[cid].state is JournalState.NOT_PLACED
                     assert any(m.code == "not_placed" and m.client_order_id == cid for m in rec.of(OrderRejected))
@@ -363,7 +384,7 @@ async def test_a_router_killed_around_the_send_neither_loses_nor_duplicates_the_
                     await ref.ask(CancelOrder(venue=Venue.BINANCE, instrument=BTC, client_order_id=cid))
                     await wait_for(lambda: router.orders[cid].state is JournalState.DONE)
                 await anyio.sleep(config.resend_grace_s + 0.5)  # nothing goes out later either
-                assert Counter(o.client_id for o in twins["binance"].twin.engine.orders.values())[cid] == placed
+                assert twins["binance"].twin.received.count(cid) == placed
                 assert journal.non_terminal() == []
             tg.cancel_scope.cancel()
     bus.close()

@@ -22,7 +22,10 @@ from actors.strategies.spread_monitor import SpreadMonitor, SpreadMonitorSetting
 from messages import (
     ArbOpportunity,
     ArbPhase,
+    ArbStats,
     BestBidAsk,
+    GetSettings,
+    GetStats,
     OrderIntent,
     OrderStatus,
     OrderType,
@@ -124,13 +127,13 @@ async def test_spread_monitor_counts_opportunities_and_durations_per_group() -> 
                   _opp(ArbPhase.OPENED, 11.0), _opp(ArbPhase.CLOSED, 11.0, 4 * 10**9), _opp(ArbPhase.OPENED, 30.0, group="eth")):
             bus.publish(topics.topic_for(o), o)
         await _settle()
-        stats = await mon.ref.ask("stats")
+        stats = (await mon.ref.ask(GetStats())).groups
         btc = stats["btc"]
         assert (btc.opened, btc.updated, btc.closed) == (2, 1, 2)
         assert (btc.mean_duration_s, btc.max_duration_s, btc.max_net_bps) == (3.0, 4.0, 15.0)
         assert (stats["eth"].opened, stats["eth"].closed, stats["eth"].max_net_bps) == (1, 0, 30.0)
         await mon.ref.tell(Reload(SpreadMonitorSettings(log_updates=True)))
-        assert (await mon.ref.ask("settings")).log_updates is True
+        assert (await mon.ref.ask(GetSettings())).log_updates is True
         with pytest.raises(TypeError, match="expects settings of type SpreadMonitorSettings"):
             await mon.ref.ask(Reload(CrossArbSettings()))
         await mon.stop()
@@ -152,7 +155,7 @@ async def _run_arb(reject: set[Venue], manual_clock: ManualClock) -> tuple[FakeR
         await _settle()
         bus.publish(topics.arb("btc"), _opp(ArbPhase.UPDATED, 40.0))  # in cool-down: ignored
         await _settle()
-        stats = await strat.ref.ask("stats")
+        stats = await strat.ref.ask(GetStats())
         await strat.stop()
         await router.stop()
     return router, strat, stats
@@ -169,7 +172,7 @@ async def test_cross_arb_places_both_ioc_legs_through_the_router_and_fills(manua
     ]
     assert all(i.strategy == "arb" and i.client_order_id for i in router.intents)
     assert strat.positions == {(D, USD): Decimal("28800"), (B, USDT): Decimal("-0.300")}
-    assert stats == {"attempts": 1, "completed": 1, "unwinds": 0, "unhedged": 0, "in_flight": 0}
+    assert stats == ArbStats(attempts=1, completed=1, unwinds=0, unhedged=0, in_flight=0)
 
 
 @pytest.mark.anyio
@@ -179,7 +182,7 @@ async def test_cross_arb_unwinds_the_filled_leg_when_the_other_is_rejected(manua
     assert (unwind.venue, unwind.side, unwind.quantity, unwind.order_type, unwind.reduce_only) == (
         D, Side.SELL, Decimal("28800"), OrderType.MARKET, True)
     assert all(q == 0 for q in strat.positions.values())  # flat everywhere
-    assert stats == {"attempts": 1, "completed": 1, "unwinds": 1, "unhedged": 0, "in_flight": 0}
+    assert stats == ArbStats(attempts=1, completed=1, unwinds=1, unhedged=0, in_flight=0)
 
 
 @pytest.mark.anyio
@@ -202,10 +205,10 @@ async def test_cross_arb_gives_up_loudly_when_the_unwind_keeps_failing(manual_cl
         await tg.start(strat2.run)
         bus.publish(topics.arb("btc"), _opp(ArbPhase.OPENED, 40.0))
         await _settle(100)
-        stats2 = await strat2.ref.ask("stats")
+        stats2 = await strat2.ref.ask(GetStats())
         await strat2.stop()
         await router2.stop()
-    assert stats2["unwinds"] == 2 and stats2["unhedged"] == 1 and stats2["in_flight"] == 0
+    assert (stats2.unwinds, stats2.unhedged, stats2.in_flight) == (2, 1, 0)
     assert strat2.positions == {(D, USD): Decimal("28800")}  # reported, not hidden
 
 

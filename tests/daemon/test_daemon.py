@@ -206,6 +206,11 @@ settings = { instrument = "BTC-USDT-PERP", count = 3, quantity = "0.002" }
         ("[venues.kraken]\n", "unknown venue 'kraken'"),
         ("[[strategies]]\nname = 'x'\npath = 'nowhere:Nothing'\n", "strategy 'nowhere:Nothing' cannot be loaded"),
         ("[daemon\n", "not valid TOML"),
+        ("[venues.okx]\nmax_in_flight = 0\n", "[venues.okx] max_in_flight and cancel_in_flight must be at least 1"),
+        ("[venues.okx]\ndead_mans_switch_s = 5\n", "okx dead-man's switch window: expected 0 (off) or whole seconds"),
+        ("[venues.bybit]\ndead_mans_switch_s = 301\n", "bybit"),
+        ("[venues.deribit]\ndead_mans_switch_s = 4\n", "deribit dead_mans_switch_s must be 0 (off) or >= 10"),
+        ("[venues.binance]\ndead_mans_switch_s = 1\n", "binance"),
     ],
 )
 def test_broken_config_is_one_line_naming_the_problem_and_exit_code_2(tmp_path: Path, text: str, needle: str) -> None:
@@ -235,6 +240,7 @@ def test_the_readme_config_example_loads_with_every_key_known(tmp_path: Path) ->
     cfg = load_config(p)
     binance = cfg.venues["binance"]
     assert binance.klines == ["1m"] and binance.trades is True and binance.instruments == ["BTC-USDT-PERP"]
+    assert binance.max_in_flight == 16
 
 
 def test_credentials_come_from_the_environment_never_from_the_config_text(tmp_path: Path) -> None:
@@ -257,7 +263,9 @@ def test_metrics_endpoint_and_health_json_while_running_and_sighup_reload(tmp_pa
     d = Daemon(["--config", str(cfg), "--simulate", "--rate", "25", "--log-format", "json"])
     try:
         d.read_until(lambda e: e.get("event") == "daemon.started", 60)
-        d.read_until(lambda e: e.get("event") == "status" and e["best"].get("BTC-PERP"), 30)
+        # The metrics read the same published counters as the status line: once it shows OKX's book live, so do they.
+        d.read_until(lambda e: e.get("event") == "status" and e["best"].get("BTC-PERP")
+                     and e["venues"].get("okx", {}).get("books") == "1/1", 30)
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         for name in ("crossbook_ws_frames_total", "crossbook_ws_reconnects_total", "crossbook_books_live",
                      "crossbook_rest_latency_ms_bucket", "crossbook_clock_offset_ms", "crossbook_ratelimit_headroom_ratio",
@@ -281,3 +289,59 @@ def test_metrics_endpoint_and_health_json_while_running_and_sighup_reload(tmp_pa
     assert rc == 0
     secrets_ = [line for line in json.dumps(d.lines).split(",") if "secret" in line.lower()]
     assert secrets_ == []
+
+
+# -- start-up refusals: one line, exit 2, never a traceback, nothing sent -----------------------------------
+def test_a_journal_that_is_not_a_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    (tmp_path / "journal.sqlite").write_bytes(b"a grocery list, not a database\n" * 200)
+    out = subprocess.run([sys.executable, "-m", "supervisor", "--config", str(cfg), "--simulate", "--duration", "5",
+                          "--log-format", "json"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr[-2000:]
+    [line] = out.stderr.strip().splitlines()
+    assert "refusing to start" in line and str(tmp_path / "journal.sqlite") in line and "move it aside" in line
+    assert not any(json.loads(x).get("event") == "daemon.started" for x in out.stdout.splitlines() if x.startswith("{"))
+
+
+def test_a_second_daemon_on_the_same_journal_is_refused_naming_the_first(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    first = Daemon(["--config", str(cfg), "--simulate", "--rate", "25", "--log-format", "json"])
+    try:
+        first.read_until(lambda e: e.get("event") == "daemon.started", 60)
+        out = subprocess.run([sys.executable, "-m", "supervisor", "--config", str(cfg), "--simulate", "--duration", "5",
+                              "--log-format", "json"], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, out.stderr[-2000:]
+        [line] = out.stderr.strip().splitlines()
+        assert f"in use by another crossbook process (pid {first.proc.pid})" in line, line
+        assert first.proc.poll() is None  # the first one runs on, undisturbed
+    finally:
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.finish(timeout=60) == 0
+
+
+# -- give-ups: a critical actor stops the daemon loudly, a strategy stops alone ----------------------------
+def _drill(tmp_path: Path, actor: str) -> tuple[int, list[dict[str, Any]], str]:
+    cfg = _config(tmp_path, extra="[restart]\nbase_s = 0.01\ncap_s = 0.02\nmax_restarts = 2\nwindow_s = 60.0\n")
+    env = dict(os.environ, CROSSBOOK_FAULT_FAIL_ACTOR=actor)
+    out = subprocess.run([sys.executable, "-m", "supervisor", "--config", str(cfg), "--simulate", "--duration", "8",
+                          "--log-format", "json"], cwd=REPO, capture_output=True, text=True, timeout=90, env=env)
+    lines = [json.loads(x) for x in out.stdout.splitlines()]  # every line on stdout is JSON
+    return out.returncode, lines, out.stderr
+
+
+def test_a_critical_actor_that_gives_up_stops_the_daemon_with_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    rc, lines, err = _drill(tmp_path, "aggregator")
+    assert rc == 3, err[-2000:]
+    [line] = err.strip().splitlines()
+    assert line.startswith("crossbook: stopped: aggregator gave up after") and "fails every start" in line
+    assert any(e.get("event") == "ActorGaveUp" and e["name"] == "aggregator" for e in lines)
+    assert lines[-1]["event"] == "daemon.stopped" and "aggregator gave up" in lines[-1]["error"]
+
+
+def test_a_strategy_that_gives_up_stops_alone_and_loudly(tmp_path: Path) -> None:
+    rc, lines, err = _drill(tmp_path, "strategy.spread")
+    assert rc == 0, err[-2000:]  # the daemon ran its full duration
+    assert any(e.get("event") == "ActorGaveUp" and e["name"] == "strategy.spread" for e in lines)
+    assert any(e.get("event") == "log" and e["level"] == "error" and "strategy.spread stopped: gave up" in e["message"]
+               for e in lines)
+    assert lines[-1]["event"] == "daemon.stopped" and "error" not in lines[-1]

@@ -25,12 +25,14 @@ from messages import (
     InstrumentKind,
     OrderType,
     PlaceOrder,
+    PositionMode,
     QueryOrder,
     Side,
     Venue,
 )
 from venues import Credentials
 from venues.http import RequestSpec, Response
+from venues.session import Fetch
 from venues.symbols import InstrumentRegistry
 
 BTC = InstrumentId("BTC-USDT-PERP")
@@ -56,12 +58,11 @@ MODULES: dict[Venue, Any] = {Venue.BINANCE: binance, Venue.BYBIT: bybit, Venue.O
 
 
 class _Ctx:
-    """A VenueContext that answers the one request an adapter makes while building a URL (the listenKey)."""
+    """A VenueContext for the request builders (credentials and the venue's clock)."""
 
     def __init__(self, registry: InstrumentRegistry) -> None:
         self.credentials: Credentials | None = Credentials("key", "secret", "pass")
         self.registry = registry
-        self.requests: list[RequestSpec] = []
 
     def now_ms(self) -> int:
         return 1_700_000_000_123
@@ -69,15 +70,30 @@ class _Ctx:
     def nonce(self) -> str:
         return "n0"
 
-    async def request(self, spec: RequestSpec) -> Response:
-        self.requests.append(spec)
-        return Response(status=200, headers={}, body=b'{"listenKey":"LK123"}')
+    @property
+    def position_mode(self) -> PositionMode:
+        return PositionMode.ONE_WAY
 
-    async def send(self, stream: str, frame: bytes) -> None:
-        return None
 
-    async def reconnect(self, stream: str, reason: str) -> None:
-        return None
+class _Urls:
+    """A session of the adapter, asked for stream URLs as the actor asks: a Fetch it wants first (Binance's
+    listenKey) is answered with ``{"listenKey": "LK123"}`` and recorded."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.session = adapter.session(Credentials("key", "secret", "pass"), lambda: "n0")
+        self.fetched: list[RequestSpec] = []
+
+    def url(self, stream: str) -> str:
+        step = self.session.url(stream, 1_700_000_000_123)
+        while isinstance(step, Fetch):
+            self.fetched.append(step.spec)
+            self.session.response(step.key, Response(status=200, headers={}, body=b'{"listenKey":"LK123"}'), 0)
+            step = self.session.url(stream, 1_700_000_000_123)
+        assert isinstance(step, str)
+        return step
+
+    def streams(self) -> list[str]:
+        return [s.name for s in self.session.streams()]
 
 
 def _registry_with_okx_btc() -> InstrumentRegistry:
@@ -98,7 +114,7 @@ def test_testnet_selects_the_venues_testnet_endpoints(venue: Venue) -> None:
     assert adapter.endpoints == MODULES[venue].TESTNET_ENDPOINTS
     # Same stream names as live, so every stream the adapter opens has a testnet URL.
     assert set(adapter.endpoints.ws) == set(MODULES[venue].LIVE_ENDPOINTS.ws)
-    assert {s.name for s in adapter.streams(has_credentials=True)} <= set(adapter.endpoints.ws)
+    assert set(_Urls(adapter).streams()) <= set(adapter.endpoints.ws)
 
 
 @pytest.mark.parametrize("venue", list(Venue))
@@ -129,34 +145,27 @@ def test_simulate_endpoints_replace_testnet_ones(venue: Venue) -> None:
 
 
 # -- Binance: legacy stream paths on the testnet ---------------------------------------------------------
-@pytest.mark.anyio
-async def test_binance_testnet_uses_legacy_stream_paths() -> None:
-    reg = InstrumentRegistry()
-    adapter = adapter_for(Venue.BINANCE, reg, None, VenueSection(testnet=True))
-    ctx = _Ctx(reg)
-    assert await adapter.stream_url("public", ctx) == "wss://stream.binancefuture.com/ws"
-    assert await adapter.stream_url("market", ctx) == "wss://stream.binancefuture.com/ws"
-    assert await adapter.stream_url("private", ctx) == "wss://stream.binancefuture.com/ws/LK123"
-    (listen_key,) = ctx.requests
+def test_binance_testnet_uses_legacy_stream_paths() -> None:
+    adapter = adapter_for(Venue.BINANCE, InstrumentRegistry(), None, VenueSection(testnet=True))
+    urls = _Urls(adapter)
+    assert urls.url("public") == "wss://stream.binancefuture.com/ws"
+    assert urls.url("market") == "wss://stream.binancefuture.com/ws"
+    assert urls.url("private") == "wss://stream.binancefuture.com/ws/LK123"
+    (listen_key,) = urls.fetched
     assert adapter.endpoints.rest + listen_key.target == "https://testnet.binancefuture.com/fapi/v1/listenKey"
 
 
-@pytest.mark.anyio
-async def test_binance_live_uses_routed_stream_paths() -> None:
-    reg = InstrumentRegistry()
-    adapter = adapter_for(Venue.BINANCE, reg, None, VenueSection())
-    ctx = _Ctx(reg)
-    assert await adapter.stream_url("public", ctx) == "wss://fstream.binance.com/public/ws"
-    assert await adapter.stream_url("market", ctx) == "wss://fstream.binance.com/market/ws"
-    assert await adapter.stream_url("private", ctx) == "wss://fstream.binance.com/private/ws?listenKey=LK123"
+def test_binance_live_uses_routed_stream_paths() -> None:
+    urls = _Urls(adapter_for(Venue.BINANCE, InstrumentRegistry(), None, VenueSection()))
+    assert urls.url("public") == "wss://fstream.binance.com/public/ws"
+    assert urls.url("market") == "wss://fstream.binance.com/market/ws"
+    assert urls.url("private") == "wss://fstream.binance.com/private/ws?listenKey=LK123"
 
 
-@pytest.mark.anyio
-async def test_binance_testnet_with_overridden_ws_keeps_legacy_routing() -> None:
-    reg = InstrumentRegistry()
+def test_binance_testnet_with_overridden_ws_keeps_legacy_routing() -> None:
     section = VenueSection(testnet=True, ws={"private": "wss://fstream.binancefuture.com"})
-    adapter = adapter_for(Venue.BINANCE, reg, None, section)
-    assert await adapter.stream_url("private", _Ctx(reg)) == "wss://fstream.binancefuture.com/ws/LK123"
+    urls = _Urls(adapter_for(Venue.BINANCE, InstrumentRegistry(), None, section))
+    assert urls.url("private") == "wss://fstream.binancefuture.com/ws/LK123"
 
 
 def test_binance_rejects_an_unknown_ws_routing() -> None:
@@ -210,23 +219,18 @@ def test_okx_simulate_twins_get_no_demo_header_even_with_testnet() -> None:
         assert "x-simulated-trading" not in spec.headers, spec.path
 
 
-@pytest.mark.anyio
-async def test_okx_demo_streams_connect_to_wspap() -> None:
-    reg = _registry_with_okx_btc()
-    adapter = adapter_for(Venue.OKX, reg, None, VenueSection(testnet=True, klines=["1m"]))
-    ctx = _Ctx(reg)
-    urls = {s.name: await adapter.stream_url(s.name, ctx) for s in adapter.streams(has_credentials=True)}
-    assert urls == TESTNET_HOSTS[Venue.OKX][1]
+def test_okx_demo_streams_connect_to_wspap() -> None:
+    adapter = adapter_for(Venue.OKX, _registry_with_okx_btc(), None, VenueSection(testnet=True, klines=["1m"]))
+    urls = _Urls(adapter)
+    assert {name: urls.url(name) for name in urls.streams()} == TESTNET_HOSTS[Venue.OKX][1]
 
 
 # -- Bybit and Deribit: hosts only -----------------------------------------------------------------------
-@pytest.mark.anyio
 @pytest.mark.parametrize("venue", [Venue.BYBIT, Venue.DERIBIT])
-async def test_testnet_stream_urls_and_rest_targets(venue: Venue) -> None:
-    reg = InstrumentRegistry()
-    adapter = adapter_for(venue, reg, None, VenueSection(testnet=True))
-    ctx = _Ctx(reg)
+def test_testnet_stream_urls_and_rest_targets(venue: Venue) -> None:
+    adapter = adapter_for(venue, InstrumentRegistry(), None, VenueSection(testnet=True))
     rest, ws = TESTNET_HOSTS[venue]
-    for s in adapter.streams(has_credentials=True):
-        assert await adapter.stream_url(s.name, ctx) == ws[s.name]
+    urls = _Urls(adapter)
+    for name in urls.streams():
+        assert urls.url(name) == ws[name]
     assert (adapter.endpoints.rest + adapter.server_time_request().target).startswith(rest + "/")

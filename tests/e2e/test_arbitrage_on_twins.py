@@ -23,7 +23,7 @@ from daemon.config import (
     VenueSection,
 )
 from daemon.wiring import build_graph
-from messages import GetPositions, InstrumentId, Side, Venue
+from messages import GetPositions, GetStats, InstrumentId, Side, Venue
 from simulator.market import DislocationKind
 from simulator.runner import start_twins
 from venues import Credentials
@@ -63,14 +63,14 @@ async def test_cross_arb_trades_a_twin_dislocation_and_ends_flat_within_its_limi
             await anyio.sleep(2.0)  # books live, first Failover, aggregator running
             arb = sup.child("strategy.arb").ref
             assert arb is not None
-            assert (await arb.ask("stats"))["attempts"] == 0
+            assert (await arb.ask(GetStats())).attempts == 0
             # Bybit jumps 40 bps above the others for a while: buy on binance, sell on bybit.
             twins.model.dislocate("bybit", "BTC", DislocationKind.JUMP, steps=40, offset=0.004)
             with anyio.fail_after(20):
-                while (await arb.ask("stats"))["completed"] < 1:
+                while (await arb.ask(GetStats())).completed < 1:
                     await anyio.sleep(0.1)
             await anyio.sleep(1.0)
-            stats = await arb.ask("stats")
+            stats = await arb.ask(GetStats())
             positions = {}
             for venue in (Venue.BINANCE, Venue.BYBIT):
                 ref = sup.child(f"exchange.{venue.value}").ref
@@ -80,7 +80,7 @@ async def test_cross_arb_trades_a_twin_dislocation_and_ends_flat_within_its_limi
             await sup.stop()
             tg.cancel_scope.cancel()
     bus.close()
-    assert stats["completed"] >= 1 and stats["unhedged"] == 0
+    assert stats.completed >= 1 and stats.unhedged == 0
     long_b, short_y = positions.get(Venue.BINANCE, Decimal(0)), positions.get(Venue.BYBIT, Decimal(0))
     assert long_b > 0 and short_y < 0, positions  # bought the cheap venue, sold the rich one
     assert long_b + short_y == 0  # flat across venues (same base quantity both legs)

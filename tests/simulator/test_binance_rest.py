@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -100,8 +101,13 @@ async def test_order_lifecycle_is_visible_over_rest_and_on_the_private_stream() 
             status, again, _ = await c.request("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": new["orderId"]})
             assert (status, again) == (400, {"code": -2011, "msg": "Unknown order sent."})
             events: list[dict[str, Any]] = []
-            while len(events) < 4:
+            while len(events) < 5:
                 events.append(json.loads((await ws.receive(timeout=5)).data))
+        # As on the venue since 2024-09-03, a fill's TRADE_LITE comes ahead of its ORDER_TRADE_UPDATE.
+        assert [e["e"] for e in events] == ["ORDER_TRADE_UPDATE", "TRADE_LITE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE",
+                                           "ORDER_TRADE_UPDATE"]
+        lite = events[1]
+        assert set(lite) == set(TRADE_LITE_DOC) and (lite["c"], lite["l"], lite["L"]) == ("life-1", str(ask_qty), str(ask_px))
         otu = [e for e in events if e["e"] == "ORDER_TRADE_UPDATE"]
         assert [(e["o"]["x"], e["o"]["X"]) for e in otu] == [("NEW", "NEW"), ("TRADE", "PARTIALLY_FILLED"), ("CANCELED", "CANCELED")]
         assert otu[1]["o"]["l"] == str(ask_qty) and otu[1]["o"]["L"] == str(ask_px) and otu[1]["o"]["c"] == "life-1"
@@ -109,6 +115,12 @@ async def test_order_lifecycle_is_visible_over_rest_and_on_the_private_stream() 
         acct = next(e for e in events if e["e"] == "ACCOUNT_UPDATE")
         want = load_fixture("binance/ws_user_account_update.json")
         assert json_shape(acct) == json_shape(want) and acct["a"]["P"][0]["pa"] == str(ask_qty)
+
+
+# Event-Trade-Lite's example (USD-M user-data-streams docs, read 2026-12): its keys.
+TRADE_LITE_DOC = {"e": "TRADE_LITE", "E": 1721895408092, "T": 1721895408214, "s": "BTCUSDT", "q": "0.001", "p": "0",
+                  "m": False, "c": "z8hcUoOsqEdKMeKPSABslD", "S": "BUY", "L": "64089.20", "l": "0.040",
+                  "t": 109100866, "i": 8886774}
 
 
 def _vector(name: str) -> dict[str, Any]:
@@ -205,3 +217,89 @@ async def test_order_count_headers_are_sent_on_order_responses() -> None:
         assert (status, err["code"]) == (400, -1111)
         status, err, _ = await c.request("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.001", "reduceOnly": "true"})
         assert (status, err["code"]) == (400, -2022)
+
+
+# -- position mode ---------------------------------------------------------------------------------------
+async def test_position_mode_switches_over_rest_only_when_flat_and_orders_follow_its_rules() -> None:
+    async with start_twins(["binance"], rate=0) as twins, aiohttp.ClientSession() as s:
+        c = _client(s, twins)
+        mode = "/fapi/v1/positionSide/dual"
+        assert (await c.request("GET", mode))[:2] == (200, {"dualSidePosition": False})
+        status, err, _ = await c.request("POST", mode, {"dualSidePosition": "false"})
+        assert (status, err) == (400, {"code": -4059, "msg": "No need to change position side."})
+        market = {"symbol": "BTCUSDT", "type": "MARKET", "quantity": "0.010"}
+        status, err, _ = await c.request("POST", "/fapi/v1/order", {**market, "side": "BUY", "positionSide": "LONG"})
+        assert (status, err["code"]) == (400, -4061)  # one-way mode takes BOTH (or nothing) only
+        assert (await c.request("POST", "/fapi/v1/order", {**market, "side": "BUY"}))[0] == 200
+        status, err, _ = await c.request("POST", mode, {"dualSidePosition": "true"})
+        assert (status, err["code"]) == (400, -4068)  # a position is open
+        assert (await c.request("POST", "/fapi/v1/order", {**market, "side": "SELL", "reduceOnly": "true"}))[0] == 200
+        resting = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.200",
+                   "price": "1000.0", "newClientOrderId": "rest-1"}
+        assert (await c.request("POST", "/fapi/v1/order", resting))[0] == 200
+        status, err, _ = await c.request("POST", mode, {"dualSidePosition": "true"})
+        assert (status, err["code"]) == (400, -4067)  # an order is open
+        await c.request("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "rest-1"})
+        assert (await c.request("POST", mode, {"dualSidePosition": "true"}))[:2] == (200, {"code": 200, "msg": "success"})
+        assert (await c.request("GET", mode))[1] == {"dualSidePosition": True}
+
+
+async def test_hedge_mode_orders_open_and_close_each_side_and_positions_are_reported_per_side() -> None:
+    options = {"binance": {"config": BinanceConfig(hedge_mode=True)}}
+    async with start_twins(["binance"], rate=0, options=options) as twins, aiohttp.ClientSession() as s:
+        c = _client(s, twins)
+        market = {"symbol": "BTCUSDT", "type": "MARKET"}
+        status, err, _ = await c.request("POST", "/fapi/v1/order", {**market, "side": "BUY", "quantity": "0.010"})
+        assert (status, err["code"]) == (400, -4061)  # hedge mode: every order names its side
+        status, err, _ = await c.request("POST", "/fapi/v1/order", {**market, "side": "SELL", "quantity": "0.010",
+                                                                    "positionSide": "LONG", "reduceOnly": "true"})
+        assert (status, err) == (400, {"code": -1106, "msg": "Parameter 'reduceOnly' sent when not required."})
+        for side, ps, qty in (("BUY", "LONG", "0.010"), ("SELL", "SHORT", "0.004")):
+            status, order, _ = await c.request("POST", "/fapi/v1/order", {**market, "side": side, "positionSide": ps,
+                                                                          "quantity": qty})
+            assert (status, order["status"], order["positionSide"]) == (200, "FILLED", ps)
+        _, pos, _ = await c.request("GET", "/fapi/v3/positionRisk")
+        assert [(p["positionSide"], p["positionAmt"]) for p in pos] == [("LONG", "0.010"), ("SHORT", "-0.004")]
+        assert json_shape(pos) == json_shape(load_fixture("binance/rest_position_risk_v3_hedge_response.json"))
+        status, err, _ = await c.request("POST", "/fapi/v1/order", {**market, "side": "SELL", "positionSide": "LONG",
+                                                                    "quantity": "0.020"})
+        assert (status, err["code"]) == (400, -2022)  # closes more than the long holds
+        status, order, _ = await c.request("POST", "/fapi/v1/order", {**market, "side": "SELL", "positionSide": "LONG",
+                                                                      "quantity": "0.010"})
+        assert (status, order["status"]) == (200, "FILLED")  # closes the long: the short stays
+        _, pos, _ = await c.request("GET", "/fapi/v3/positionRisk")
+        assert [(p["positionSide"], p["positionAmt"]) for p in pos] == [("SHORT", "-0.004")]
+
+
+# -- balances ----------------------------------------------------------------------------------------------
+async def test_available_balance_is_free_margin_not_the_wallet() -> None:
+    async with start_twins(["binance"], rate=0) as twins, aiohttp.ClientSession() as s:
+        rt = twins["binance"]
+        c = _client(s, twins)
+        twins.step(5)
+        assert (await c.request("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                           "quantity": "0.500"}))[0] == 200
+        bid = rt.twin.model.book("binance", "BTCUSDT").bids(1)[0][0]  # type: ignore[attr-defined]
+        assert (await c.request("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                           "timeInForce": "GTC", "quantity": "0.200",
+                                                           "price": str(bid - 100)}))[0] == 200
+        (_, (bal,), _), (_, acct, _) = await c.request("GET", "/fapi/v3/balance"), await c.request("GET", "/fapi/v3/account")
+        wallet, upnl = Decimal(bal["balance"]), Decimal(bal["crossUnPnl"])
+        (asset,) = acct["assets"]
+        margin = Decimal(asset["positionInitialMargin"]) + Decimal(asset["openOrderInitialMargin"])
+        assert Decimal(asset["openOrderInitialMargin"]) > 0 and Decimal(asset["positionInitialMargin"]) > 0
+        assert Decimal(bal["availableBalance"]) == wallet + upnl - margin < wallet
+        assert bal["crossWalletBalance"] == bal["balance"] == asset["walletBalance"]
+        assert asset["availableBalance"] == bal["availableBalance"]
+
+
+async def test_a_leverage_change_is_pushed_as_account_config_update() -> None:
+    async with start_twins(["binance"], rate=0) as twins, aiohttp.ClientSession() as s:
+        rt = twins["binance"]
+        c = _client(s, twins)
+        _, lk, _ = await c.request("POST", "/fapi/v1/listenKey", signed=False)
+        async with s.ws_connect(f"{rt.ws['private']}/ws?listenKey={lk['listenKey']}") as ws:
+            assert (await c.request("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": "25"}))[0] == 200
+            event = json.loads((await ws.receive(timeout=5)).data)
+        assert event["e"] == "ACCOUNT_CONFIG_UPDATE" and event["ac"] == {"s": "BTCUSDT", "l": 25}
+        assert "dualSidePosition" not in json.dumps(event)

@@ -118,16 +118,123 @@ async def test_live_subscribe_list_and_unsubscribe_follow_the_documented_replies
                     if "id" in m:
                         replies.append(m)
             assert replies[0] == {"result": ["btcusdt@depth", "ethusdt@bookTicker"], "id": 3}
-            assert replies[1]["id"] == 4 and replies[1]["error"]["code"] == 2  # aggTrade lives on /market
+            assert replies[1] == {"result": None, "id": 4}  # aggTrade lives on /market: accepted, never sent
             assert replies[2] == {"result": None, "id": 5}
 
 
-async def test_legacy_paths_serve_every_stream_and_lowercase_names() -> None:
+async def test_legacy_paths_serve_public_streams_and_lowercase_names() -> None:
     async with start_twins(["binance"], rate=100) as twins, aiohttp.ClientSession() as s:
         rt = twins["binance"]
         async with s.ws_connect(f"{rt.ws['legacy']}/ws/btcusdt@depth5@100ms") as ws:
             ev = await _recv_json(ws)
             assert ev["e"] == "depthUpdate" and len(ev["b"]) == 5 and len(ev["a"]) == 5
+
+
+# -- routing: each stream on its category, silence elsewhere ----------------------------------------------
+ALL_KINDS = ["btcusdt@depth@100ms", "btcusdt@trade", "btcusdt@aggTrade", "btcusdt@kline_1m", "btcusdt@markPrice@1s"]
+
+
+async def _frames_until_answer(ws: aiohttp.ClientWebSocketResponse, req_id: int) -> tuple[list[Any], Any]:
+    """Everything the connection delivered before the answer to a LIST_SUBSCRIPTIONS sent now (a connection
+    keeps its frames in order, so that answer comes after every frame published before the request)."""
+    await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": req_id}))
+    frames: list[Any] = []
+    while True:
+        msg = await _recv_json(ws)
+        if isinstance(msg, dict) and msg.get("id") == req_id:
+            return frames, msg
+        frames.append(msg)
+
+
+def _event_types(frames: list[Any]) -> set[str]:
+    return {(f["data"] if "stream" in f else f)["e"] for f in frames}
+
+
+async def _step_until_traded(twins: Any) -> None:
+    """Step the market until the twin printed trades (every kind of market stream then had something)."""
+    with anyio.fail_after(10):
+        while len(twins["binance"].twin.trades["BTCUSDT"]) < 3:
+            twins.step()
+            await anyio.lowlevel.checkpoint()
+
+
+async def test_each_stream_is_delivered_on_its_category_only_and_a_misrouted_one_is_acked_then_silent() -> None:
+    async with start_twins(["binance"], rate=0) as twins, aiohttp.ClientSession() as s:
+        rt = twins["binance"]
+        pub = await s.ws_connect(f"{rt.ws['public']}/ws")
+        mkt = await s.ws_connect(f"{rt.ws['market']}/ws")
+        for i, ws in enumerate((pub, mkt)):
+            await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": ALL_KINDS, "id": i}))
+            assert await _recv_json(ws) == {"result": None, "id": i}  # every name accepted, on both routes
+        await _step_until_traded(twins)
+        pub_frames, pub_list = await _frames_until_answer(pub, 10)
+        mkt_frames, mkt_list = await _frames_until_answer(mkt, 11)
+        await pub.close()
+        await mkt.close()
+        assert pub_list["result"] == mkt_list["result"] == ALL_KINDS  # listed, delivered or not
+        assert _event_types(pub_frames) == {"depthUpdate", "trade"}  # raw trades ride /public
+        assert _event_types(mkt_frames) == {"aggTrade", "kline", "markPriceUpdate"}
+
+
+async def test_streams_in_the_url_of_the_wrong_category_connect_and_deliver_nothing() -> None:
+    async with start_twins(["binance"], rate=0) as twins, aiohttp.ClientSession() as s:
+        rt = twins["binance"]
+        wrong_public = await s.ws_connect(f"{rt.ws['public']}/stream?streams=btcusdt@aggTrade/btcusdt@kline_1m")
+        wrong_market = await s.ws_connect(f"{rt.ws['market']}/ws/btcusdt@depth@100ms")
+        right_market = await s.ws_connect(f"{rt.ws['market']}/stream?streams=btcusdt@aggTrade")
+        await _step_until_traded(twins)
+        for i, ws in enumerate((wrong_public, wrong_market)):
+            frames, listed = await _frames_until_answer(ws, i)
+            assert frames == [] and listed["result"]  # accepted and listed, never delivered
+        frames, _ = await _frames_until_answer(right_market, 9)
+        assert _event_types(frames) == {"aggTrade"} and frames[0]["stream"] == "btcusdt@aggTrade"
+        for ws in (wrong_public, wrong_market, right_market):
+            await ws.close()
+
+
+@pytest.mark.parametrize(("all_streams", "expected"), [
+    (False, {"depthUpdate", "trade"}),  # production since 2026-04-23: /public data only
+    (True, {"depthUpdate", "trade", "aggTrade", "kline", "markPriceUpdate"}),  # the testnet's legacy paths
+])
+async def test_the_unrouted_path_serves_public_data_unless_the_legacy_switch_is_on(
+    all_streams: bool, expected: set[str]
+) -> None:
+    options = {"binance": {"config": BinanceConfig(legacy_all_streams=all_streams)}}
+    async with start_twins(["binance"], rate=0, options=options) as twins, aiohttp.ClientSession() as s:
+        async with s.ws_connect(f"{twins['binance'].ws['legacy']}/ws") as ws:
+            await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": ALL_KINDS, "id": 1}))
+            assert await _recv_json(ws) == {"result": None, "id": 1}
+            await _step_until_traded(twins)
+            frames, _ = await _frames_until_answer(ws, 2)
+        assert _event_types(frames) == expected
+
+
+# -- user data ----------------------------------------------------------------------------------------------
+async def test_user_streams_carry_pushed_events_and_honour_the_events_selection() -> None:
+    async with start_twins(["binance"], rate=0) as twins, aiohttp.ClientSession() as s:
+        rt = twins["binance"]
+        hdr = {"X-MBX-APIKEY": rt.twin.credentials.api_key}
+        async with s.post(f"{rt.rest}/fapi/v1/listenKey", headers=hdr) as r:
+            key = (await r.json())["listenKey"]
+        every = await s.ws_connect(f"{rt.ws['private']}/ws?listenKey={key}")
+        chosen = await s.ws_connect(f"{rt.ws['private']}/ws?listenKey={key}&events=ALGO_UPDATE/GRID_UPDATE")
+        combined = await s.ws_connect(f"{rt.ws['private']}/stream?listenKey={key}&events=STRATEGY_UPDATE")
+        sent = []
+        for body in ({"event": "STRATEGY_UPDATE"}, {"event": "ALGO_UPDATE", "o": {"caid": "cb-algo-1", "X": "NEW"}},
+                     {"event": "GRID_UPDATE"}, {"event": "MARGIN_CALL"}):
+            async with s.post(f"{rt.rest}/__admin/user_event", json=body) as r:
+                assert r.status == 200
+                sent.append(await r.json())
+        algo = sent[1]
+        assert (algo["o"]["caid"], algo["o"]["X"], algo["o"]["aid"], algo["o"]["o"]) == (
+            "cb-algo-1", "NEW", 2148719, "TAKE_PROFIT")  # the doc example with the fields given
+        assert [await _recv_json(every) for _ in sent] == sent
+        assert [await _recv_json(chosen) for _ in range(2)] == [sent[1], sent[2]]
+        assert await _recv_json(combined) == {"stream": key, "data": sent[0]}
+        async with s.post(f"{rt.rest}/__admin/user_event", json={"event": "NOT_AN_EVENT"}) as r:
+            assert r.status == 400 and "ALGO_UPDATE" in (await r.json())["error"]
+        for ws in (every, chosen, combined):
+            await ws.close()
 
 
 async def test_more_than_ten_messages_a_second_closes_the_connection() -> None:

@@ -44,3 +44,32 @@ async def test_ccxt_bybit_loads_markets_trades_and_reads_the_account_on_the_twin
                 await ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.01, 50000, {"clientOrderId": "ccxt-1"})
         finally:
             await ex.close()
+
+
+async def test_ccxt_bybit_pages_with_cursors_and_trades_hedge_mode_on_the_twin() -> None:
+    """ccxt's own cursor paging reads every page; its hedged orders name positionIdx 1 / 2 and close a side
+    with the opposite order on that side (ccxt leaves reduceOnly out there)."""
+    options = {"bybit": {"hedge": True, "page_size": 2}}
+    async with start_twins(["bybit"], rate=20, factories={"bybit": bybit_factory}, options=options) as twins:
+        rt = twins["bybit"]
+        ex = ccxt.bybit({"apiKey": rt.twin.credentials.api_key, "secret": rt.twin.credentials.secret})
+        for name in list(ex.urls["api"]):
+            ex.urls["api"][name] = rt.rest
+        try:
+            await ex.load_markets()
+            ids = [(await ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.001, 50000 + i, {"hedged": True}))["id"]
+                   for i in range(5)]
+            opened = await ex.fetch_open_orders("BTC/USDT:USDT", params={"paginate": True})
+            assert sorted(o["id"] for o in opened) == sorted(ids)  # three pages of 2, 2 and 1
+            assert len(await ex.fetch_open_orders("BTC/USDT:USDT")) == 2  # one page without paginate
+            await ex.cancel_all_orders("BTC/USDT:USDT")
+            await ex.create_order("BTC/USDT:USDT", "market", "buy", 0.02, None, {"hedged": True})
+            await ex.create_order("BTC/USDT:USDT", "market", "sell", 0.01, None, {"hedged": True})
+            held = await ex.fetch_positions(["BTC/USDT:USDT"])
+            assert sorted((p["side"], p["contracts"], p["hedged"]) for p in held) == [
+                ("long", 0.02, True), ("short", 0.01, True)]
+            await ex.create_order("BTC/USDT:USDT", "market", "sell", 0.02, None, {"hedged": True, "reduceOnly": True})
+            held = await ex.fetch_positions(["BTC/USDT:USDT"])
+            assert sorted((p["side"], p["contracts"]) for p in held if p["contracts"]) == [("short", 0.01)]
+        finally:
+            await ex.close()

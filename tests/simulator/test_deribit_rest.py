@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 from typing import Any
@@ -257,3 +258,82 @@ async def test_http_faults_use_deribit_error_shapes_and_clear() -> None:
         status, _ = await http_get(s, base, "public/get_time")
         assert status == 200
         assert set(err) | {"id"} == set(_fx("errors_catalog.json")["payload_shape"])  # a GET carries no id
+
+
+async def test_account_summary_keeps_the_session_pnl_out_of_the_balance_as_deribit_does() -> None:
+    """Deribit books futures PnL into ``balance`` at the daily settlement only: within the session
+    margin_balance = balance + session upl + session rpl, available_funds = margin_balance - initial
+    margin (the OpenAPI example's arithmetic), and only fees have left the balance."""
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twins.step(20)
+        fees = 0.0
+        for method, amount in (("private/buy", 1000), ("private/sell", 400)):  # a round trip pays the spread
+            done = await _signed(s, twins, method, {"instrument_name": "BTC-PERPETUAL", "amount": amount, "type": "market"})
+            fees += sum(t["fee"] for t in done["trades"])
+        twins.step(5)
+        r = await _signed(s, twins, "private/get_account_summary", {"currency": "BTC"})
+        assert r["session_rpl"] < 0 and r["session_upl"] != 0 and fees > 0
+        assert r["balance"] == pytest.approx(10.0 - fees, abs=1e-8)  # the session's realised PnL is not in it
+        assert r["margin_balance"] == pytest.approx(r["balance"] + r["futures_session_upl"] + r["futures_session_rpl"], abs=1e-7)
+        assert r["equity"] == pytest.approx(r["margin_balance"] + r["options_value"], abs=1e-7)
+        assert r["available_funds"] == pytest.approx(r["margin_balance"] - r["initial_margin"], abs=1e-7)
+        assert r["available_withdrawal_funds"] == pytest.approx(r["balance"] - r["initial_margin"], abs=1e-7)
+        assert r["total_pl"] == r["futures_pl"] == pytest.approx(r["session_upl"] + r["session_rpl"], abs=1e-7)
+        assert 0 < r["initial_margin"] and r["available_funds"] < r["balance"]
+        (same,) = [x for x in (await _signed(s, twins, "private/get_account_summaries"))["summaries"] if x["currency"] == "BTC"]
+        assert (same["balance"], same["available_funds"], same["session_upl"]) == (
+            r["balance"], r["available_funds"], r["session_upl"])
+
+
+async def test_a_signed_post_carrying_the_json_rpc_request_places_an_order_once() -> None:
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twins.step(20)
+        twin, base = _twin(twins), twins["deribit"].rest
+        body = json.dumps({"jsonrpc": "2.0", "id": 41, "method": "private/buy", "params": {
+            "instrument_name": "BTC-PERPETUAL", "amount": 10, "type": "limit", "price": 1000.5, "label": "post-1"}})
+        header = signed_header(twin.credentials.api_key, twin.credentials.secret, "POST", "/api/v2/private/buy", body)
+        async with s.post(f"{base}/api/v2/private/buy", data=body,
+                          headers={"Authorization": header, "Content-Type": "application/json"}) as resp:
+            status, reply = resp.status, await resp.json()
+        assert status == 200 and reply["id"] == 41
+        assert (reply["result"]["order"]["label"], reply["result"]["order"]["price"]) == ("post-1", 1000.5)
+        assert twin.received.count("post-1") == 1
+        tampered = body.replace("1000.5", "1001.0")  # the signature covers the body
+        async with s.post(f"{base}/api/v2/private/buy", data=tampered,
+                          headers={"Authorization": header, "Content-Type": "application/json"}) as resp:
+            assert (resp.status, (await resp.json())["error"]["code"]) == (401, 13009)
+
+
+async def test_a_book_out_of_open_refuses_orders_with_deribits_codes_and_lists_its_state() -> None:
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twins.step(20)
+        twin, base, c = _twin(twins), twins["deribit"].rest, _twin(twins).credentials
+
+        async def buy(label: str) -> tuple[int, dict[str, Any]]:
+            return await signed_get(s, base, c.api_key, c.secret, "private/buy", {
+                "instrument_name": "BTC-PERPETUAL", "amount": 10, "type": "limit", "price": 1000, "label": label})
+
+        status, resting = await buy("rest-1")
+        assert status == 200
+        order_id = resting["result"]["order"]["order_id"]
+        for state, code in (("locked", 10012), ("halted", 10012), ("settlement", 10041), ("archivized", 13019)):
+            twin.set_book_state("BTC-PERPETUAL", state)
+            status, err = await buy(f"no-{state}")
+            assert (status, err["error"]["code"]) == (400, code), state
+            _, listed = await http_get(s, base, "public/get_instruments", {"currency": "BTC"})
+            perp = next(i for i in listed["result"] if i["instrument_name"] == "BTC-PERPETUAL")
+            assert (perp["state"], perp["is_active"]) == (state, False)
+            _, book = await http_get(s, base, "public/get_order_book", {"instrument_name": "BTC-PERPETUAL"})
+            assert book["result"]["state"] == state
+        twin.set_book_state("BTC-PERPETUAL", "locked")  # cancels are still taken while locked
+        status, cancelled = await signed_get(s, base, c.api_key, c.secret, "private/cancel", {"order_id": order_id})
+        assert status == 200 and cancelled["result"]["order_state"] == "cancelled"
+        twin.set_book_state("BTC-PERPETUAL", "open")
+        status, again = await buy("rest-2")
+        assert status == 200
+        twin.set_book_state("BTC-PERPETUAL", "inactive")  # entering inactive cancels the book's open orders
+        status, after = await signed_get(s, base, c.api_key, c.secret, "private/get_order_state",
+                                         {"order_id": again["result"]["order"]["order_id"]})
+        assert after["result"]["order_state"] == "cancelled"
+        with pytest.raises(ValueError, match="'closed'"):
+            twin.set_book_state("BTC-PERPETUAL", "closed")  # a pre-2026 state name

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
-from deribit_client import BookFollower, WsRpc, http_get
+from deribit_client import BookFollower, WsRpc, http_get, signed_header
 from hypothesis import given
 from hypothesis import strategies as st
 from twin_helpers import json_shape, load_fixture
@@ -334,3 +334,185 @@ def test_grouped_levels_keep_total_amount_and_bucket_prices(rows: list[tuple[int
     assert sum(a for _, a in out) == float(sum(a for _, a in levels))
     assert all(p % group == 0 for p, _ in out) if group else len(out) == len(levels)
     assert [p for p, _ in out] == sorted((p for p, _ in out), reverse=True)
+
+
+async def test_instrument_state_notifies_each_book_state_change_of_its_kind_and_currency() -> None:
+    async with start_twins(["deribit"], rate=0, symbols=["BTC"], factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twin = _twin(twins)
+        async with s.ws_connect(twins["deribit"].ws["public"]) as ws:
+            rpc = WsRpc(ws)
+            channels = ["instrument.state.future.BTC", "instrument.state.future.any", "instrument.state.future.USDC"]
+            assert (await rpc.call("public/subscribe", {"channels": channels}))["result"] == channels
+            bad = await rpc.call("public/subscribe", {"channels": ["instrument.state.any.BTC"]})  # kind has no "any"
+            assert bad["result"] == []
+            twin.set_book_state("BTC-PERPETUAL", "settlement")
+            twin.set_book_state("BTC-PERPETUAL", "open")
+            notes = [await rpc.next_note() for _ in range(4)]
+        got = [(n["params"]["channel"], n["params"]["data"]["instrument_name"], n["params"]["data"]["state"]) for n in notes]
+        assert got == [("instrument.state.future.BTC", "BTC-PERPETUAL", "settlement"),
+                       ("instrument.state.future.any", "BTC-PERPETUAL", "settlement"),
+                       ("instrument.state.future.BTC", "BTC-PERPETUAL", "open"),
+                       ("instrument.state.future.any", "BTC-PERPETUAL", "open")]
+        assert json_shape(notes[0]["params"]["data"]) == json_shape(_fx("ws_instrument_state_data.json"))
+
+
+# -- cancel-on-disconnect as Deribit documents it (private/enable_cancel_on_disconnect, public/set_heartbeat) ----
+USER_ORDERS = "user.orders.any.any.raw"
+
+
+async def _http_rpc(s: aiohttp.ClientSession, twin: DeribitTwin, base: str, method: str,
+                    params: dict[str, Any]) -> dict[str, Any]:
+    """A signed JSON-RPC POST: a client that trades over HTTP (no connection of its own)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 9, "method": method, "params": params})
+    header = signed_header(twin.credentials.api_key, twin.credentials.secret, "POST", f"/api/v2/{method}", body)
+    async with s.post(f"{base}/api/v2/{method}", data=body,
+                      headers={"Authorization": header, "Content-Type": "application/json"}) as resp:
+        return await resp.json()  # type: ignore[no-any-return]
+
+
+async def _trader(ws: aiohttp.ClientWebSocketResponse, twin: DeribitTwin, *, cod: bool = True,
+                  watch: bool = False) -> WsRpc:
+    rpc = WsRpc(ws)
+    await rpc.auth(twin.credentials.api_key, twin.credentials.secret)
+    if cod:
+        assert (await rpc.call("private/enable_cancel_on_disconnect", {"scope": "connection"}))["result"] == "ok"
+    if watch:
+        assert (await rpc.call("private/subscribe", {"channels": [USER_ORDERS]}))["result"] == [USER_ORDERS]
+    return rpc
+
+
+def _far_bid_params(twin: DeribitTwin, label: str) -> dict[str, Any]:
+    px = float(twin.depth["BTC-PERPETUAL"].mirror.bids(1)[0][0] - 500)
+    return {"instrument_name": "BTC-PERPETUAL", "amount": 10, "type": "limit", "price": px, "label": label}
+
+
+async def _until_order_note(rpc: WsRpc, label: str, state: str) -> dict[str, Any]:
+    """The next ``user.orders`` notification of the order ``label`` in ``state`` (others are skipped)."""
+    for _ in range(10_000):
+        note = await rpc.next_note()
+        data = note.get("params", {}).get("data")
+        if note.get("params", {}).get("channel") == USER_ORDERS and data["label"] == label and data["order_state"] == state:
+            return data  # type: ignore[no-any-return]
+    raise AssertionError(f"no {state} notification for {label}")
+
+
+async def _until_gone(twin: DeribitTwin, cid: int) -> None:
+    """The twin has finished with connection ``cid`` (its handler, and any cancel-on-disconnect, ran)."""
+    with anyio.fail_after(5):
+        while any(c.cid == cid for c in twin.hub.conns):  # noqa: ASYNC110 - the twin's connection handler has no event
+            await anyio.sleep(0.01)
+
+
+def _conn_ids(twin: DeribitTwin) -> set[int]:
+    return {c.cid for c in twin.hub.conns}
+
+
+async def test_cancel_on_disconnect_cancels_only_the_orders_created_via_that_connection() -> None:
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twins.step(20)
+        twin, rt = _twin(twins), twins["deribit"]
+        async with s.ws_connect(rt.ws["private"]) as other_ws:
+            other = await _trader(other_ws, twin, watch=True)
+            (other_cid,) = _conn_ids(twin)
+            async with s.ws_connect(rt.ws["private"]) as ws:
+                rpc = await _trader(ws, twin)
+                (cid,) = _conn_ids(twin) - {other_cid}
+                mine = (await rpc.call("private/buy", _far_bid_params(twin, "cod-mine")))["result"]["order"]
+                theirs = (await other.call("private/buy", _far_bid_params(twin, "cod-other")))["result"]["order"]
+                http = (await _http_rpc(s, twin, rt.rest, "private/buy", _far_bid_params(twin, "cod-http")))["result"]["order"]
+                ids = {label: twin.find_order(o["order_id"])[1].order_id
+                       for label, o in (("mine", mine), ("theirs", theirs), ("http", http))}
+                assert {k: twin.created_via.get(v) for k, v in ids.items()} == {"mine": cid, "theirs": other_cid, "http": None}
+            # ws closed (a proper close, no logout): its orders, and only those, are cancelled
+            cancelled = await _until_order_note(other, "cod-mine", "cancelled")
+            assert cancelled["cancel_reason"] == "cancel_on_disconnect"
+            still = (await other.call("private/get_open_orders", {}))["result"]
+            assert sorted(o["label"] for o in still) == ["cod-http", "cod-other"]
+            state = await other.call("private/get_order_state", {"order_id": mine["order_id"]})
+            assert (state["result"]["order_state"], state["result"]["cancel_reason"]) == ("cancelled", "cancel_on_disconnect")
+
+
+async def test_a_graceful_logout_does_not_trigger_cancel_on_disconnect() -> None:
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twins.step(20)
+        twin, rt = _twin(twins), twins["deribit"]
+        async with s.ws_connect(rt.ws["private"]) as ws:
+            rpc = await _trader(ws, twin)
+            (cid,) = _conn_ids(twin)
+            order = (await rpc.call("private/buy", _far_bid_params(twin, "cod-logout")))["result"]["order"]
+            assert (await rpc.call("private/logout", {}))["result"] == "ok"
+            msg = await ws.receive(timeout=2)  # the twin ends the session after the answer
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+        await _until_gone(twin, cid)
+        state = await _http_rpc(s, twin, rt.rest, "private/get_order_state", {"order_id": order["order_id"]})
+        assert state["result"]["order_state"] == "open"
+
+
+async def test_an_unanswered_heartbeat_closes_the_connection_and_fires_cancel_on_disconnect() -> None:
+    cfg = DeribitConfig(heartbeat_unit_s=0.02)  # interval 10 lasts 0.2 s
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES, options={"deribit": {"config": cfg}}) as twins, \
+            aiohttp.ClientSession() as s:
+        twins.step(20)
+        twin, rt = _twin(twins), twins["deribit"]
+        async with s.ws_connect(rt.ws["private"]) as watch_ws:
+            watcher = await _trader(watch_ws, twin, cod=False, watch=True)
+            async with s.ws_connect(rt.ws["private"]) as ws:
+                rpc = await _trader(ws, twin)
+                assert (await rpc.call("public/set_heartbeat", {"interval": 10}))["result"] == "ok"
+                await rpc.call("private/buy", _far_bid_params(twin, "cod-hung"))
+                # A hung client: the test_request is never answered with public/test.
+                note = await rpc.next_note(wait_s=2)
+                while note.get("method") != "heartbeat":
+                    note = await rpc.next_note(wait_s=2)
+                assert note["params"] == {"type": "test_request"}
+                cancelled = await _until_order_note(watcher, "cod-hung", "cancelled")
+                assert cancelled["cancel_reason"] == "cancel_on_disconnect"
+                while True:  # the twin closed it: the test_request went unanswered
+                    msg = await ws.receive(timeout=2)
+                    if msg.type is not aiohttp.WSMsgType.TEXT:
+                        break
+                assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+
+
+async def test_account_scope_cancel_on_disconnect_starts_every_new_connection_with_it() -> None:
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twin, rt = _twin(twins), twins["deribit"]
+        async with s.ws_connect(rt.ws["private"]) as ws:
+            rpc = await _trader(ws, twin, cod=False)
+            assert (await rpc.call("private/get_cancel_on_disconnect", {}))["result"] == {"scope": "connection", "enabled": False}
+            bad = await rpc.call("private/enable_cancel_on_disconnect", {"scope": "everything"})
+            assert bad["error"]["code"] == -32602
+            assert (await rpc.call("private/enable_cancel_on_disconnect", {"scope": "account"}))["result"] == "ok"
+        async with s.ws_connect(rt.ws["private"]) as ws:
+            rpc = await _trader(ws, twin, cod=False)
+            assert (await rpc.call("private/get_cancel_on_disconnect", {}))["result"] == {"scope": "connection", "enabled": True}
+            assert (await rpc.call("private/get_cancel_on_disconnect", {"scope": "account"}))["result"] == {
+                "scope": "account", "enabled": True}
+        over_http = await _http_rpc(s, twin, rt.rest, "private/enable_cancel_on_disconnect", {"scope": "connection"})
+        assert over_http["error"]["code"] == 10030  # WebSocket only
+
+
+async def test_orders_over_the_socket_answer_and_notify_exactly_as_over_http() -> None:
+    async with start_twins(["deribit"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+        twins.step(20)
+        twin, rt = _twin(twins), twins["deribit"]
+        async with s.ws_connect(rt.ws["private"]) as ws:
+            rpc = await _trader(ws, twin, watch=True)
+            placed = {"ws": (await rpc.call("private/buy", _far_bid_params(twin, "via-ws")))["result"],
+                      "http": (await _http_rpc(s, twin, rt.rest, "private/buy", _far_bid_params(twin, "via-http")))["result"]}
+            notes = {k: await _until_order_note(rpc, f"via-{k}", "open") for k in ("ws", "http")}
+            cancelled = {"ws": (await rpc.call("private/cancel", {"order_id": placed["ws"]["order"]["order_id"]}))["result"],
+                         "http": (await _http_rpc(s, twin, rt.rest, "private/cancel",
+                                                  {"order_id": placed["http"]["order"]["order_id"]}))["result"]}
+            cancel_notes = {k: await _until_order_note(rpc, f"via-{k}", "cancelled") for k in ("ws", "http")}
+            by_label = await rpc.call("private/cancel_by_label", {"label": "nothing-open", "currency": "BTC"})
+        same = ("order_state", "price", "amount", "direction", "order_type", "time_in_force", "post_only")
+        for pair in (placed, cancelled):
+            ws_o, http_o = (pair[k]["order"] if "order" in pair[k] else pair[k] for k in ("ws", "http"))
+            assert json_shape(ws_o) == json_shape(http_o)
+            assert [ws_o[f] for f in same] == [http_o[f] for f in same]
+        for pair in (notes, cancel_notes):
+            assert json_shape(pair["ws"]) == json_shape(pair["http"])
+        assert json_shape(placed["ws"]) == json_shape(placed["http"])
+        assert by_label["result"] == 0
+        assert twin.received.count("via-ws") == twin.received.count("via-http") == 1

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from simulator.account import Account
+from simulator.account import Account, PositionSide
 from simulator.book import Side
 from simulator.instruments import InstrumentSpec
 from simulator.market import MarketModel
@@ -152,3 +152,37 @@ def test_oldest_final_orders_are_forgotten_past_keep_orders_and_open_ones_never(
     assert eng.get("BTCUSDT", client_id="rest") is resting
     again = eng.place(_req(Side.BUY, "0.001", cid="m0"), 100)  # a forgotten id is free again
     assert again.order_id not in forgotten and eng.get("BTCUSDT", client_id="m0") is again
+
+
+# -- hedge (long/short) position mode --------------------------------------------------------------------
+def _hedge_req(side: Side, qty: str, position_side: PositionSide, cid: str) -> OrderRequest:
+    return OrderRequest("BTCUSDT", side, OrderType.MARKET, Decimal(qty), cid, position_side=position_side)
+
+
+def test_hedge_mode_keeps_a_long_and_a_short_side_and_each_order_moves_its_own() -> None:
+    _, eng = _engine()
+    eng.account.hedge = True
+    eng.place(_hedge_req(Side.BUY, "0.004", PositionSide.LONG, "l1"), 1)
+    eng.place(_hedge_req(Side.SELL, "0.003", PositionSide.SHORT, "s1"), 2)
+    acct = eng.account
+    assert acct.position("BTCUSDT", PositionSide.LONG).qty == Decimal("0.004")
+    assert acct.position("BTCUSDT", PositionSide.SHORT).qty == Decimal("-0.003")  # not netted against the long
+    eng.place(_hedge_req(Side.SELL, "0.001", PositionSide.LONG, "l2"), 3)  # closes part of the long only
+    assert acct.position("BTCUSDT", PositionSide.LONG).qty == Decimal("0.003")
+    assert acct.position("BTCUSDT", PositionSide.SHORT).qty == Decimal("-0.003")
+    last = [e for e in eng.drain_events() if isinstance(e, AccountEvent)][-1]
+    assert (last.position_side, last.position_qty) == (PositionSide.LONG, Decimal("0.003"))
+    with pytest.raises(OrderRejected) as closing_too_much:  # a close larger than its side is refused
+        eng.place(_hedge_req(Side.BUY, "0.004", PositionSide.SHORT, "s2"), 4)
+    assert closing_too_much.value.reason is RejectReason.REDUCE_ONLY_REJECTED
+
+
+def test_the_position_side_must_match_the_accounts_mode() -> None:
+    _, eng = _engine()
+    with pytest.raises(OrderRejected) as one_way:
+        eng.place(_hedge_req(Side.BUY, "0.001", PositionSide.LONG, "x1"), 1)
+    assert one_way.value.reason is RejectReason.POSITION_SIDE_MISMATCH
+    eng.account.hedge = True
+    with pytest.raises(OrderRejected) as hedge:
+        eng.place(_hedge_req(Side.BUY, "0.001", PositionSide.BOTH, "x2"), 2)
+    assert hedge.value.reason is RejectReason.POSITION_SIDE_MISMATCH

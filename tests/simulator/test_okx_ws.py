@@ -1,4 +1,5 @@
-"""OKX twin WebSockets: fixture shapes, books sequencing + CRC32 over thousands of updates, faults, heartbeat."""
+"""OKX twin WebSockets: fixture shapes, books sequencing over thousands of updates (checksum 0 as OKX sends it
+since 2026-06-23, or real CRC32s behind the switch), the snapshot switch, faults, heartbeat."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class _LocalBook:
         self.seq = -1
 
     def apply(self, msg: dict[str, Any]) -> tuple[bool, bool]:
-        """Returns (sequence ok, checksum ok)."""
+        """Returns (sequence ok, checksum ok by the pre-2026 CRC32 rule)."""
         row = msg["data"][0]
         if msg["action"] == "snapshot":
             self.bids = {p: s for p, s, *_ in row["bids"]}
@@ -60,7 +61,10 @@ class _LocalBook:
                     else:
                         side[p] = s
         self.seq = row.get("seqId", self.seq)
-        return seq_ok, _crc(self.bids, self.asks) == row["checksum"]
+        return seq_ok, self.crc_ok(msg)
+
+    def crc_ok(self, msg: dict[str, Any]) -> bool:
+        return bool(_crc(self.bids, self.asks) == msg["data"][0]["checksum"])
 
 
 def test_twin_checksum_reproduces_every_checksum_of_the_real_capture() -> None:
@@ -80,8 +84,11 @@ def test_checksum_matches_the_documented_strings_and_numbers_print_like_okx() ->
     assert [fmt.num(Decimal(x)) for x in ("8477.0", "100", "0.00010", "0")] == ["8477", "100", "0.0001", "0"]
 
 
-async def test_books_stream_keeps_sequence_and_checksums_and_ends_equal_to_the_twin_book() -> None:
-    async with start_twins(["okx"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+@pytest.mark.parametrize("real_checksum", [False, True], ids=["checksum-0", "real-crc"])
+async def test_books_stream_keeps_sequence_and_checksums_and_ends_equal_to_the_twin_book(real_checksum: bool) -> None:
+    """Checksum 0 on every push by default (OKX since 2026-06-23); the switch brings back real CRC32s."""
+    opts = {"okx": {"config": OkxConfig(real_checksum=real_checksum)}}
+    async with start_twins(["okx"], rate=0, factories=FACTORIES, options=opts) as twins, aiohttp.ClientSession() as s:
         rt = twins["okx"]
         insts = ("BTC-USDT-SWAP", "BTC-USD-SWAP")
         async with s.ws_connect(rt.ws["public"]) as ws:
@@ -93,7 +100,8 @@ async def test_books_stream_keeps_sequence_and_checksums_and_ends_equal_to_the_t
                 if "event" in msg:
                     assert json_shape(msg) == json_shape(load_fixture("okx/ws_books_subscribe_ack.json"))
                     continue
-                assert books[msg["arg"]["instId"]].apply(msg) == (True, True) and len(msg["data"][0]["bids"]) >= 50
+                assert books[msg["arg"]["instId"]].apply(msg)[0] and len(msg["data"][0]["bids"]) >= 50
+                assert books[msg["arg"]["instId"]].crc_ok(msg) if real_checksum else msg["data"][0]["checksum"] == 0
                 assert json_shape(msg) == json_shape(load_fixture("okx/ws_books_snapshot.json"))
             steps = 2000
             for _ in range(steps // 100):
@@ -103,7 +111,8 @@ async def test_books_stream_keeps_sequence_and_checksums_and_ends_equal_to_the_t
                 msg = json.loads((await ws.receive(timeout=5)).data)
                 inst = msg["arg"]["instId"]
                 seq_ok, crc_ok = books[inst].apply(msg)
-                assert seq_ok and crc_ok, (inst, counts[inst], msg["data"][0]["seqId"])
+                assert seq_ok and (crc_ok if real_checksum else msg["data"][0]["checksum"] == 0), (
+                    inst, counts[inst], msg["data"][0]["seqId"])
                 counts[inst] += 1
                 if counts[inst] == 1:
                     assert json_shape(msg) == json_shape(load_fixture("okx/ws_books_update.json"))
@@ -184,8 +193,10 @@ async def _next_books(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     raise AssertionError("no books update")
 
 
-async def test_skip_sequence_and_corrupt_checksum_faults_fire_once() -> None:
-    async with start_twins(["okx"], rate=0, factories=FACTORIES) as twins, aiohttp.ClientSession() as s:
+@pytest.mark.parametrize("real_checksum", [False, True], ids=["checksum-0", "real-crc"])
+async def test_skip_sequence_and_corrupt_checksum_faults_fire_once(real_checksum: bool) -> None:
+    opts = {"okx": {"config": OkxConfig(real_checksum=real_checksum)}}
+    async with start_twins(["okx"], rate=0, factories=FACTORIES, options=opts) as twins, aiohttp.ClientSession() as s:
         rt = twins["okx"]
         async with s.ws_connect(rt.ws["public"]) as ws:
             await ws.send_str(json.dumps({"op": "subscribe", "args": [{"channel": "books", "instId": "BTC-USDT-SWAP"}]}))
@@ -204,8 +215,44 @@ async def test_skip_sequence_and_corrupt_checksum_faults_fire_once() -> None:
             book.apply(msgs[2])
             rt.twin.faults.inject(FaultKind.CORRUPT_CHECKSUM)
             twins.step(2)
-            results = [book.apply(await _next_books(ws)) for _ in range(2)]
-            assert results == [(True, False), (True, True)]
+            pushes = [await _next_books(ws) for _ in range(2)]
+            results = [book.apply(m) for m in pushes]
+            if real_checksum:
+                assert results == [(True, False), (True, True)]
+            else:  # a wrong value where OKX now sends 0, once; the sequence is untouched
+                assert [r[0] for r in results] == [True, True]
+                assert [m["data"][0]["checksum"] for m in pushes] == [-1, 0]
+
+
+async def test_without_the_snapshot_switch_books_start_with_updates_and_rest_books_bridge_them() -> None:
+    """``book_snapshot=False`` (OKX's announced change): a subscription gets its ack and then updates only; a
+    client following OKX's procedure (buffer, GET /api/v5/market/books, align on its seqId) ends on the twin's
+    book."""
+    opts = {"okx": {"config": OkxConfig(book_snapshot=False)}}
+    async with start_twins(["okx"], rate=0, factories=FACTORIES, options=opts) as twins, aiohttp.ClientSession() as s:
+        rt = twins["okx"]
+        inst = "BTC-USDT-SWAP"
+        async with s.ws_connect(rt.ws["public"]) as ws:
+            await ws.send_str(json.dumps({"op": "subscribe", "args": [{"channel": "books", "instId": inst}]}))
+            assert json.loads((await ws.receive(timeout=5)).data)["event"] == "subscribe"
+            twins.step(5)
+            buffered = [await _next_books(ws) for _ in range(5)]
+            assert all(m["action"] == "update" for m in buffered)
+            async with s.get(f"{rt.rest}/api/v5/market/books", params={"instId": inst, "sz": "400"}) as r:
+                snap = (await r.json())["data"][0]
+            assert snap["seqId"] == buffered[-1]["data"][0]["seqId"]  # the published book, with the stream's seqId
+            book = _LocalBook()
+            book.apply({"action": "snapshot", "data": [snap | {"prevSeqId": -1, "checksum": 0}]})
+            twins.step(30)
+            first = await _next_books(ws)
+            assert first["data"][0]["prevSeqId"] <= snap["seqId"] < first["data"][0]["seqId"]
+            assert book.apply(first)[0]
+            for _ in range(29):
+                assert book.apply(await _next_books(ws))[0]
+            async with s.get(f"{rt.rest}/__admin/book", params={"symbol": inst}) as r:
+                admin = await r.json()
+            assert admin["update_id"] == book.seq
+            assert admin["bids"] == [list(x) for x in sorted(book.bids.items(), key=lambda kv: -Decimal(kv[0]))]
 
 
 async def test_ws_faults_drop_stall_malformed_and_idle_disconnect() -> None:

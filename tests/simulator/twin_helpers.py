@@ -1,4 +1,5 @@
-"""Helpers for the twin tests: the wire-fixture loader, JSON shapes, an independent signed Binance client."""
+"""Helpers for the twin tests: the wire-fixture loader, JSON shapes, an independent signed Binance client,
+``python -m simulator`` in a subprocess."""
 
 from __future__ import annotations
 
@@ -6,13 +7,21 @@ import hashlib
 import hmac
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+
+from simulator.runner import RunningTwin
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,3 +80,35 @@ class SignedClient:
             resp = await self.session.request(method, self.base + path + ("?" + q_str if q_str else ""), headers=headers)
         async with resp:
             return resp.status, await resp.json(), dict(resp.headers)
+
+
+@contextmanager
+def simulator_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """Run ``python -m simulator *args``; yield the process and its first stdout line (the JSON of the twins).
+
+    The block should end the process itself (SIGTERM, then check the exit code); whatever still runs at the
+    end is killed.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", *args], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc, json.loads(proc.stdout.readline())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def stop(proc: subprocess.Popen[str]) -> int:
+    """SIGTERM ``proc`` and return its exit code."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=10)
+
+
+async def far_bid(session: aiohttp.ClientSession, rt: RunningTwin, symbol: str) -> str:
+    """A whole-number buy price 10% under the twin's best bid (read from its admin book): an order that rests."""
+    async with session.get(f"{rt.rest}/__admin/book?symbol={symbol}&depth=1") as r:
+        book = await r.json()
+    return str(int(Decimal(book["bids"][0][0]) * Decimal("0.9")))

@@ -5,8 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from messages import BookState
-from venues.book import BOOK_SYNC_TABLE, BookInput, IllegalTransition, L2Book, next_book_state
+from venues.book import BOOK_SYNC_TABLE, BookInput, L2Book, next_book_state
 from venues.errors import CrossedBook
+from venues.machine import IllegalTransition
 
 prices = st.integers(1, 400).map(lambda n: n * 0.5)
 sizes = st.sampled_from([0.0, 0.0, 0.1, 1.0, 2.5, 7.0])

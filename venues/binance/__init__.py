@@ -6,13 +6,15 @@ Nothing in this package opens a socket, starts a task or reads a clock (no async
 Modules: wire (structs shaped like the venue's JSON), parse (wire -> messages), frames (WebSocket frames and
 stream paths), rest (request specs; re-exports responses: typed errors and response parsing), signing
 (HMAC-SHA256 over totalParams), codes (status / error maps, client order ids), books (depth sync: buffer,
-snapshot, ``pu`` continuity), codec (BinanceCodec: feed, books, REST through the registry).
+snapshot, ``pu`` continuity), codec (BinanceCodec: feed, books, the depth snapshot request), session
+(BinanceSession: streams by category, listenKey, position mode, balance reads). PROTOCOL.md lists the venue
+changes since 2025 and what this package does about each.
 """
 
 from __future__ import annotations
 
 from venues.binance import frames, parse, rest
-from venues.binance.codec import BinanceCodec, Output, RestCall
+from venues.binance.codec import BinanceCodec, Output
 from venues.binance.codes import (
     ERROR_CLASSES,
     ORDER_STATUS,
@@ -30,7 +32,6 @@ from venues.binance.signing import sign, signed_request
 __all__ = [
     "BinanceCodec",
     "Output",
-    "RestCall",
     "frames",
     "parse",
     "rest",

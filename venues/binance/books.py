@@ -26,7 +26,7 @@ from venues.binance import codes, parse
 from venues.binance.wire import DepthUpdate
 from venues.book import BookInput, L2Book, next_book_state, quote_of
 from venues.errors import CrossedBook, RemoteError, SequenceGap
-from venues.events import CodecEvent, NeedSnapshot
+from venues.events import SUPERSEDED, CodecEvent, NeedSnapshot
 
 __all__ = ["DepthBooks"]
 
@@ -141,7 +141,7 @@ class DepthBooks:
             if sync.awaiting_first:
                 if ev.u < sync.snapshot_id:
                     self.stale_events += 1
-                    return []
+                    return [SUPERSEDED]
                 if ev.U > sync.snapshot_id:
                     gap = SequenceGap(
                         codes.VENUE, sync.instrument, sync.snapshot_id, ev.U, "U <= lastUpdateId"

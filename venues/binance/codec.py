@@ -1,35 +1,46 @@
-"""BinanceCodec: Binance USD-M WebSocket frames -> messages and codec events; REST through the registry.
+"""BinanceCodec: Binance USD-M WebSocket frames -> messages and codec events; book snapshots.
 
 Rules:
 - ``feed`` decodes each frame once (typed msgspec decoders built at import) and never raises on venue
-  input: malformed or unknown frames come back as Dropped events, counted by the shell.
+  input: malformed frames come back as Dropped events, counted by the shell.
 - Depth events go to books.DepthBooks (buffering, snapshot alignment, ``pu`` continuity, crossed-book
-  guard); bookTicker, trades and klines map straight to messages; user data (ORDER_TRADE_UPDATE,
-  ACCOUNT_UPDATE, listenKeyExpired) to OrderUpdate / Fill / Balance / Position / StreamExpired.
+  guard); bookTicker, trades and klines map straight to messages.
+- User data: every event type of the USD-M docs (user-data-streams pages, read 2026-12) is decoded as its
+  own type. ORDER_TRADE_UPDATE becomes OrderUpdate (+ Fill); ALGO_UPDATE (conditional orders live in the
+  Algo Service since 2025-12) an OrderUpdate keyed by its client algo id ``caid``, which the order router
+  matches to its own orders; ACCOUNT_UPDATE its Positions and a BalancesChanged notice (its ``cw`` is the
+  cross wallet balance, not free margin: the session reads ``availableBalance`` over REST instead);
+  listenKeyExpired a StreamExpired. TRADE_LITE (a copy of the fill ORDER_TRADE_UPDATE brings), MARGIN_CALL,
+  ACCOUNT_CONFIG_UPDATE, STRATEGY_UPDATE, GRID_UPDATE, CONDITIONAL_ORDER_TRIGGER_REJECT, markPriceUpdate and
+  an ALGO_UPDATE without a client id are counted in ``ignored`` by name.
+- Only a frame that fails to decode as its own known type is malformed (Dropped, which on the private
+  stream makes the actor ask for a reconcile). An event type the docs do not list is not corrupt: it is
+  counted in ``unknown_events`` by name and nothing else happens.
 - Answers to our SUBSCRIBE / LIST_SUBSCRIPTIONS requests become Subscribed / Pong, errors SubscribeFailed.
 - Nothing here does I/O or reads a clock.
 """
 
 from __future__ import annotations
 
-import enum
+import typing
+from collections import Counter
 from collections.abc import Sequence
 
 import msgspec
 
-from messages.account import Balance, Position
 from messages.base import BookState, InstrumentId, Message, Venue
 from messages.market import BookSnapshot
-from messages.orders import CancelOrder, PlaceOrder, QueryOrder
-from venues import Credentials
 from venues.binance import codes, frames, parse, rest
 from venues.binance.books import DepthBooks
 from venues.binance.wire import (
     CONTROL_DECODER,
     ENVELOPE_DECODER,
     EVENT_DECODER,
+    EVENT_NAME_DECODER,
+    IGNORED_EVENTS,
     AccountUpdate,
     AggTrade,
+    AlgoUpdate,
     BookTicker,
     DepthUpdate,
     KlineEvent,
@@ -40,7 +51,6 @@ from venues.binance.wire import (
 )
 from venues.book import L2Book
 from venues.errors import (
-    ConfigError,
     DecodeError,
     InstrumentError,
     RemoteError,
@@ -57,23 +67,27 @@ from venues.events import (
 from venues.http import RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["BinanceCodec", "Output", "RestCall"]
+__all__ = ["BinanceCodec", "Output", "BalancesChanged"]
 
 Output = Message | CodecEvent
 _V = Venue.BINANCE
 _MS = parse.MS
 _LIVE = BookState.LIVE
 _MAX_PENDING_REQUESTS = 1024
+_KNOWN_EVENTS = frozenset(cls.__struct_config__.tag for cls in typing.get_args(StreamEvent))
 
 
-class RestCall(enum.StrEnum):
-    """The REST answers ``BinanceCodec.parse_response`` understands (VenueCodec protocol)."""
+class BalancesChanged(CodecEvent, frozen=True):
+    """An ACCOUNT_UPDATE moved these assets' wallet balances. It carries no free margin (``cw`` is the cross
+    wallet balance), so the session reads GET /fapi/v3/balance for ``availableBalance``."""
 
-    INSTRUMENTS = "instruments"
-    BALANCES = "balances"
-    POSITIONS = "positions"
-    ORDER = "order"
-    OPEN_ORDERS = "open_orders"
+    assets: tuple[str, ...]
+
+
+def _malformed(exc: msgspec.MsgspecError) -> Dropped:
+    # msgspec says what it expected and where ("at `$.data.b[0][0]`"); the payload is not echoed because
+    # user-data frames may carry the listenKey.
+    return Dropped(reason="malformed", error=str(DecodeError(codes.VENUE, "ws frame", str(exc))))
 
 
 class BinanceCodec:
@@ -97,6 +111,11 @@ class BinanceCodec:
         )
         self._pending: dict[int | str, tuple[str, tuple[str, ...], int]] = {}
         self._next_request_id = 1
+        self.ignored: Counter[str] = Counter()
+        """Events decoded and deliberately not used, by event type (metrics read it; never a drop)."""
+        self.unknown_events: Counter[str] = Counter()
+        """Events of a type the docs did not list when this was written, by type: a new venue feature to read
+        about, not a corrupt frame."""
 
     def __repr__(self) -> str:
         states = {str(i): str(state) for i, state in self._books.states().items()}
@@ -159,8 +178,8 @@ class BinanceCodec:
             ts_recv: Local receive time, ns.
 
         Returns:
-            Messages (Quote, Trade, Kline, BookDelta, BookIntegrity, OrderUpdate, Fill, Balance, Position)
-            and codec events (NeedSnapshot, Subscribed, SubscribeFailed, Pong, StreamExpired, Dropped).
+            Messages (Quote, Trade, Kline, BookDelta, BookIntegrity, OrderUpdate, Fill, Position) and codec
+            events (NeedSnapshot, Subscribed, SubscribeFailed, Pong, StreamExpired, BalancesChanged, Dropped).
             Never raises on venue input.
         """
         if frame.__class__ is not bytes:
@@ -177,11 +196,14 @@ class BinanceCodec:
             if ev.__class__ is DepthUpdate:
                 return self._books.on_depth(ev, ts_recv)
             return self._on_event(ev, ts_recv)
+        except msgspec.ValidationError as exc:
+            name = self._unknown_event(frame)
+            if name is not None:
+                self.unknown_events[name] += 1
+                return []
+            return [_malformed(exc)]
         except msgspec.MsgspecError as exc:
-            # msgspec says what it expected and where ("at `$.data.b[0][0]`"); the payload is not echoed
-            # because user-data frames may carry the listenKey.
-            err = DecodeError(codes.VENUE, "ws frame", str(exc))
-            return [Dropped(reason="malformed", error=str(err))]
+            return [_malformed(exc)]
         except UnknownStatus as exc:
             return [Dropped(reason="unknown_status", error=str(exc))]
         except RemoteError as exc:
@@ -193,6 +215,16 @@ class BinanceCodec:
                     error=str(DecodeError(codes.VENUE, "ws frame", f"{type(exc).__name__}: {exc}")),
                 )
             ]
+
+    @staticmethod
+    def _unknown_event(frame: bytes) -> str | None:
+        """The event type of a frame that failed validation when the docs do not list that type, else None."""
+        try:
+            probe = EVENT_NAME_DECODER.decode(frame)
+        except msgspec.MsgspecError:
+            return None
+        name = probe.data.e if probe.data is not None else probe.e
+        return name if name is not None and name not in _KNOWN_EVENTS else None
 
     def _on_other(self, frame: bytes, ts_recv: int) -> list[Output]:
         ctl = CONTROL_DECODER.decode(frame)
@@ -240,19 +272,27 @@ class BinanceCodec:
             return out
         if isinstance(ev, AccountUpdate):
             return self._on_account(ev, ts_recv)
+        if isinstance(ev, AlgoUpdate):
+            if not ev.o.caid:  # not one crossbook could have placed: nothing to match it to
+                self.ignored["ALGO_UPDATE"] += 1
+                return []
+            return [parse.order_update_from_algo(ev.o, self.instrument_id(ev.o.s), ev.E * _MS, ts_recv)]
         if isinstance(ev, ListenKeyExpired):
             return [
                 StreamExpired(
                     reason="binance listenKeyExpired: create a listenKey and reconnect the user stream"
                 )
             ]
-        return []  # recognised events crossbook does not use (markPriceUpdate, TRADE_LITE, ...)
+        self.ignored[IGNORED_EVENTS[type(ev)]] += 1
+        return []
 
     def _on_account(self, ev: AccountUpdate, ts_recv: int) -> list[Output]:
         ts_event = ev.E * _MS
-        out: list[Output] = [parse.balance_from_wallet(b, ts_event, ts_recv) for b in ev.a.B]
-        for p in ev.a.P:
-            out.append(parse.position_from_account(p, self.instrument_id(p.s), ts_event, ts_recv))
+        out: list[Output] = [
+            parse.position_from_account(p, self.instrument_id(p.s), ts_event, ts_recv) for p in ev.a.P
+        ]
+        if ev.a.B:
+            out.append(BalancesChanged(assets=tuple(b.a for b in ev.a.B)))
         return out
 
     # -- books ------------------------------------------------------------------------------------------
@@ -311,65 +351,7 @@ class BinanceCodec:
         self._pending.clear()
         return self._books.reset(ts_recv)
 
-    # -- REST through the registry ----------------------------------------------------------------------
+    # -- REST: the snapshot request (order entry and account requests: venues.binance.rest) -------------
     def depth_request(self, instrument: InstrumentId, limit: int = 1000) -> RequestSpec:
         """GET /fapi/v1/depth for ``instrument`` (answer a NeedSnapshot with it, then apply_snapshot)."""
         return rest.depth(self._symbol(instrument), limit)
-
-    def place_order(self, order: PlaceOrder, creds: Credentials, now_ms: int) -> RequestSpec:
-        """Signed POST /fapi/v1/order for ``order`` (see rest.place_order)."""
-        return rest.place_order(order, self._registry.get(_V, order.instrument), creds, now_ms)
-
-    def cancel_order(self, cmd: CancelOrder, creds: Credentials, now_ms: int) -> RequestSpec:
-        """Signed DELETE /fapi/v1/order by venue or client order id."""
-        symbol = self._symbol(cmd.instrument)
-        return rest.cancel_order(
-            symbol, creds, now_ms, venue_order_id=cmd.venue_order_id, client_order_id=cmd.client_order_id
-        )
-
-    def query_order(self, cmd: QueryOrder, creds: Credentials, now_ms: int) -> RequestSpec:
-        """Signed GET /fapi/v1/order by venue or client order id."""
-        symbol = self._symbol(cmd.instrument)
-        return rest.query_order(
-            symbol, creds, now_ms, venue_order_id=cmd.venue_order_id, client_order_id=cmd.client_order_id
-        )
-
-    def parse_order(self, response: Response, ts_recv: int) -> list[Message]:
-        """A new/cancel/query order response -> [OrderUpdate] (raises the typed VenueReject on errors)."""
-        return [rest.parse_order(response, ts_recv, self.instrument_id)]
-
-    def parse_open_orders(self, response: Response, ts_recv: int) -> list[Message]:
-        """GET /fapi/v1/openOrders -> OrderUpdates."""
-        return list(rest.parse_orders(response, ts_recv, self.instrument_id))
-
-    def parse_account(
-        self, balances: Response, positions: Response, ts_recv: int
-    ) -> list[Balance | Position]:
-        """GET /fapi/v3/balance and /fapi/v3/positionRisk -> Balances then open Positions."""
-        out: list[Balance | Position] = list(rest.parse_balances(balances, ts_recv))
-        out += rest.parse_positions(positions, ts_recv, self.instrument_id)
-        return out
-
-    def parse_response(self, what: str, response: Response, ts_recv: int) -> list[Message]:
-        """VenueCodec protocol: a REST answer of kind ``what`` (a RestCall value) -> messages.
-
-        Raises:
-            ConfigError: ``what`` is not a RestCall (book snapshots go through apply_snapshot, klines and
-                trades through rest.parse_klines / rest.parse_trades, which need the instrument).
-            VenueReject: the typed error the response carries.
-            DecodeError: the body is not the documented shape.
-        """
-        try:
-            call = RestCall(what)
-        except ValueError:
-            msg = f"binance parse_response: expected one of {[c.value for c in RestCall]}, got {what!r}"
-            raise ConfigError(msg) from None
-        if call is RestCall.INSTRUMENTS:
-            return list(rest.parse_instruments(response))
-        if call is RestCall.BALANCES:
-            return list(rest.parse_balances(response, ts_recv))
-        if call is RestCall.POSITIONS:
-            return list(rest.parse_positions(response, ts_recv, self.instrument_id))
-        if call is RestCall.ORDER:
-            return self.parse_order(response, ts_recv)
-        return self.parse_open_orders(response, ts_recv)

@@ -3,7 +3,10 @@
 Rules:
 - Every raw value the venue documents maps somewhere explicit; an unknown raw status raises UnknownStatus
   (it is never silently "pending"), an unknown execution or order type raises DecodeError.
-- Error codes map to the classes of venues/errors.py; a code missing from the map falls back on its range
+- ALGO_UPDATE statuses (Algo Service, 2025-12) map through ``algo_status``, which reads the fill quantity:
+  FINISHED means "filled or cancelled in the matching engine".
+- Error codes map to the classes of venues/errors.py (-5022, a post-only order that would take, is the
+  definite PostOnlyWouldTake); a code missing from the map falls back on its range
   (-11xx parameter errors -> InvalidParameter) and then on the plain VenueReject, always keeping the code.
 - Client order ids follow the venue's rule ``^[\\.A-Z\\:/a-z0-9_-]{1,36}$``.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from decimal import Decimal
 
 from messages.base import ClientOrderId, OrderStatus, OrderType, Side, TimeInForce
 from venues.errors import (
@@ -22,6 +26,7 @@ from venues.errors import (
     InsufficientFunds,
     InvalidOrder,
     InvalidParameter,
+    PostOnlyWouldTake,
     RateLimited,
     TimestampError,
     UnknownOrder,
@@ -33,6 +38,7 @@ from venues.errors import (
 __all__ = [
     "VENUE",
     "ORDER_STATUS",
+    "ALGO_STATUS",
     "ExecutionType",
     "FILL_EXECUTION_TYPES",
     "ORDER_TYPES",
@@ -42,6 +48,7 @@ __all__ = [
     "TIF_TO_WIRE",
     "POST_ONLY_TIF",
     "order_status",
+    "algo_status",
     "execution_type",
     "order_type",
     "side",
@@ -69,6 +76,19 @@ ORDER_STATUS: dict[str, OrderStatus] = {
     "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
 }
 _KNOWN_STATUSES = tuple(ORDER_STATUS)
+
+# ALGO_UPDATE o.X -> unified status; TRIGGERED and FINISHED also depend on the fill (see algo_status).
+ALGO_STATUS: dict[str, OrderStatus] = {
+    "NEW": OrderStatus.SUBMITTED,  # waiting in the Algo Service for its trigger
+    "CANCELED": OrderStatus.CANCELLED,
+    "TRIGGERING": OrderStatus.SUBMITTED,  # triggered, on its way to the matching engine
+    "TRIGGERED": OrderStatus.SUBMITTED,  # in the matching engine (PARTIALLY_FILLED once something filled)
+    "FINISHED": OrderStatus.FILLED,  # filled or cancelled in the matching engine (CANCELLED unless all filled)
+    "REJECTED": OrderStatus.REJECTED,  # refused by the matching engine (e.g. margin check)
+    "EXPIRED": OrderStatus.EXPIRED,  # cancelled by the system (e.g. a GTE_GTC order after the position closed)
+}
+_KNOWN_ALGO_STATUSES = tuple(ALGO_STATUS)
+_NOTHING = Decimal(0)
 
 
 class ExecutionType(enum.StrEnum):
@@ -121,6 +141,26 @@ def order_status(raw: str) -> OrderStatus:
         raise UnknownStatus(VENUE, raw, _KNOWN_STATUSES) from None
 
 
+def algo_status(raw: str, quantity: Decimal, filled: Decimal) -> OrderStatus:
+    """Map an ALGO_UPDATE status, given the order's quantity ``q`` and its matching-engine fill ``aq``.
+
+    TRIGGERED with a fill is PARTIALLY_FILLED; FINISHED is FILLED when the whole quantity filled (or a
+    close-position order, ``q`` "0", filled something) and CANCELLED otherwise.
+
+    Raises:
+        UnknownStatus: ``raw`` is not a documented algo status.
+    """
+    try:
+        status = ALGO_STATUS[raw]
+    except KeyError:
+        raise UnknownStatus(VENUE, raw, _KNOWN_ALGO_STATUSES) from None
+    if raw == "TRIGGERED" and filled > _NOTHING:
+        return OrderStatus.PARTIALLY_FILLED
+    if raw == "FINISHED" and not (filled > _NOTHING and (quantity == _NOTHING or filled >= quantity)):
+        return OrderStatus.CANCELLED
+    return status
+
+
 def execution_type(raw: str) -> ExecutionType:
     """Map ``o.x`` of ORDER_TRADE_UPDATE.
 
@@ -165,6 +205,7 @@ _RATE = (-1003, -1015)
 _FUNDS = (-2018, -2019, -2028, -4050, -4051)
 _UNKNOWN_ORDER = (-2011, -2013)
 _DUPLICATE = (-4116,)
+_POST_ONLY = (-5022,)  # GTX_ORDER_REJECT: "could not be executed as maker"
 _UNAVAILABLE = (-1000, -1001, -1006, -1007, -1008, -1016)
 _INVALID = (
     -1013,
@@ -203,6 +244,7 @@ ERROR_CLASSES: dict[int, type[VenueReject]] = {
     **dict.fromkeys(_FUNDS, InsufficientFunds),
     **dict.fromkeys(_UNKNOWN_ORDER, UnknownOrder),
     **dict.fromkeys(_DUPLICATE, DuplicateClientOrderId),
+    **dict.fromkeys(_POST_ONLY, PostOnlyWouldTake),
     **dict.fromkeys(_UNAVAILABLE, VenueUnavailable),
     **dict.fromkeys(_INVALID, InvalidParameter),
 }

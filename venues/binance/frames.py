@@ -6,9 +6,14 @@ Rules:
 - There is no application-level login or ping: the server sends a WS ping control frame every 3 minutes
   and the transport's autopong answers it; user data authenticates through the listenKey in the URL.
   LIST_SUBSCRIPTIONS is the cheap request/answer probe the codec uses as an application-level ping.
-- Routing (Binance change of 2026-03-06, legacy paths retired 2026-04-23) on ``wss://fstream.binance.com``:
-  ``/public`` for book data (``@depth*``, ``@bookTicker``), ``/market`` for every other public stream
-  (trades, klines, mark price, tickers), ``/private/ws?listenKey=<key>`` for user data.
+- Routing (Binance "Important WebSocket Change Notice" of 2026-03-06; legacy paths retired 2026-04-23) on
+  ``wss://fstream.binance.com``: every stream type belongs to one category, ``ROUTES``, and a stream sent to
+  another category is accepted and never delivered, with no error (an unrouted ``/ws`` gets ``/public``
+  data only). ``/public``: ``@depth*``, ``@rpiDepth``, ``@bookTicker`` (the notice's table) and ``@trade``,
+  which the table leaves out and which is delivered on ``/public`` (measured: ccxt/ccxt#28396 2026-04-14,
+  BYTEX-TRADE/bytex#7 2026-09-18; ccxt 4.5.x routes it there). ``/market``: ``@aggTrade``, klines, mark
+  price, tickers, liquidations, index streams. ``/private/ws?listenKey=<key>``: user data. An unknown stream
+  type is refused here (ConfigError) rather than guessed onto a category where it would go quiet.
 - The venue accepts at most 10 incoming messages per second and 1024 streams per connection.
 """
 
@@ -35,6 +40,7 @@ __all__ = [
     "trade_stream",
     "kline_stream",
     "mark_price_stream",
+    "ROUTES",
     "route_for",
     "stream_path",
     "private_path",
@@ -108,10 +114,41 @@ def mark_price_stream(symbol: str, every_1s: bool = True) -> str:
     return f"{symbol.lower()}@markPrice" + ("@1s" if every_1s else "")
 
 
+ROUTES: dict[str, Route] = {
+    # /public: high-frequency book data (notice table) and raw trades (delivered there, see the rules).
+    "depth": Route.PUBLIC,  # <symbol>@depth[@100ms|@500ms], partial <symbol>@depth<5|10|20>[@...]
+    "rpidepth": Route.PUBLIC,  # <symbol>@rpiDepth@500ms
+    "bookticker": Route.PUBLIC,  # <symbol>@bookTicker, !bookTicker
+    "trade": Route.PUBLIC,  # <symbol>@trade
+    # /market: every other public stream of the notice table.
+    "aggtrade": Route.MARKET,
+    "kline": Route.MARKET,  # <symbol>@kline_<interval>
+    "continuouskline": Route.MARKET,  # <pair>_<contract>@continuousKline_<interval>
+    "markprice": Route.MARKET,  # <symbol>@markPrice[@1s], !markPrice@arr[@1s]
+    "miniticker": Route.MARKET,
+    "ticker": Route.MARKET,
+    "forceorder": Route.MARKET,
+    "compositeindex": Route.MARKET,
+    "contractinfo": Route.MARKET,  # !contractInfo
+    "assetindex": Route.MARKET,
+}
+"""Stream type (lower case, digits and interval dropped) -> the category that delivers it."""
+
+
 def route_for(stream: str) -> Route:
-    """The route a public stream belongs to: PUBLIC for depth and bookTicker, MARKET otherwise."""
-    kind = stream.partition("@")[2]
-    return Route.PUBLIC if kind.startswith(("depth", "bookTicker")) else Route.MARKET
+    """The category that delivers a public stream (``ROUTES``).
+
+    Raises:
+        ConfigError: a stream type not in ``ROUTES`` (sent anywhere, it could go quiet without an error).
+    """
+    name, at, rest = stream.partition("@")
+    kind = name[1:] if name.startswith("!") else rest  # "!bookTicker", "!markPrice@arr" name all symbols
+    kind = kind.partition("@")[0].partition("_")[0].rstrip("0123456789").lower()
+    route = ROUTES.get(kind) if at or name.startswith("!") else None
+    if route is None:
+        msg = f"binance stream {stream!r}: unknown stream type {kind!r}; expected one of {', '.join(ROUTES)}"
+        raise ConfigError(msg)
+    return route
 
 
 def stream_path(streams: Sequence[str], combined: bool = True) -> str:
@@ -127,7 +164,7 @@ def stream_path(streams: Sequence[str], combined: bool = True) -> str:
         E.g. ``/public/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker``.
 
     Raises:
-        ConfigError: streams of different routes, or several streams in raw form.
+        ConfigError: an unknown stream type, streams of different routes, or several streams in raw form.
     """
     if not streams:
         return "/market/stream" if combined else "/market/ws"

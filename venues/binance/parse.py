@@ -28,6 +28,7 @@ from messages.orders import Fill, OrderUpdate
 from venues.binance import codes
 from venues.binance.wire import (
     AggTrade,
+    AlgoOrder,
     BookTicker,
     DepthSnapshot,
     KlineEvent,
@@ -40,7 +41,6 @@ from venues.binance.wire import (
     RestTrade,
     SymbolInfo,
     TradeEvent,
-    WalletBalance,
 )
 from venues.errors import DecodeError
 from venues.symbols import perp_id
@@ -53,7 +53,7 @@ __all__ = [
     "kline_from_event",
     "order_update_from_event",
     "fill_from_event",
-    "balance_from_wallet",
+    "order_update_from_algo",
     "position_from_account",
     "book_snapshot",
     "kline_from_rest",
@@ -213,9 +213,33 @@ def fill_from_event(o: OrderData, iid: InstrumentId, ts_recv: int) -> Fill | Non
     )
 
 
-def balance_from_wallet(b: WalletBalance, ts_event: int, ts_recv: int) -> Balance:
-    """ACCOUNT_UPDATE ``a.B[i]`` -> Balance: total = wallet balance ``wb``, available = cross wallet ``cw``."""
-    return Balance(venue=_V, asset=b.a, total=b.wb, available=b.cw, ts_event=ts_event, ts_recv=ts_recv)
+def order_update_from_algo(o: AlgoOrder, iid: InstrumentId, ts_event: int, ts_recv: int) -> OrderUpdate:
+    """The ``o`` object of ALGO_UPDATE -> OrderUpdate keyed by the client algo id (the router matches it).
+
+    ``venue_order_id`` is the algo id (what GET /fapi/v1/algoOrder takes); fills are those of the triggered
+    matching-engine order (``aq`` at ``ap``), whose own ORDER_TRADE_UPDATEs carry the Fills.
+
+    Raises:
+        UnknownStatus: ``o.X`` is not a documented algo status.
+        DecodeError: unknown side or order type.
+    """
+    return OrderUpdate(
+        venue=_V,
+        instrument=iid,
+        client_order_id=ClientOrderId(o.caid),
+        venue_order_id=VenueOrderId(str(o.aid)),
+        status=codes.algo_status(o.X, o.q, o.aq),
+        raw_status=o.X,
+        side=codes.side(o.S),
+        order_type=codes.order_type(o.o),
+        quantity=o.q,
+        filled_qty=o.aq,
+        avg_price=o.ap if o.aq > _ZERO and o.ap > _ZERO else None,
+        price=o.p if o.p > _ZERO else None,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        reduce_only=o.R,
+    )
 
 
 def _position_side(amount: Decimal, position_side: str) -> Side:
@@ -315,7 +339,12 @@ def order_update_from_rest(o: RestOrder, iid: InstrumentId, ts_recv: int) -> Ord
 
 
 def balance_from_rest(b: RestBalance, ts_recv: int) -> Balance:
-    """A GET /fapi/v3/balance element -> Balance (total = ``balance``, available = ``availableBalance``)."""
+    """A GET /fapi/v3/balance element -> Balance.
+
+    total = ``balance`` (the wallet balance, unrealised PnL not included), available = ``availableBalance``
+    (what can open new positions), unrealized_pnl = ``crossUnPnl`` of the cross positions (USD-M "Futures Account
+    Balance V3"). ``crossWalletBalance`` is not free margin either: it is the cross part of the wallet.
+    """
     return Balance(
         venue=_V,
         asset=b.asset,
@@ -323,6 +352,7 @@ def balance_from_rest(b: RestBalance, ts_recv: int) -> Balance:
         available=b.availableBalance,
         ts_event=b.updateTime * MS,
         ts_recv=ts_recv,
+        unrealized_pnl=b.crossUnPnl,
     )
 
 

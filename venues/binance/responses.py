@@ -18,13 +18,14 @@ from typing import TypeVar
 
 import msgspec
 
-from messages.account import Balance, Position
+from messages.account import Balance, Position, PositionMode
 from messages.base import InstrumentId, Venue
 from messages.instruments import Instrument
 from messages.market import BookSnapshot, Kline, Trade
 from messages.orders import OrderRejected, OrderUpdate, PlaceOrder
 from venues.binance import codes, parse, wire
 from venues.errors import DecodeError, IpBanned, RateLimited, VenueReject, VenueUnavailable
+from venues.facts import InstrumentFacts, KeyFacts
 from venues.http import Response
 
 __all__ = [
@@ -40,6 +41,10 @@ __all__ = [
     "parse_order",
     "parse_orders",
     "parse_listen_key",
+    "parse_position_mode",
+    "parse_countdown",
+    "parse_account_config",
+    "parse_symbol_config",
     "order_rejected",
 ]
 
@@ -56,11 +61,15 @@ _EXCHANGE_INFO = msgspec.json.Decoder(wire.ExchangeInfo, strict=False)
 _DEPTH = msgspec.json.Decoder(wire.DepthSnapshot, strict=False)
 _KLINES = msgspec.json.Decoder(list[wire.RestKline], strict=False)
 _TRADES = msgspec.json.Decoder(list[wire.RestTrade], strict=False)
+_ACCOUNT_CONFIG = msgspec.json.Decoder(wire.AccountConfig, strict=False)
+_SYMBOL_CONFIG = msgspec.json.Decoder(list[wire.SymbolConfig], strict=False)
 _BALANCES = msgspec.json.Decoder(list[wire.RestBalance], strict=False)
 _POSITIONS = msgspec.json.Decoder(list[wire.RestPosition], strict=False)
 _ORDER = msgspec.json.Decoder(wire.RestOrder, strict=False)
 _ORDERS = msgspec.json.Decoder(list[wire.RestOrder], strict=False)
 _LISTEN_KEY = msgspec.json.Decoder(wire.ListenKey)
+_POSITION_SIDE_DUAL = msgspec.json.Decoder(wire.PositionSideDual)
+_COUNTDOWN = msgspec.json.Decoder(wire.Countdown, strict=False)  # countdownTime comes as a string
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -251,6 +260,65 @@ def parse_listen_key(response: Response) -> str:
         DecodeError: the body is not the documented shape.
     """
     return _decode(_LISTEN_KEY, response, "listenKey").listenKey
+
+
+def parse_position_mode(response: Response) -> PositionMode:
+    """GET /fapi/v1/positionSide/dual -> HEDGE (``dualSidePosition`` true) or ONE_WAY.
+
+    Raises:
+        VenueReject: an error response.
+        DecodeError: the body is not the documented shape.
+    """
+    dual = _decode(_POSITION_SIDE_DUAL, response, "positionSide/dual").dualSidePosition
+    return PositionMode.HEDGE if dual else PositionMode.ONE_WAY
+
+
+def parse_countdown(response: Response) -> tuple[str, int]:
+    """POST /fapi/v1/countdownCancelAll -> (symbol, countdown ms) as the venue echoes them.
+
+    Raises:
+        VenueReject: an error response.
+        DecodeError: the body is not the documented shape.
+    """
+    answer = _decode(_COUNTDOWN, response, "countdownCancelAll")
+    return answer.symbol, answer.countdownTime
+
+
+def parse_account_config(response: Response) -> KeyFacts:
+    """GET /fapi/v1/accountConfig -> what the account may do, in the venue's words.
+
+    The USD-M host says nothing of the key itself: neither its IP restriction nor its own permission flags
+    (those are GET /sapi/v1/account/apiRestrictions on the spot host, api.binance.com), so ``ip_restricted``
+    is None and ``canTrade`` / ``canWithdraw`` are the account's ("if can transfer out asset").
+
+    Raises:
+        VenueReject: an error response (-2015 for a key used from an IP not on its list).
+        DecodeError: the body is not the documented shape.
+    """
+    cfg = _decode(_ACCOUNT_CONFIG, response, "accountConfig")
+    flags = {"canTrade": cfg.canTrade, "canWithdraw": cfg.canWithdraw, "canDeposit": cfg.canDeposit}
+    detail = " ".join(f"{k}={str(v).lower()}" for k, v in flags.items()) + f" feeTier={cfg.feeTier}"
+    return KeyFacts(can_trade=cfg.canTrade, can_withdraw=cfg.canWithdraw, ip_restricted=None, detail=detail)
+
+
+def parse_symbol_config(response: Response, symbol: str) -> InstrumentFacts:
+    """GET /fapi/v1/symbolConfig?symbol= -> ``symbol``'s margin type ("cross" for CROSSED, "isolated" for
+    ISOLATED, else the venue's word in lower case) and leverage.
+
+    Raises:
+        VenueReject: an error response.
+        DecodeError: the body is not the documented shape, or has no row for ``symbol``.
+    """
+    rows = _decode(_SYMBOL_CONFIG, response, "symbolConfig")
+    row = next((r for r in rows if r.symbol == symbol), None)
+    if row is None:
+        got = ", ".join(r.symbol for r in rows) or "no row"
+        raise DecodeError(_V, "symbolConfig", f"expected a row for {symbol}, got {got}")
+    mode = {"CROSSED": "cross", "ISOLATED": "isolated"}.get(row.marginType, row.marginType.lower())
+    detail = f"marginType={row.marginType} leverage={row.leverage}"
+    if row.maxNotionalValue:
+        detail += f" maxNotionalValue={row.maxNotionalValue}"
+    return InstrumentFacts(margin_mode=mode, leverage=str(row.leverage), detail=detail)
 
 
 def order_rejected(order: PlaceOrder, error: VenueReject, ts: int) -> OrderRejected:

@@ -7,6 +7,15 @@ Rules:
   ``endpoint`` names the bucket. ``endpoint="order"`` requests also count 1 against the account's order
   limits (X-MBX-ORDER-COUNT-10S / -1M) and weigh 0 on the IP limit. Placement is never idempotent.
 - GET and DELETE carry their parameters in the query string, POST and PUT in a form body.
+- Position side (USD-M "New Order"): in one-way mode ``positionSide`` is left out (BOTH) and a close is
+  ``reduceOnly=true``; in hedge mode every order names its side and ``reduceOnly`` must not be sent (the
+  venue answers -1106 "Parameter 'reduceOnly' sent when not required"): an opening BUY is LONG, an opening
+  SELL SHORT, and a close is the opposite side on the position it closes (a reduce-only SELL closes LONG,
+  a reduce-only BUY closes SHORT). A side that does not match the account's mode is -4061.
+- Dead-man's switch (USD-M "Auto-Cancel All Open Orders"): ``POST /fapi/v1/countdownCancelAll`` (weight 10)
+  sets one countdown per symbol; unless called again within ``countdownTime`` ms, the venue cancels every
+  open order of that symbol. Each call replaces the running countdown, so it is called again as a
+  heartbeat; ``countdownTime=0`` stops it. The answer echoes ``symbol`` and ``countdownTime`` (a string).
 - Response parsing and the typed error mapping live in responses.py and are re-exported here, so
   ``rest.parse_order(...)`` / ``rest.raise_for_error(...)`` read next to the builders.
 """
@@ -15,7 +24,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from messages.base import ClientOrderId, OrderType, TimeInForce, Venue, VenueOrderId
+from messages.account import PositionMode
+from messages.base import ClientOrderId, OrderType, Side, TimeInForce, Venue, VenueOrderId
 from messages.instruments import Instrument
 from messages.orders import PlaceOrder
 from venues import Credentials
@@ -23,15 +33,19 @@ from venues.binance import codes
 from venues.binance.responses import (
     Resolve,
     order_rejected,
+    parse_account_config,
     parse_balances,
+    parse_countdown,
     parse_depth,
     parse_instruments,
     parse_klines,
     parse_listen_key,
     parse_order,
     parse_orders,
+    parse_position_mode,
     parse_positions,
     parse_server_time,
+    parse_symbol_config,
     parse_trades,
     raise_for_error,
 )
@@ -50,6 +64,8 @@ __all__ = [
     "recent_trades",
     "balances",
     "positions",
+    "position_mode",
+    "position_side",
     "place_order",
     "cancel_order",
     "query_order",
@@ -57,6 +73,9 @@ __all__ = [
     "create_listen_key",
     "keepalive_listen_key",
     "close_listen_key",
+    "countdown_cancel_all",
+    "account_config",
+    "symbol_config",
     "raise_for_error",
     "parse_server_time",
     "parse_instruments",
@@ -68,6 +87,10 @@ __all__ = [
     "parse_order",
     "parse_orders",
     "parse_listen_key",
+    "parse_position_mode",
+    "parse_countdown",
+    "parse_account_config",
+    "parse_symbol_config",
     "order_rejected",
 ]
 
@@ -168,6 +191,27 @@ def positions(
     )
 
 
+def position_mode(creds: Credentials, now_ms: int, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS) -> RequestSpec:
+    """GET /fapi/v1/positionSide/dual (weight 30): the account's position mode (``dualSidePosition``)."""
+    return signed_request(
+        Method.GET,
+        "/fapi/v1/positionSide/dual",
+        creds,
+        now_ms,
+        recv_window_ms=recv_window_ms,
+        weight=30,
+        endpoint="positionSideDual",
+    )
+
+
+def position_side(side: Side, reduce_only: bool, mode: PositionMode) -> str | None:
+    """The ``positionSide`` an order carries: None (BOTH, left out) in one-way mode; in hedge mode LONG for
+    an opening BUY or a closing SELL, SHORT for an opening SELL or a closing BUY."""
+    if mode is PositionMode.ONE_WAY:
+        return None
+    return "LONG" if (side is Side.BUY) != reduce_only else "SHORT"
+
+
 def _fmt(value: Decimal) -> str:
     """Plain decimal notation without exponent or trailing zeros (``1E+1`` -> ``10``, ``0.0100`` -> ``0.01``)."""
     text = format(value, "f")
@@ -182,10 +226,13 @@ def place_order(
     creds: Credentials,
     now_ms: int,
     recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
+    *,
+    mode: PositionMode = PositionMode.ONE_WAY,
 ) -> RequestSpec:
     """POST /fapi/v1/order for a limit or market order (GTC/IOC/FOK, post-only = GTX, reduce-only).
 
-    The response type is RESULT, so the answer carries the order's final state for IOC/FOK/market.
+    The response type is RESULT, so the answer carries the order's final state for IOC/FOK/market. The
+    position side follows the account's mode (see ``position_side`` and the module rules).
 
     Args:
         order: The order; quantity in the venue unit (base asset), price on the tick.
@@ -193,6 +240,7 @@ def place_order(
         creds: API credentials.
         now_ms: Offset-corrected epoch ms.
         recv_window_ms: Validity window.
+        mode: The account's position mode as last read.
 
     Returns:
         The signed, non-idempotent RequestSpec (weight 0 on IP, 1 on the order counters).
@@ -223,7 +271,10 @@ def place_order(
             msg = f"{where}: a market order cannot be post-only"
             raise InvalidOrder(msg)
         params += [("type", "MARKET"), ("quantity", _fmt(order.quantity))]
-    if order.reduce_only:
+    side = position_side(order.side, order.reduce_only, mode)
+    if side is not None:
+        params.append(("positionSide", side))  # hedge mode: the side says open or close, never reduceOnly
+    elif order.reduce_only:
         params.append(("reduceOnly", "true"))
     params += [("newClientOrderId", order.client_order_id), ("newOrderRespType", "RESULT")]
     return signed_request(
@@ -334,3 +385,44 @@ def keepalive_listen_key(creds: Credentials) -> RequestSpec:
 def close_listen_key(creds: Credentials) -> RequestSpec:
     """DELETE /fapi/v1/listenKey (weight 1)."""
     return api_key_request(Method.DELETE, "/fapi/v1/listenKey", creds, endpoint="listenKey")
+
+
+def countdown_cancel_all(
+    symbol: str, countdown_ms: int, creds: Credentials, now_ms: int, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS
+) -> RequestSpec:
+    """POST /fapi/v1/countdownCancelAll (weight 10): cancel every open order of ``symbol`` ``countdown_ms``
+    from now unless called again before (each call replaces the running countdown); 0 stops it.
+
+    Setting a countdown twice is harmless, so the request is idempotent (a retry only restarts it).
+
+    Raises:
+        ConfigError: a negative countdown.
+    """
+    if countdown_ms < 0:
+        msg = f"binance countdownCancelAll {symbol}: expected a countdown of 0 ms or more, got {countdown_ms}"
+        raise ConfigError(msg)
+    return signed_request(
+        Method.POST,
+        "/fapi/v1/countdownCancelAll",
+        creds,
+        now_ms,
+        body=[("symbol", symbol), ("countdownTime", str(countdown_ms))],
+        recv_window_ms=recv_window_ms,
+        weight=10,
+        endpoint="countdownCancelAll",
+    )
+
+
+# -- preflight reads (the doctor) -----------------------------------------------------------------------------
+def account_config(creds: Credentials, now_ms: int, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS) -> RequestSpec:
+    """GET /fapi/v1/accountConfig (weight 5): ``canTrade``, ``canWithdraw``, ``canDeposit``, fee tier, modes."""
+    return signed_request(Method.GET, "/fapi/v1/accountConfig", creds, now_ms, recv_window_ms=recv_window_ms,
+                          weight=5, endpoint="accountConfig")
+
+
+def symbol_config(
+    symbol: str, creds: Credentials, now_ms: int, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS
+) -> RequestSpec:
+    """GET /fapi/v1/symbolConfig (weight 5) for one symbol: its ``marginType`` and ``leverage``."""
+    return signed_request(Method.GET, "/fapi/v1/symbolConfig", creds, now_ms, query=[("symbol", symbol)],
+                          recv_window_ms=recv_window_ms, weight=5, endpoint="symbolConfig")

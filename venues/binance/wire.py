@@ -9,6 +9,10 @@ Rules:
   array-shaped types; levels decode straight to ``(float, float)`` tuples that L2Book and BookDelta take.
 - Stream events form one union tagged on ``"e"``; a combined-stream frame ``{"stream","data"}`` decodes
   in the same pass through ``Envelope``. Decoders are built once, here, at import.
+- The union holds every user-data event type of the USD-M docs (user-data-streams pages, read 2026-12):
+  ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, ALGO_UPDATE, TRADE_LITE, MARGIN_CALL, ACCOUNT_CONFIG_UPDATE,
+  STRATEGY_UPDATE, GRID_UPDATE, CONDITIONAL_ORDER_TRIGGER_REJECT, listenKeyExpired; each keeps the keys that
+  identify its shape, so a frame of the wrong shape still fails as that type.
 - No methods: wire structs never leave venues/binance and never go on the bus.
 - The depth event and the envelope are ``gc=False``: decoded JSON cannot form reference cycles, and not
   tracking them saves about 0.2 us per depth frame (bench/decode.py).
@@ -39,8 +43,17 @@ __all__ = [
     "WalletBalance",
     "PositionData",
     "ListenKeyExpired",
-    "IgnoredUserEvent",
+    "AlgoOrder",
+    "AlgoUpdate",
+    "TradeLite",
+    "MarginCall",
+    "AccountConfigUpdate",
+    "StrategyUpdate",
+    "GridUpdate",
+    "ConditionalOrderTriggerReject",
+    "IGNORED_EVENTS",
     "StreamEvent",
+    "EventName",
     "Envelope",
     "Control",
     "WsError",
@@ -53,12 +66,17 @@ __all__ = [
     "RestPosition",
     "ServerTime",
     "ListenKey",
+    "PositionSideDual",
+    "Countdown",
+    "AccountConfig",
+    "SymbolConfig",
     "SymbolFilter",
     "SymbolInfo",
     "ExchangeInfo",
     "ENVELOPE_DECODER",
     "EVENT_DECODER",
     "CONTROL_DECODER",
+    "EVENT_NAME_DECODER",
 ]
 
 _MAX = 1e15
@@ -179,11 +197,10 @@ class OrderTradeUpdate(_Event, tag="ORDER_TRADE_UPDATE"):
 
 
 class WalletBalance(msgspec.Struct):
-    """One element of ``a.B``."""
+    """One element of ``a.B``: ``wb`` (wallet balance), ``cw`` (cross wallet balance) and ``bc`` (balance
+    change) are not read: none of them is free margin, which only REST answers (``availableBalance``)."""
 
     a: str  # asset
-    wb: Decimal  # wallet balance
-    cw: Decimal  # cross wallet balance
 
 
 class PositionData(msgspec.Struct):
@@ -211,16 +228,109 @@ class ListenKeyExpired(_Event, tag="listenKeyExpired"):
     E: int = 0  # event time, ms (the listenKey itself is not kept: it is a credential)
 
 
-class IgnoredUserEvent(_Event, tag="TRADE_LITE"):
-    """TRADE_LITE duplicates ORDER_TRADE_UPDATE's fill fields; recognised and skipped."""
+class AlgoOrder(msgspec.Struct):
+    """The ``o`` object of ALGO_UPDATE (a conditional order in the Algo Service, December 2025 on)."""
+
+    caid: str  # client algo id ("" when none was given)
+    aid: int  # algo id
+    o: str  # order type: STOP, TAKE_PROFIT, STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET
+    s: str  # symbol
+    S: str  # side BUY/SELL
+    q: Decimal  # quantity ("0" for a close-position order)
+    X: str  # algo status: NEW, CANCELED, TRIGGERING, TRIGGERED, FINISHED, REJECTED, EXPIRED
+    ps: str = "BOTH"  # position side
+    p: Decimal = Decimal(0)  # limit price ("0" for market types)
+    ai: str = ""  # the matching-engine order id once triggered ("" before)
+    ap: Decimal = Decimal(0)  # average fill price in the matching engine (once triggered)
+    aq: Decimal = Decimal(0)  # executed quantity in the matching engine (once triggered)
+    R: bool = False  # reduce only
+    rm: str = ""  # why the algo order failed
 
 
-class _MarginCall(_Event, tag="MARGIN_CALL"):
-    pass
+class AlgoUpdate(_Event, tag="ALGO_UPDATE"):
+    E: int  # event time, ms
+    o: AlgoOrder
+    T: int = 0  # transaction time, ms
 
 
-class _AccountConfigUpdate(_Event, tag="ACCOUNT_CONFIG_UPDATE"):
-    pass
+class TradeLite(_Event, tag="TRADE_LITE"):
+    """A fill, pushed ahead of ORDER_TRADE_UPDATE with fewer fields (2024-09-03 on); the full event follows."""
+
+    E: int  # event time, ms
+    s: str  # symbol
+    c: str  # client order id
+    S: str  # side
+    l: Decimal  # last filled quantity  # noqa: E741 - the venue's key
+    L: Decimal  # last filled price
+    i: int  # order id
+    t: int  # trade id
+
+
+class _MarginCallPosition(msgspec.Struct):
+    s: str  # symbol
+    ps: str  # position side
+    pa: Decimal  # position amount
+    mm: Decimal  # maintenance margin required
+
+
+class MarginCall(_Event, tag="MARGIN_CALL"):
+    """The position risk ratio is high: risk guidance only (the docs say not to trade on it)."""
+
+    E: int  # event time, ms
+    p: list[_MarginCallPosition]  # the positions concerned
+    cw: Decimal = Decimal(0)  # cross wallet balance (only with a cross-margin call)
+
+
+class _LeverageConfig(msgspec.Struct):
+    s: str  # symbol
+    l: int  # leverage  # noqa: E741 - the venue's key
+
+
+class _AssetsModeConfig(msgspec.Struct):
+    j: bool  # Multi-Assets mode
+
+
+class AccountConfigUpdate(_Event, tag="ACCOUNT_CONFIG_UPDATE"):
+    """A symbol's leverage (``ac``) or the Multi-Assets mode (``ai``) changed. It never carries the position
+    mode (``dualSidePosition``): that is read with GET /fapi/v1/positionSide/dual."""
+
+    E: int  # event time, ms
+    ac: _LeverageConfig | None = None
+    ai: _AssetsModeConfig | None = None
+
+
+class _Strategy(msgspec.Struct):
+    si: int  # strategy id
+    st: str  # strategy type, e.g. GRID
+    ss: str  # strategy status: NEW, WORKING, CANCELLED, EXPIRED
+    s: str  # symbol
+
+
+class StrategyUpdate(_Event, tag="STRATEGY_UPDATE"):
+    """A Binance trading strategy (grid...) was created, changed, cancelled or expired."""
+
+    E: int  # event time, ms
+    su: _Strategy
+
+
+class GridUpdate(_Event, tag="GRID_UPDATE"):
+    """A grid strategy's sub-order filled (deprecated by Binance, still documented)."""
+
+    E: int  # event time, ms
+    gu: _Strategy
+
+
+class _TriggerReject(msgspec.Struct):
+    s: str  # symbol
+    i: int  # order id
+    r: str  # reject reason
+
+
+class ConditionalOrderTriggerReject(_Event, tag="CONDITIONAL_ORDER_TRIGGER_REJECT"):
+    """A triggered TP/SL order was rejected."""
+
+    E: int  # event time, ms
+    or_: _TriggerReject = msgspec.field(name="or")
 
 
 StreamEvent = Union[  # noqa: UP007 - a runtime Union object is what msgspec decoders take
@@ -233,10 +343,34 @@ StreamEvent = Union[  # noqa: UP007 - a runtime Union object is what msgspec dec
     OrderTradeUpdate,
     AccountUpdate,
     ListenKeyExpired,
-    IgnoredUserEvent,
-    _MarginCall,
-    _AccountConfigUpdate,
+    AlgoUpdate,
+    TradeLite,
+    MarginCall,
+    AccountConfigUpdate,
+    StrategyUpdate,
+    GridUpdate,
+    ConditionalOrderTriggerReject,
 ]
+
+IGNORED_EVENTS: dict[type, str] = {
+    MarkPriceUpdate: "markPriceUpdate",
+    TradeLite: "TRADE_LITE",
+    MarginCall: "MARGIN_CALL",
+    AccountConfigUpdate: "ACCOUNT_CONFIG_UPDATE",
+    StrategyUpdate: "STRATEGY_UPDATE",
+    GridUpdate: "GRID_UPDATE",
+    ConditionalOrderTriggerReject: "CONDITIONAL_ORDER_TRIGGER_REJECT",
+}
+"""Decoded (so a frame of the wrong shape is still malformed) and then counted as ignored, by name: no bus
+message carries them."""
+
+
+class EventName(msgspec.Struct):
+    """Only the event type of a frame whose union decode failed (off the hot path): a known type whose body
+    is wrong is malformed, an unknown type is not."""
+
+    e: str | None = None
+    data: EventName | None = None  # a combined-stream envelope
 
 
 class Envelope(msgspec.Struct, gc=False):
@@ -328,8 +462,9 @@ class RestBalance(msgspec.Struct):
     """One element of GET /fapi/v3/balance."""
 
     asset: str
-    balance: Decimal  # wallet balance
-    availableBalance: Decimal
+    balance: Decimal  # wallet balance, without unrealised PnL
+    availableBalance: Decimal  # what can open new positions (free margin)
+    crossUnPnl: Decimal = Decimal(0)  # unrealised PnL of the cross positions in this asset
     updateTime: int = 0  # ms
 
 
@@ -351,6 +486,39 @@ class ServerTime(msgspec.Struct):
 
 class ListenKey(msgspec.Struct):
     listenKey: str
+
+
+class PositionSideDual(msgspec.Struct):
+    """GET /fapi/v1/positionSide/dual: ``true`` is hedge mode, ``false`` one-way mode."""
+
+    dualSidePosition: bool
+
+
+class Countdown(msgspec.Struct):
+    """POST /fapi/v1/countdownCancelAll: ``{"symbol": "BTCUSDT", "countdownTime": "100000"}``."""
+
+    symbol: str  # the symbol whose countdown was set
+    countdownTime: int  # the countdown now running, ms (a string on the wire; 0: stopped)
+
+
+class AccountConfig(msgspec.Struct):
+    """GET /fapi/v1/accountConfig (Futures Account Configuration): the account's permissions as the venue
+    lists them (``canWithdraw``: "if can transfer out asset")."""
+
+    canTrade: bool
+    canWithdraw: bool
+    canDeposit: bool = True
+    feeTier: int = 0
+
+
+class SymbolConfig(msgspec.Struct):
+    """One row of GET /fapi/v1/symbolConfig (Symbol Configuration)."""
+
+    symbol: str
+    marginType: str  # CROSSED or ISOLATED
+    leverage: int  # initial leverage
+    isAutoAddMargin: bool | str = False  # a bool in today's page, the string "false" in its first version
+    maxNotionalValue: str = ""  # the largest position notional at this leverage
 
 
 class SymbolFilter(msgspec.Struct):
@@ -382,3 +550,4 @@ class ExchangeInfo(msgspec.Struct):
 ENVELOPE_DECODER: msgspec.json.Decoder[Envelope] = msgspec.json.Decoder(Envelope, strict=False)
 EVENT_DECODER: msgspec.json.Decoder[StreamEvent] = msgspec.json.Decoder(StreamEvent, strict=False)
 CONTROL_DECODER: msgspec.json.Decoder[Control] = msgspec.json.Decoder(Control, strict=False)
+EVENT_NAME_DECODER: msgspec.json.Decoder[EventName] = msgspec.json.Decoder(EventName)

@@ -14,6 +14,21 @@ Book rules (docs/v5/websocket/public/orderbook.mdx; PROTOCOLS.md section 2):
 - After each applied update while LIVE: a ``Quote`` from the book's O(1) best bid/ask, plus the
   ``BookDelta`` (``BookSnapshot`` for snapshots) when built with ``emit_deltas=True``.
 
+Private rules (docs/v5/websocket/private/*.mdx; PROTOCOLS.md "Private topics, pagination, position mode"):
+- Rows are matched to instruments of this codec's category by their own ``category`` (or the topic's
+  suffix, ``order.linear``). A row of another category (a unified account's spot or option row, which the
+  all-in-one topics carry) is recognised, counted in ``ignored`` by channel and category, and left out:
+  never a ``Dropped`` frame, which on a private stream would ask for a reconcile.
+- A push on ``dcp.*`` (disconnection protection; Bybit documents the subscription and no push content) is
+  recognised and counted in ``ignored`` under its topic, never a ``Dropped`` frame.
+- Each position row also yields ``modes.PositionIdxSeen`` (its symbol's ``positionIdx``, so its position
+  mode) for the session.
+- Op replies: ``success: true`` acks become ``Subscribed`` / ``LoggedIn`` / ``Pong``; an error reply
+  (``success: false``, docs/v5/ws/connect, e.g. ``{"success":false,"ret_msg":"...","op":"subscribe"}``)
+  becomes ``LoginFailed`` for ``auth`` and ``SubscribeFailed`` otherwise (the text names any other op; an
+  echoed ``req_id``, string or number, is kept as ``request_id`` so the session knows which request
+  failed), never a dropped frame.
+
 Other rules:
 - ``feed`` never raises on venue input: malformed frames, unknown topics, symbols or statuses become
   ``Dropped`` events that the shell counts. The frame is decoded once: a typed decoder for book frames
@@ -24,6 +39,7 @@ Other rules:
 from __future__ import annotations
 
 import enum
+from collections import Counter
 
 import msgspec
 
@@ -32,9 +48,9 @@ from messages.control import BookIntegrity
 from messages.instruments import Instrument
 from messages.market import BookDelta, BookSnapshot, Quote
 from venues.book import BookInput, L2Book, next_book_state, quote_of
-from venues.bybit import codes, frames, parse, rest, wire
+from venues.bybit import codes, frames, parse, wire
+from venues.bybit.modes import PositionIdxSeen
 from venues.errors import (
-    ConfigError,
     CrossbookError,
     CrossedBook,
     DecodeError,
@@ -51,7 +67,6 @@ from venues.events import (
     Subscribed,
     SubscribeFailed,
 )
-from venues.http import Response
 from venues.symbols import InstrumentRegistry
 
 __all__ = ["BybitCodec", "DropReason"]
@@ -103,7 +118,8 @@ class BybitCodec:
             registry: instruments, to map venue symbols to unified ids.
             emit_deltas: also return BookDelta/BookSnapshot after each applied book update.
             depth: book depth used by ``track_book`` (1, 50, 200 or 1000).
-            category: the public stream's category; private rows are matched on their own category.
+            category: the category of the public stream and of the private rows that are ours (a private row
+                of another category is counted in ``ignored`` and left out).
             contiguous_u: treat any ``u`` other than ``previous u + 1`` as a gap (else only ``u <= previous``).
         """
         frames.orderbook_topic("X", depth)  # validates the depth
@@ -116,6 +132,7 @@ class BybitCodec:
         self._by_instrument: dict[InstrumentId, _BookSlot] = {}
         self._symbols: dict[tuple[str, str], Instrument] = {}
         self._tickers: dict[str, list[float | None]] = {}  # symbol -> [bid_px, bid_sz, ask_px, ask_sz]
+        self.ignored: Counter[str] = Counter()  # "<channel>.<category>" -> private rows of other categories
         self._handlers = {
             "orderbook": self._on_book_env,
             "publicTrade": self._on_trades,
@@ -125,6 +142,7 @@ class BybitCodec:
             "execution": self._on_executions,
             "position": self._on_positions,
             "wallet": self._on_wallet,
+            "dcp": self._on_dcp,
         }
 
     # -- books ---------------------------------------------------------------------------------------
@@ -159,14 +177,13 @@ class BybitCodec:
         slot = self._by_instrument.get(instrument)
         return slot.state if slot else BookState.SYNCING
 
-    def resubscribe(self, instrument: InstrumentId, req_id: str = "") -> list[bytes]:
-        """The frames that restart a book: unsubscribe then subscribe its topic (answer to NeedResubscribe).
+    def book_topic(self, instrument: InstrumentId) -> str:
+        """The topic of the book kept for ``instrument`` (what a resubscribe names).
 
         Raises:
             InstrumentError: no book is kept for it.
         """
-        topic = self._slot(instrument).topic
-        return [frames.unsubscribe([topic], req_id), frames.subscribe([topic], req_id)]
+        return self._slot(instrument).topic
 
     def reset(self, ts_recv: int = 0) -> list[Message]:
         """After a reconnect: every book back to SYNCING (emptied), ticker state forgotten.
@@ -252,7 +269,7 @@ class BybitCodec:
                     )
                 ]
             return handler(env, rest_, ts_recv)
-        if env.op or env.type == "COMMAND_RESP":
+        if env.op or env.type == "COMMAND_RESP" or env.success is not None:
             return self._on_op(env)
         raise DecodeError(codes.VENUE, "frame", "expected a 'topic' or an 'op' field, got neither", frame)
 
@@ -426,11 +443,22 @@ class BybitCodec:
         ]
 
     # -- private topics ------------------------------------------------------------------------------
+    def _ours(self, channel: str, category: str) -> bool:
+        """True for a row of this codec's category (or one that names none); a row of another category
+        (a unified account's spot, option or inverse row) is counted in ``ignored`` and left out."""
+        if category and category != self._category:
+            self.ignored[f"{channel}.{category}"] += 1
+            return False
+        return True
+
     def _on_orders(self, env: wire.WsEnvelope, rest_: str, ts_recv: int) -> Output:
         out: Output = []
         for item in wire.ORDERS.decode(env.data):
+            category = item.category or rest_
+            if not self._ours("order", category):
+                continue
             try:
-                inst = self._instrument(item.symbol, item.category or rest_)
+                inst = self._instrument(item.symbol, category or self._category)
                 out.append(parse.order_update(item, inst.id, ts_recv))
             except CrossbookError as exc:  # one bad row must not hide the others
                 out.append(_drop(exc))
@@ -439,6 +467,8 @@ class BybitCodec:
     def _on_executions(self, env: wire.WsEnvelope, rest_: str, ts_recv: int) -> Output:
         out: Output = []
         for item in wire.EXECUTIONS.decode(env.data):
+            if not self._ours("execution", item.category):
+                continue
             try:
                 f = parse.fill(item, self._instrument(item.symbol, item.category), ts_recv)
             except CrossbookError as exc:
@@ -451,32 +481,42 @@ class BybitCodec:
     def _on_positions(self, env: wire.WsEnvelope, rest_: str, ts_recv: int) -> Output:
         out: Output = []
         for item in wire.POSITIONS.decode(env.data):
+            category = item.category or rest_
+            if not self._ours("position", category):
+                continue
             try:
-                inst = self._instrument(item.symbol, item.category or rest_)
+                inst = self._instrument(item.symbol, category or self._category)
                 out.append(parse.position(item, inst.id, ts_recv))
             except CrossbookError as exc:
                 out.append(_drop(exc))
+            else:
+                out.append(PositionIdxSeen(symbol=item.symbol, position_idx=item.positionIdx))
         return out
 
     def _on_wallet(self, env: wire.WsEnvelope, rest_: str, ts_recv: int) -> Output:
         return list(parse.balances(wire.WALLETS.decode(env.data), env.creationTime * _MS, ts_recv))
 
+    def _on_dcp(self, env: wire.WsEnvelope, rest_: str, ts_recv: int) -> Output:
+        self.ignored[env.topic] += 1
+        return []
+
     # -- op acks -------------------------------------------------------------------------------------
     def _on_op(self, env: wire.WsEnvelope) -> Output:
+        req_id = _req_id(env.req_id)
         if env.type == "COMMAND_RESP":  # option/spread sockets list topics instead of an op
             data = wire.COMMAND_RESP.decode(env.data)
             out: Output = []
             if data.successTopics:
-                out.append(Subscribed(channels=tuple(data.successTopics), request_id=env.req_id))
-            if data.failTopics or not env.success:
+                out.append(Subscribed(channels=tuple(data.successTopics), request_id=req_id))
+            if data.failTopics or env.success is False:
                 out.append(
                     SubscribeFailed(
-                        code="", text=f"failed topics: {', '.join(data.failTopics)}", request_id=env.req_id
+                        code="", text=f"failed topics: {', '.join(data.failTopics)}", request_id=req_id
                     )
                 )
             return out
         op = env.op
-        if env.retCode is not None:  # order-entry socket /v5/trade: retCode/retMsg instead of success
+        if env.success is None and env.retCode is not None:  # order-entry socket /v5/trade: retCode/retMsg
             if op == "auth":
                 return (
                     [LoggedIn()]
@@ -491,20 +531,19 @@ class BybitCodec:
                     error=f"bybit order-entry op {op!r} is not handled by this codec",
                 )
             ]
-        if op == "pong" or (op == "ping" and env.success):
-            return [Pong(ts_sent=_req_ts(env.req_id))]
+        if op == "pong" or (op == "ping" and env.success is not False):
+            return [Pong(ts_sent=_req_ts(req_id))]
+        if env.success is False:  # an error reply to something we sent
+            if op == "auth":
+                return [LoginFailed(code="", text=env.ret_msg)]
+            text = env.ret_msg if op == "subscribe" else f"{op or 'request'}: {env.ret_msg}"
+            return [SubscribeFailed(code="", text=text, request_id=req_id)]
         if op == "subscribe":
-            if env.success:
-                return [Subscribed(channels=(), request_id=env.req_id)]
-            return [SubscribeFailed(code="", text=env.ret_msg, request_id=env.req_id)]
+            return [Subscribed(channels=(), request_id=req_id)]
         if op == "unsubscribe":
-            return (
-                []
-                if env.success
-                else [SubscribeFailed(code="", text=f"unsubscribe: {env.ret_msg}", request_id=env.req_id)]
-            )
+            return []
         if op == "auth":
-            return [LoggedIn()] if env.success else [LoginFailed(code="", text=env.ret_msg)]
+            return [LoggedIn()]
         return [
             Dropped(
                 reason=DropReason.UNSUPPORTED_OP,
@@ -512,52 +551,10 @@ class BybitCodec:
             )
         ]
 
-    # -- REST ----------------------------------------------------------------------------------------
-    def parse_response(self, what: str, response: Response, ts_recv: int) -> list[Message]:
-        """Turn a REST response into bus messages (``what`` is a ``rest.Endpoint``).
 
-        Instruments, book snapshots, recent trades, balances, positions and orders become messages;
-        place/cancel/server-time responses are checked and return ``[]`` (``rest.parse_order_ack`` and
-        ``rest.parse_server_time`` give their values). Klines need the requested interval, which the
-        response does not carry: use ``rest.parse_klines``.
-
-        Raises:
-            VenueReject: the venue's error, typed (see ``rest.check``).
-            DecodeError: a body that does not match the documented shape.
-            ConfigError: ``what`` is not an endpoint this method parses.
-        """
-        try:
-            ep = rest.Endpoint(what)
-        except ValueError:
-            msg = f"expected a bybit rest.Endpoint, got {what!r}"
-            raise ConfigError(msg) from None
-        if ep is rest.Endpoint.KLINES:
-            msg = "bybit kline responses do not name their interval; use rest.parse_klines(response, instrument, interval, ts_recv)"
-            raise ConfigError(msg)
-        if ep is rest.Endpoint.INSTRUMENTS:
-            return list(rest.parse_instruments(response, ts_recv)[0])
-        if ep is rest.Endpoint.ORDERBOOK:
-            env = rest.check(response, ts_recv, "orderbook")
-            symbol = wire.REST_ORDERBOOK.decode(env.result).s
-            return [rest.parse_orderbook(response, self._instrument(symbol, self._category).id, ts_recv)]
-        if ep is rest.Endpoint.RECENT_TRADES:
-            env = rest.check(response, ts_recv, "recent trades")
-            rows = wire.RECENT_TRADE_ROWS.decode(wire.LIST_RESULT.decode(env.result).items)
-            if not rows:
-                return []
-            return list(
-                rest.parse_recent_trades(
-                    response, self._instrument(rows[0].symbol, self._category).id, ts_recv
-                )
-            )
-        if ep is rest.Endpoint.WALLET_BALANCE:
-            return list(rest.parse_wallet_balance(response, ts_recv))
-        if ep is rest.Endpoint.POSITIONS:
-            return list(rest.parse_positions(response, self._registry, ts_recv)[0])
-        if ep is rest.Endpoint.OPEN_ORDERS:
-            return list(rest.parse_open_orders(response, self._registry, ts_recv)[0])
-        rest.check(response, ts_recv, ep.value)
-        return []
+def _req_id(raw: str | int | None) -> str:
+    """The echoed ``req_id`` as a string (ours are strings; absent or null when none was sent)."""
+    return "" if raw is None else str(raw)
 
 
 def _req_ts(req_id: str) -> int:

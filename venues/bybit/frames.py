@@ -6,6 +6,10 @@ Rules:
   exceed 21,000 characters (docs/v5/ws/connect), so longer lists are refused here, not by the venue.
 - The client pings every 20 s; ``req_id`` is echoed back in the pong, so putting the send time there
   lets the codec report it in ``Pong.ts_sent``.
+- Private topics are the categorised ones (``order.linear``, ``execution.linear``, ``position.linear``) plus
+  ``wallet``, which has no category (docs/v5/websocket/private/*.mdx: "All-In-One topic and Categorised
+  topic cannot be in the same subscription request"): the all-in-one ``order`` / ``execution`` /
+  ``position`` carry every category of a unified account (spot and option rows included).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from venues.errors import ConfigError
 
 __all__ = [
     "PrivateChannel",
+    "private_topics",
     "BOOK_DEPTHS",
     "MAX_ARGS_CHARS",
     "orderbook_topic",
@@ -43,12 +48,17 @@ _encode = msgspec.json.Encoder().encode
 
 
 class PrivateChannel(enum.StrEnum):
-    """Private topics on /v5/private (all categories; ``order.linear`` etc. narrow to one)."""
+    """Private channels on /v5/private; all but ``wallet`` are subscribed per category (``private_topics``)."""
 
     ORDER = "order"
     EXECUTION = "execution"
     POSITION = "position"
     WALLET = "wallet"
+
+
+def private_topics(category: str = "linear") -> list[str]:
+    """``order.{category}``, ``execution.{category}``, ``position.{category}`` and ``wallet``, in that order."""
+    return [f"{c}.{category}" if c is not PrivateChannel.WALLET else str(c) for c in PrivateChannel]
 
 
 def orderbook_topic(symbol: str, depth: int = 50) -> str:
@@ -136,12 +146,12 @@ def auth(creds: Credentials, expires_ms: int, req_id: str = "") -> bytes:
 
 
 def order_create(
-    req_id: str, now_ms: int, order: PlaceOrder, instrument: Instrument,
+    req_id: str, now_ms: int, order: PlaceOrder, instrument: Instrument, *, position_idx: int,
     recv_window_ms: int = DEFAULT_RECV_WINDOW_MS, referer: str = "",
 ) -> bytes:  # fmt: skip
     """The WS trade frame ``{"reqId","header","op":"order.create","args":[{...}]}`` (on /v5/trade).
 
-    The order fields are those of REST ``place_order`` (rest.order_body: same rounding and checks);
+    The order fields are those of REST ``place_order`` (rest.order_body: same checks, same ``positionIdx``);
     the connection is authorised by ``auth`` beforehand, so the header carries only the timestamp, the
     receive window and, when given, the broker ``Referer``.
 
@@ -151,5 +161,5 @@ def order_create(
     header = {"X-BAPI-TIMESTAMP": str(now_ms), "X-BAPI-RECV-WINDOW": str(recv_window_ms)}
     if referer:
         header["Referer"] = referer
-    frame = {"reqId": req_id, "header": header, "op": "order.create", "args": [order_body(order, instrument)]}
+    frame = {"reqId": req_id, "header": header, "op": "order.create", "args": [order_body(order, instrument, position_idx=position_idx)]}
     return _encode(frame)

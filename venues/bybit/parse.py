@@ -205,18 +205,29 @@ def rest_position(item: wire.RestPositionItem, instrument: InstrumentId, ts_recv
 
 
 def balances(items: list[wire.WalletItem], ts_event: int, ts_recv: int) -> list[Balance]:
-    """Wallet accounts -> one ``Balance`` per coin.
+    """Wallet accounts -> one ``Balance`` per coin, one meaning per field (``messages.account.Balance``).
 
-    ``total`` is ``walletBalance``; ``available`` is ``availableToWithdraw`` when sent, else
-    ``walletBalance - locked`` (UTA deprecates availableToWithdraw and may send ``""``).
+    - ``total`` is the coin's ``walletBalance`` (without unrealised PnL) and ``unrealized_pnl`` its
+      ``unrealisedPnl``.
+    - ``available``, what can open new positions: a unified account pools its margin in USD, and the venue
+      says how much is free account-wide in ``totalAvailableBalance`` (totalMarginBalance -
+      totalInitialMargin, docs/v5/account/wallet-balance.mdx). Each coin's ``available`` is that amount in
+      the coin's own unit, at the venue's own valuation of the coin (``usdValue / equity``): the same free
+      margin seen from each coin, so the values of several coins must not be added up. A coin the venue
+      values at 0 (not collateral, or nothing held) gets 0, except a stablecoin settle coin (USDT, USDC),
+      valued at 1 USD. An account without ``totalAvailableBalance`` (classic, or the unified account's
+      inverse CONTRACT wallet) reports the coin's ``availableToWithdraw``. Never ``walletBalance - locked``:
+      that ignores the margin of positions and orders.
     """
     out: list[Balance] = []
     for account in items:
+        pooled = decimal_or_none(account.totalAvailableBalance, "wallet.totalAvailableBalance")
         for c in account.coin:
             total = decimal_or_none(c.walletBalance, "wallet.walletBalance") or _ZERO
-            available = decimal_or_none(c.availableToWithdraw, "wallet.availableToWithdraw")
-            if available is None:
-                available = total - (decimal_or_none(c.locked, "wallet.locked") or _ZERO)
+            if pooled is None:
+                available = decimal_or_none(c.availableToWithdraw, "wallet.availableToWithdraw") or _ZERO
+            else:
+                available = _in_coin(pooled, c)
             out.append(
                 Balance(
                     venue=_BYBIT,
@@ -225,9 +236,22 @@ def balances(items: list[wire.WalletItem], ts_event: int, ts_recv: int) -> list[
                     available=available,
                     ts_event=ts_event,
                     ts_recv=ts_recv,
+                    unrealized_pnl=decimal_or_none(c.unrealisedPnl, "wallet.unrealisedPnl") or _ZERO,
                 )
             )
     return out
+
+
+_USD_PEGGED = frozenset({"USDT", "USDC"})
+
+
+def _in_coin(usd: Decimal, c: wire.WalletCoin) -> Decimal:
+    """``usd`` in units of ``c``, priced as the venue values it (usdValue per unit of equity)."""
+    equity = decimal_or_none(c.equity, "wallet.equity") or _ZERO
+    usd_value = decimal_or_none(c.usdValue, "wallet.usdValue") or _ZERO
+    if equity > 0 and usd_value > 0:
+        return usd * equity / usd_value
+    return usd if c.coin in _USD_PEGGED else _ZERO
 
 
 # -- instruments -------------------------------------------------------------------------------------

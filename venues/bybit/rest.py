@@ -8,6 +8,18 @@ Rules:
 - Rate limits (docs/v5/rate-limit.mdx): each request costs 1 in its ``endpoint`` bucket; per-UID limits
   per second are in ``UID_LIMITS_PER_S``, the per-IP limit in ``IP_LIMIT``.
 - Order placement is not idempotent (``idempotent=False``): after a timeout, query by orderLinkId.
+- Lists page with ``limit`` and ``nextPageCursor`` (docs/v5/order/open-order.mdx, order-list.mdx,
+  position/position.mdx): orders at most ``ORDERS_PAGE`` (50) a page, positions ``POSITIONS_PAGE`` (200);
+  a page's parser returns the cursor of the next one (``""`` after the last), which the next request
+  sends back as ``cursor`` (``next_page`` rebuilds a list request with it; ``parse_list_page`` reads a
+  page's cursor and row count without decoding its rows). Linear lists need a ``symbol`` or a
+  ``settleCoin``, and USDT and USDC are separate settle coins (``SETTLE_COINS``).
+- Orders carry ``positionIdx`` in hedge mode (``modes.position_idx``: 1 long, 2 short); in one-way mode it
+  is left out (0, the venue's default).
+- One order is found in ``/v5/order/realtime`` while open or recently closed, but after a Bybit release or
+  restart its closed orders are only in ``/v5/order/history`` (open-order.mdx), which in turn lists no
+  open order of a unified account (changelog 2024-02-05): a query asks realtime, and history
+  (``in_history``) only when realtime has no row; the order is unknown when history has none either.
 """
 
 from __future__ import annotations
@@ -15,11 +27,11 @@ from __future__ import annotations
 import enum
 from decimal import Decimal
 from typing import TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 
-from messages.account import Balance, Position
+from messages.account import Balance, Position, PositionMode
 from messages.base import (
     ClientOrderId,
     InstrumentId,
@@ -33,7 +45,7 @@ from messages.instruments import Instrument
 from messages.market import BookSnapshot, Kline, Quote, Trade
 from messages.orders import OrderUpdate, PlaceOrder
 from venues import Credentials
-from venues.bybit import codes, parse, wire
+from venues.bybit import codes, modes, parse, wire
 from venues.bybit.rejects import IP_BAN_MS, check, item_errors
 from venues.bybit.signing import DEFAULT_RECV_WINDOW_MS, signed_headers
 from venues.errors import (
@@ -43,7 +55,7 @@ from venues.errors import (
     UnknownOrder,
 )
 from venues.http import Method, RequestSpec, Response
-from venues.symbols import InstrumentRegistry, check_order_size, round_price, round_qty
+from venues.symbols import InstrumentRegistry, check_order_size
 
 __all__ = [
     "Endpoint",
@@ -76,8 +88,16 @@ __all__ = [
     "cancel_order",
     "query_order",
     "parse_query_order",
+    "in_history",
     "open_orders",
     "parse_open_orders",
+    "parse_position_modes",
+    "ListPage",
+    "parse_list_page",
+    "next_page",
+    "ORDERS_PAGE",
+    "POSITIONS_PAGE",
+    "SETTLE_COINS",
 ]
 
 _VENUE = codes.VENUE
@@ -100,18 +120,32 @@ class Endpoint(enum.StrEnum):
     PLACE_ORDER = "/v5/order/create"
     CANCEL_ORDER = "/v5/order/cancel"
     OPEN_ORDERS = "/v5/order/realtime"
+    ORDER_HISTORY = "/v5/order/history"
+    SET_DCP_WINDOW = "/v5/order/disconnected-cancel-all"  # disconnection protection (dcp.py)
+    DCP_INFO = "/v5/account/query-dcp-info"
 
 
 UID_LIMITS_PER_S: dict[Endpoint, int] = {
     Endpoint.PLACE_ORDER: 10,  # linear order/create
     Endpoint.CANCEL_ORDER: 10,
     Endpoint.OPEN_ORDERS: 50,
+    Endpoint.ORDER_HISTORY: 50,
     Endpoint.POSITIONS: 50,
     Endpoint.WALLET_BALANCE: 50,
 }
 """Per-UID, per-endpoint requests per second (linear, default tier). Market endpoints: IP limit only."""
 
 IP_LIMIT = (600, 5.0)  # requests per seconds, per IP, every endpoint together
+ORDERS_PAGE = 50  # /v5/order/realtime and /v5/order/history: limit [1, 50]
+POSITIONS_PAGE = 200  # /v5/position/list: limit [1, 200]
+SETTLE_COINS = ("USDT", "USDC")  # linear settle coins; a linear list is asked per settle coin
+
+
+class ListPage(msgspec.Struct, frozen=True, kw_only=True):
+    """What one page of a list answer says about the list: how many rows it holds and where it goes on."""
+
+    rows: int  # rows on this page, whatever their symbol
+    cursor: str  # ``nextPageCursor``: the next request's ``cursor``, ``""`` after the last page
 
 
 class OrderAck(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,6 +181,14 @@ def _signed_get(
         endpoint=endpoint.value,
         signed=True,
     )
+
+
+def _resigned(
+    spec: RequestSpec, endpoint: Endpoint, params: list[tuple[str, str]], creds: Credentials, now_ms: int
+) -> RequestSpec:
+    """A signed GET of ``endpoint`` with ``params``, in ``spec``'s receive window, signed at ``now_ms``."""
+    window = spec.headers.get("X-BAPI-RECV-WINDOW", "")
+    return _signed_get(endpoint, params, creds, now_ms, int(window) if window.isdigit() else DEFAULT_RECV_WINDOW_MS)
 
 
 def _signed_post(
@@ -386,7 +428,12 @@ def positions(
     creds: Credentials, now_ms: int, symbol: str = "", settle_coin: str = "USDT", category: str = "linear",
     limit: int = 0, cursor: str = "", recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
 ) -> RequestSpec:  # fmt: skip
-    """Signed GET /v5/position/list (linear needs ``symbol`` or ``settleCoin``; ``limit`` 0 = venue default 20)."""
+    """Signed GET /v5/position/list, one page (linear needs ``symbol`` or ``settleCoin``; ``limit`` 0 = the
+    venue's default, 20 rows).
+
+    By ``symbol`` the venue answers whether or not a position is open (one row in one-way mode, two in hedge
+    mode: the way to read a flat symbol's mode); by ``settleCoin`` only positions of size > 0.
+    """
     params = [("category", category)]
     params.append(("symbol", symbol) if symbol else ("settleCoin", settle_coin))
     if limit:
@@ -410,7 +457,8 @@ def parse_positions(
 ) -> tuple[list[Position], str]:
     """Positions on registered instruments, and the next page cursor.
 
-    Rows for symbols outside the registry (or another category) are not ours to track and are skipped.
+    Rows for symbols outside the registry (or another category) are not ours to track and are skipped. In
+    hedge mode a symbol has two rows, a long (Buy) and a short (Sell) position.
     """
     page = _decode(check(response, ts_recv, "positions").result, wire.LIST_RESULT, "positions")
     rows = _decode(page.items, wire.REST_POSITIONS, "positions")
@@ -422,36 +470,46 @@ def parse_positions(
     return out, page.nextPageCursor
 
 
+def parse_position_modes(response: Response, ts_recv: int) -> tuple[dict[str, PositionMode], str]:
+    """Each symbol's position mode as its rows' ``positionIdx`` shows it, and the next page cursor.
+
+    Raises:
+        VenueReject, DecodeError: see ``check``.
+    """
+    page = _decode(check(response, ts_recv, "positions").result, wire.LIST_RESULT, "positions")
+    rows = _decode(page.items, wire.REST_POSITIONS, "positions")
+    return {row.symbol: modes.mode_of_idx(row.positionIdx) for row in rows}, page.nextPageCursor
+
+
 # -- orders ------------------------------------------------------------------------------------------
 def place_order(
-    creds: Credentials, now_ms: int, order: PlaceOrder, instrument: Instrument,
+    creds: Credentials, now_ms: int, order: PlaceOrder, instrument: Instrument, *, position_idx: int,
     recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
 ) -> RequestSpec:  # fmt: skip
     """Signed POST /v5/order/create for a limit or market order.
 
-    Price rounds passively to the tick (buy down, sell up), quantity down to the lot; the result must
-    still meet the instrument's minimum quantity and notional. Post-only is ``timeInForce=PostOnly``.
-    ``reduceOnly`` is sent only when true and ``positionIdx`` is left to the venue (one-way mode).
+    Price and quantity are sent as given: rounding to the tick and lot is the order router's, in one place
+    (a value off the grid is refused here, with the rule named). Post-only is ``timeInForce=PostOnly``.
+    ``positionIdx`` (``modes.position_idx``) is sent in hedge mode, where the venue requires it (the
+    position the order moves, 1 long or 2 short), and left out in one-way mode, where 0 is the venue's
+    default; ``reduceOnly`` is sent only when true, in either mode.
 
     Raises:
         InvalidOrder: limit without price, post-only market order, post-only with IOC/FOK, a bad
             client order id, or a size/price the instrument refuses.
     """
-    body = order_body(order, instrument)
+    body = order_body(order, instrument, position_idx=position_idx)
     return _signed_post(Endpoint.PLACE_ORDER, body, creds, now_ms, recv_window_ms, idempotent=False)
 
 
-def order_body(order: PlaceOrder, instrument: Instrument) -> dict[str, object]:
+def order_body(order: PlaceOrder, instrument: Instrument, *, position_idx: int) -> dict[str, object]:
     """The fields of a v5 order create (shared by REST /v5/order/create and the WS ``order.create``).
 
     Raises:
         InvalidOrder: see ``place_order``.
     """
     cid = codes.validate_client_order_id(order.client_order_id)
-    qty = round_qty(instrument, order.quantity)
-    if qty <= 0:
-        msg = f"bybit {instrument.id} order {cid}: quantity {order.quantity} rounds down to {qty} at lot size {instrument.lot_size}"
-        raise InvalidOrder(msg)
+    qty = order.quantity
     body: dict[str, object] = {
         "category": parse.category_of(instrument),
         "symbol": instrument.venue_symbol,
@@ -463,9 +521,8 @@ def order_body(order: PlaceOrder, instrument: Instrument) -> dict[str, object]:
         if order.price is None:
             msg = f"bybit {instrument.id} limit order {cid}: expected a price, got None"
             raise InvalidOrder(msg)
-        price = round_price(instrument, order.price, order.side)
-        check_order_size(instrument, qty, price)
-        body["price"] = _fmt(price)
+        check_order_size(instrument, qty, order.price)
+        body["price"] = _fmt(order.price)
         body["timeInForce"] = codes.time_in_force_to_wire(order.time_in_force, order.post_only)
     else:
         if order.post_only:
@@ -475,6 +532,8 @@ def order_body(order: PlaceOrder, instrument: Instrument) -> dict[str, object]:
         # Bybit executes every market order as IOC; only FOK changes its behaviour.
         if order.time_in_force is TimeInForce.FOK:
             body["timeInForce"] = "FOK"
+    if position_idx:
+        body["positionIdx"] = position_idx
     body["orderLinkId"] = cid
     if order.reduce_only:
         body["reduceOnly"] = True
@@ -500,19 +559,16 @@ def parse_place_ack(
     """A create ack as an ``OrderUpdate``: SUBMITTED, the venue's ids, and the order as ``place_order`` sent it.
 
     Bybit's create answer carries ids only; the order's real state (a market order's fill, a post-only
-    order killed on entry) follows on the private ``order`` topic. Quantity and price are rounded exactly
-    as ``place_order`` rounds them; ``raw_status`` is ``""`` (the venue sent none); ``ts_event`` is the
+    order killed on entry) follows on the private ``order`` topic. Quantity and price are the order's, as
+    ``place_order`` sent them; ``raw_status`` is ``""`` (the venue sent none); ``ts_event`` is the
     response's server ``time``.
 
     Raises:
         VenueReject: as ``parse_order_ack``.
-        InvalidOrder: the order cannot be rounded to the instrument (it could not have been sent).
     """
     env = check(response, ts_recv, "order")
     ids = _decode(env.result, wire.ORDER_IDS, "order")
-    price = None
-    if order.order_type is OrderType.LIMIT and order.price is not None:
-        price = round_price(instrument, order.price, order.side)
+    price = order.price if order.order_type is OrderType.LIMIT else None
     return OrderUpdate(
         venue=Venue.BYBIT,
         instrument=instrument.id,
@@ -522,7 +578,7 @@ def parse_place_ack(
         raw_status="",
         side=order.side,
         order_type=order.order_type,
-        quantity=round_qty(instrument, order.quantity),
+        quantity=order.quantity,
         filled_qty=Decimal(0),
         avg_price=None,
         price=price,
@@ -593,25 +649,29 @@ def cancel_order(
 
 def query_order(
     creds: Credentials, now_ms: int, instrument: Instrument, venue_order_id: VenueOrderId | None = None,
-    client_order_id: ClientOrderId | None = None, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
+    client_order_id: ClientOrderId | None = None, *, history: bool = False,
+    recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
 ) -> RequestSpec:  # fmt: skip
-    """Signed GET /v5/order/realtime for one order (open, or recently closed on UTA).
+    """Signed GET /v5/order/realtime for one order (open, or recently closed), or with ``history``
+    /v5/order/history (closed orders, also after a Bybit restart).
 
     Raises:
         InvalidOrder: neither id given.
     """
     params = _id_params(instrument, venue_order_id, client_order_id, "query")
-    return _signed_get(Endpoint.OPEN_ORDERS, params, creds, now_ms, recv_window_ms)
+    return _signed_get(Endpoint.ORDER_HISTORY if history else Endpoint.OPEN_ORDERS, params, creds, now_ms,
+                       recv_window_ms)
 
 
 def open_orders(
     creds: Credentials, now_ms: int, symbol: str = "", settle_coin: str = "USDT", category: str = "linear",
-    cursor: str = "", recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
+    cursor: str = "", limit: int = ORDERS_PAGE, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
 ) -> RequestSpec:  # fmt: skip
-    """Signed GET /v5/order/realtime?openOnly=0 (open orders; page with ``cursor``)."""
+    """Signed GET /v5/order/realtime?openOnly=0, one page of open orders of a symbol or a settle coin
+    (newest first; the next page with the previous page's cursor)."""
     params = [("category", category)]
     params.append(("symbol", symbol) if symbol else ("settleCoin", settle_coin))
-    params += [("openOnly", "0"), ("limit", "50")]
+    params += [("openOnly", "0"), ("limit", str(limit))]
     if cursor:
         params.append(("cursor", cursor))
     return _signed_get(Endpoint.OPEN_ORDERS, params, creds, now_ms, recv_window_ms)
@@ -636,16 +696,46 @@ def parse_open_orders(
     return out, page.nextPageCursor
 
 
+def in_history(spec: RequestSpec, creds: Credentials, now_ms: int) -> RequestSpec:
+    """The query ``spec`` (a ``query_order`` of /v5/order/realtime) asked of /v5/order/history: the same
+    parameters, signed anew at ``now_ms``. For an order realtime has no row for (after a Bybit restart its
+    closed orders are only in history)."""
+    return _resigned(spec, Endpoint.ORDER_HISTORY, parse_qsl(spec.query, keep_blank_values=True), creds, now_ms)
+
+
 def parse_query_order(response: Response, registry: InstrumentRegistry, ts_recv: int) -> OrderUpdate:
-    """The one order a ``query_order`` asked for.
+    """The one order a query asked for, from its last answer: /v5/order/realtime's row, or, when realtime had
+    none, /v5/order/history's (``in_history``, asked in the same query).
 
     Raises:
-        UnknownOrder: the venue returned no row for that id (never created, or closed too long ago
-            for /v5/order/realtime).
+        UnknownOrder: the answer has no row: history (asked after an empty realtime) has none either, so the
+            order was never created, or closed longer ago than history keeps.
+        UnknownStatus, VenueReject, DecodeError: as ``parse_open_orders``.
     """
     orders, _cursor = parse_open_orders(response, registry, ts_recv)
-    if not orders:
-        raise UnknownOrder(
-            _VENUE, "not_found", "GET /v5/order/realtime returned no order for the requested id"
-        )
-    return orders[0]
+    if orders:
+        return orders[0]
+    raise UnknownOrder(_VENUE, "not_found", "neither /v5/order/realtime nor /v5/order/history has the order")
+
+
+def parse_list_page(response: Response, ts_recv: int) -> ListPage:
+    """The row count and next-page cursor of one page of a list (orders or positions), rows left undecoded.
+
+    Raises:
+        VenueReject, DecodeError: see ``check``.
+    """
+    page = _decode(check(response, ts_recv, "list").result, wire.LIST_RESULT, "list")
+    return ListPage(rows=len(_decode(page.items, wire.ROWS, "list")), cursor=page.nextPageCursor)
+
+
+def next_page(spec: RequestSpec, cursor: str, creds: Credentials, now_ms: int) -> RequestSpec:
+    """The list request ``spec`` (``open_orders``, ``positions``) for the page after its answer: the same
+    parameters with ``cursor`` (the answer's ``nextPageCursor``) in place of any earlier one, signed anew at
+    ``now_ms``.
+
+    Raises:
+        ValueError: ``spec``'s path is no ``Endpoint``.
+    """
+    params = [(k, v) for k, v in parse_qsl(spec.query, keep_blank_values=True) if k != "cursor"]
+    params.append(("cursor", cursor))
+    return _resigned(spec, Endpoint(spec.path), params, creds, now_ms)

@@ -46,6 +46,8 @@ __all__ = [
     "BatchExt",
     "OrderIds",
     "RestPositionItem",
+    "DcpInfo",
+    "DcpInfos",
 ]
 
 Level = tuple[float, float]
@@ -65,9 +67,9 @@ class WsEnvelope(Struct):
     creationTime: int = 0  # ms, private pushes
     data: Raw = Raw(b"null")
     op: str = ""  # "subscribe" | "unsubscribe" | "auth" | "ping" | "pong" | "order.create" ...
-    success: bool | None = None  # op acks on /v5/public and /v5/private
+    success: bool | None = None  # op acks on /v5/public and /v5/private (false: an error reply)
     ret_msg: str = ""
-    req_id: str = ""  # echoed client request id
+    req_id: str | int | None = ""  # echoed client request id (ours are strings; absent when none was sent)
     args: list[str | int] = []  # pong: [server ms as string]
     retCode: int | None = None  # op acks on the order-entry socket /v5/trade
     retMsg: str = ""
@@ -147,7 +149,7 @@ class OrderItem(Struct):
 
 
 class ExecutionItem(Struct):
-    category: str
+    category: str  # "linear" | "inverse" | "spot" | "option"
     symbol: str
     execId: str
     execPrice: Decimal
@@ -179,14 +181,17 @@ class PositionItem(Struct):
 
 class WalletCoin(Struct):
     coin: str
-    walletBalance: str
-    availableToWithdraw: str = ""  # deprecated for UTA; may be ""
-    locked: str = ""
+    walletBalance: str  # the coin's wallet balance, without unrealised PnL
+    equity: str = ""  # walletBalance + unrealisedPnl (+ option value)
+    usdValue: str = ""  # USD value of equity; "0" for a coin that cannot be collateral
+    unrealisedPnl: str = ""
+    availableToWithdraw: str = ""  # "" on UNIFIED accounts since 2025-01-09 (changelog); a classic account's
 
 
 class WalletItem(Struct):
-    accountType: str
+    accountType: str  # "UNIFIED" | "CONTRACT"
     coin: list[WalletCoin]
+    totalAvailableBalance: str = ""  # USD, UNIFIED only: totalMarginBalance - totalInitialMargin ("" otherwise)
 
 
 class CommandRespData(Struct):
@@ -314,6 +319,20 @@ class RestPositionItem(Struct):
     positionIdx: int = 0
 
 
+class DcpInfo(Struct):
+    """One product of GET /v5/account/query-dcp-info (docs/v5/account/dcp-info.mdx)."""
+
+    product: str  # "SPOT" | "DERIVATIVES" | "OPTIONS"
+    dcpStatus: str  # "ON" (the only documented value)
+    timeWindow: str  # the window in whole seconds, as a string ("10")
+
+
+class DcpInfos(Struct):
+    """The ``result`` of query-dcp-info: one entry per product DCP is enabled for (none: not enabled)."""
+
+    dcpInfos: list[DcpInfo] = []
+
+
 # -- decoders, built once ----------------------------------------------------------------------------
 ENVELOPE = msgspec.json.Decoder(WsEnvelope)
 BOOK_FRAME = msgspec.json.Decoder(BookFrame, strict=False)
@@ -334,7 +353,9 @@ REST_ORDERBOOK = msgspec.json.Decoder(RestOrderbook, strict=False)
 KLINE_RESULT = msgspec.json.Decoder(KlineResult, strict=False)
 RECENT_TRADE_ROWS = msgspec.json.Decoder(list[RecentTrade], strict=False)
 LIST_RESULT = msgspec.json.Decoder(ListResult)
+ROWS = msgspec.json.Decoder(list[Raw])  # a list's rows, left undecoded (counted)
 TICKER_ROWS = msgspec.json.Decoder(list[TickerData])
 BATCH_EXT = msgspec.json.Decoder(BatchExt)
 ORDER_IDS = msgspec.json.Decoder(OrderIds)
 REST_POSITIONS = msgspec.json.Decoder(list[RestPositionItem])
+DCP_INFOS = msgspec.json.Decoder(DcpInfos)

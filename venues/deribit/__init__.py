@@ -3,12 +3,14 @@
 Nothing in this package opens a socket or reads a clock. Modules: wire (structs shaped like Deribit's
 JSON), parse (wire -> messages), frames (WebSocket requests and channel names), rest (request specs and
 response parsers), signing (client_signature and deri-hmac-sha256), codes (status, error and client-id
-rules), codec (DeribitCodec: feed frames, keep books).
+rules), codec (DeribitCodec: feed frames, keep books), session (DeribitSession: what the one connection
+remembers: login, heartbeat, subscriptions, book resubscribes, session refresh; and the learnt order ids).
+PROTOCOL.md beside them lists Deribit's dated changes since 2025 and what this code does about each.
 """
 
 from __future__ import annotations
 
-from venues.deribit.codec import DeribitCodec, Output
+from venues.deribit.codec import DeribitCodec, Output, SettingAnswered
 from venues.deribit.codes import (
     make_client_order_id,
     make_error,
@@ -20,6 +22,7 @@ from venues.deribit.frames import (
     book_channel,
     chart_channel,
     grouped_book_channel,
+    instrument_state_channel,
     quote_channel,
     ticker_channel,
     trades_channel,
@@ -30,10 +33,14 @@ from venues.deribit.frames import (
 )
 from venues.deribit.parse import SymbolMap, unified_id
 from venues.deribit.rest import AuthTokens, Endpoint, with_bearer_token
+from venues.deribit.session import DeribitSession, OrderIds
 
 __all__ = [
     "DeribitCodec",
+    "DeribitSession",
+    "OrderIds",
     "Output",
+    "SettingAnswered",
     "Endpoint",
     "AuthTokens",
     "with_bearer_token",
@@ -50,6 +57,7 @@ __all__ = [
     "user_trades_channel",
     "user_changes_channel",
     "user_portfolio_channel",
+    "instrument_state_channel",
     "order_status",
     "make_error",
     "make_client_order_id",

@@ -9,10 +9,19 @@ Invariants:
 - Grouped books (book.{instrument}.{group}.{depth}.{interval}) are full snapshots every time.
 - After each applied update while LIVE: a Quote (best bid/ask, O(1)) when both sides are non-empty, and
   with ``emit_deltas=True`` the BookDelta (BookSnapshot for snapshots).
-- Requests carry integer ids allocated here; a pending map id -> method matches the responses.
+- Requests carry integer ids allocated here; a pending map id -> method matches the responses. Ids the
+  adapter reserves (``reserve_id``) for requests the shell sends for it (orders over the socket,
+  ``RequestSpec.stream``) come from the same counter, so they never collide with ours; their answers come
+  back whole as ``Answered`` (plus StreamExpired for a 10028), for the request's own parser.
+- The answers to ``public/set_heartbeat`` and ``private/enable_cancel_on_disconnect`` come back as
+  ``SettingAnswered`` (ok, or the error's code and text): the dead-man's switch is confirmed by them.
 - A heartbeat ``test_request`` is answered at once with a ``public/test`` SendFrame.
 - One decode per notification: the channel is peeked from the bytes, then the whole frame is decoded
   with that channel's typed decoder (non-compact frames fall back to an envelope decode).
+- ``instrument_states`` (venue symbol -> book state) holds what ``get_instruments`` listed
+  (``note_states``) and every ``instrument.state.{kind}.{currency}`` notification since: Deribit's book
+  lifecycle of 2026-01-13 (open, locked, settlement, delivered, inactive, halted, archivized), where only
+  ``open`` takes new orders.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from venues.book import BookInput, L2Book, next_book_state, quote_of
 from venues.deribit import codes, frames, parse, wire
 from venues.errors import ConfigError, DecodeError, InstrumentError, RateLimited, RemoteError, SequenceGap
 from venues.events import (
+    Answered,
     CodecEvent,
     Dropped,
     LoggedIn,
@@ -43,13 +53,26 @@ from venues.events import (
 )
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["DeribitCodec", "Output"]
+__all__ = ["DeribitCodec", "Output", "SettingAnswered"]
 
 Output = Message | CodecEvent
 _VENUE = Venue.DERIBIT
 _CHANNEL_KEY = b'"channel":"'
 _MAX_PENDING = 4096
 _MAX_ROUTES = 10_000
+
+
+class SettingAnswered(CodecEvent, frozen=True):
+    """The answer to a connection setting the session sent (``method``: ``public/set_heartbeat`` or
+    ``private/enable_cancel_on_disconnect``): ``ok``, or Deribit's error ``code`` and ``text``."""
+
+    method: str
+    ok: bool
+    code: int = 0
+    text: str = ""
+
+
+_SETTINGS = (frames.Method.SET_HEARTBEAT, frames.Method.ENABLE_COD)
 
 
 class _Kind(enum.Enum):
@@ -62,6 +85,7 @@ class _Kind(enum.Enum):
     USER_TRADES = enum.auto()
     USER_CHANGES = enum.auto()
     USER_PORTFOLIO = enum.auto()
+    INSTRUMENT_STATE = enum.auto()
     IGNORED = enum.auto()  # documented channels we do not turn into messages (price index, platform state)
 
 
@@ -83,6 +107,7 @@ _DECODERS: dict[_Kind, tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any
     _Kind.USER_TRADES: _pair(list[wire.UserTrade]),
     _Kind.USER_CHANGES: _pair(wire.Changes),
     _Kind.USER_PORTFOLIO: _pair(wire.Portfolio),
+    _Kind.INSTRUMENT_STATE: _pair(wire.InstrumentState),
 }
 _IGNORED_PREFIXES = (
     "deribit_price_index", "deribit_price_ranking", "deribit_volatility_index", "estimated_expiration_price",
@@ -132,6 +157,8 @@ def _route(channel: str) -> _Route | None:
         }.get(parts[1])
         if user_kind is not None:
             return _Route(user_kind, channel)
+    if head == "instrument" and len(parts) == 4 and parts[1] == "state":
+        return _Route(_Kind.INSTRUMENT_STATE, channel)
     if channel.startswith(_IGNORED_PREFIXES):
         return _Route(_Kind.IGNORED, channel)
     return None
@@ -172,8 +199,10 @@ class DeribitCodec:
         self._by_id: dict[InstrumentId, _Book] = {}
         self._routes: dict[bytes, _Route] = {}
         self._pending: dict[int, _Pending] = {}
+        self._reserved: dict[int, None] = {}  # ids reserved for requests the shell sends (oldest first)
         self._next_id = 1
         self._tokens: wire.AuthResult | None = None
+        self.instrument_states: dict[str, str] = {}  # venue symbol -> book state (open, locked, ...)
 
     def __repr__(self) -> str:
         return f"DeribitCodec(books={len(self._books)}, pending={len(self._pending)}, authorised={self._tokens is not None})"
@@ -185,6 +214,16 @@ class DeribitCodec:
         if len(self._pending) >= _MAX_PENDING:  # never answered: forget the oldest
             del self._pending[next(iter(self._pending))]
         self._pending[rid] = pending
+        return rid
+
+    def reserve_id(self) -> int:
+        """A request id for a request the shell sends on the socket for the adapter (``RequestSpec.stream``):
+        its answer comes back whole as ``Answered``. Bounded: the oldest unanswered are forgotten first."""
+        rid = self._next_id
+        self._next_id += 1
+        if len(self._reserved) >= _MAX_PENDING:
+            del self._reserved[next(iter(self._reserved))]
+        self._reserved[rid] = None
         return rid
 
     def subscribe(self, channels: list[str]) -> bytes:
@@ -245,6 +284,17 @@ class DeribitCodec:
     def enable_cancel_on_disconnect(self, scope: str = "connection") -> bytes:
         return frames.cancel_on_disconnect_frame(self._allocate(_Pending(frames.Method.ENABLE_COD)), scope)
 
+    # -- instrument states ----------------------------------------------------------------------------
+    def note_states(self, states: dict[str, str]) -> None:
+        """Book states as ``get_instruments`` listed them (rest.parse_instrument_states)."""
+        self.instrument_states.update(states)
+
+    def book_open(self, symbol: str) -> tuple[bool, str]:
+        """Whether ``symbol``'s book takes new orders, and its state (``open`` when never listed: the venue
+        decides)."""
+        state = self.instrument_states.get(symbol, parse.OPEN_STATE)
+        return state == parse.OPEN_STATE, state
+
     # -- books --------------------------------------------------------------------------------------
     def _slot(self, symbol: str, channel: str = "") -> _Book:
         slot = self._books.get(symbol)
@@ -289,6 +339,7 @@ class DeribitCodec:
                     venue=_VENUE, instrument=slot.instrument, state=slot.state, reason="disconnected", ts=ts_recv,
                 ))  # fmt: skip
         self._pending.clear()
+        self._reserved.clear()
         return out
 
     def _awaiting_snapshot(self, channels: tuple[str, ...], ts_recv: int) -> list[Output]:
@@ -455,6 +506,8 @@ class DeribitCodec:
             return out
         if kind is _Kind.USER_PORTFOLIO:
             return [parse.balance(data, ts_recv)]
+        if kind is _Kind.INSTRUMENT_STATE:
+            self.instrument_states[data.instrument_name] = data.state
         return []
 
     def _feed_envelope(self, frame: bytes, ts_recv: int) -> list[Output]:
@@ -476,12 +529,25 @@ class DeribitCodec:
                 return [SendFrame(frame=self.ping(ts_recv))]
             return []
         if isinstance(env.id, int) and env.method == "":
+            if env.id in self._reserved:
+                return self._on_answer(env, frame)
             return self._on_response(env, ts_recv)
         return [
             Dropped(
                 reason="unrecognised frame", error=f"deribit frame with method {env.method!r}, id {env.id!r}"
             )
         ]
+
+    def _on_answer(self, env: wire.Envelope, frame: bytes) -> list[Output]:
+        """The answer to a request the shell sent for the adapter: handed over whole, by its id."""
+        assert isinstance(env.id, int)
+        del self._reserved[env.id]
+        out: list[Output] = [Answered(request_id=str(env.id), body=frame)]
+        if env.error is not None:
+            err = codes.make_error(env.error.code, env.error.message)
+            if isinstance(err, RateLimited):  # 10028: Deribit terminates the session
+                out.append(StreamExpired(reason=str(err)))
+        return out
 
     def _on_response(self, env: wire.Envelope, ts_recv: int) -> list[Output]:
         rid = env.id
@@ -499,6 +565,8 @@ class DeribitCodec:
             if subscribe:
                 return [SubscribeFailed(code=err.code, text=err.text, request_id=str(rid))]
             out: list[Output] = [Dropped(reason=f"{method} failed", error=str(err))]
+            if method in _SETTINGS:
+                out.append(SettingAnswered(method=method.value, ok=False, code=env.error.code, text=err.text))
             if isinstance(err, RateLimited):  # 10028: Deribit terminates the session
                 out.append(StreamExpired(reason=str(err)))
             return out
@@ -510,6 +578,12 @@ class DeribitCodec:
             return [LoggedIn()]
         if method is frames.Method.TEST:
             return [Pong(ts_sent=pending.ts_sent)]
+        if method in _SETTINGS:
+            result = bytes(env.result)
+            if result == b'"ok"':
+                return [SettingAnswered(method=method.value, ok=True)]
+            text = f"expected the result \"ok\", got {result[:100].decode('utf-8', 'replace')}"
+            return [SettingAnswered(method=method.value, ok=False, text=text)]
         if method in (frames.Method.PUBLIC_UNSUBSCRIBE, frames.Method.PRIVATE_UNSUBSCRIBE):
             for channel in pending.channels:
                 route = _route(channel)

@@ -34,6 +34,7 @@ __all__ = [
     "user_changes_channel",
     "user_changes_kind_channel",
     "user_portfolio_channel",
+    "instrument_state_channel",
     "request_frame",
     "subscribe_frame",
     "unsubscribe_frame",
@@ -129,6 +130,11 @@ def user_changes_kind_channel(kind: str, currency: str, interval: Interval = Int
 
 def user_portfolio_channel(currency: str) -> str:
     return f"user.portfolio.{currency.lower()}"
+
+
+def instrument_state_channel(kind: str, currency: str) -> str:
+    """``instrument.state.{kind}.{currency}``: book state changes (kind future, option, spot, ...)."""
+    return f"instrument.state.{kind}.{currency}"
 
 
 # -- frames -------------------------------------------------------------------------------------------

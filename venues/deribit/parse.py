@@ -33,6 +33,8 @@ __all__ = [
     "MS",
     "unified_id",
     "SymbolMap",
+    "OPEN_STATE",
+    "instrument_state",
     "instrument",
     "quote",
     "trade",
@@ -108,6 +110,18 @@ class SymbolMap:
 
 
 # -- instruments ------------------------------------------------------------------------------------
+OPEN_STATE = "open"
+"""The one book state that takes new orders (Deribit release of 2026-01-13, "New order book lifecycle":
+open, locked, settlement, delivered, inactive, halted, archivized replaced created, started, settled,
+closed, deactivated, terminated)."""
+
+
+def instrument_state(w: wire.InstrumentWire) -> str:
+    """The instrument's book state; a listing without ``state`` (captures before 2026) reads ``open`` while
+    ``is_active``, ``inactive`` otherwise."""
+    return w.state or (OPEN_STATE if w.is_active else "inactive")
+
+
 _KINDS = {"future": InstrumentKind.FUTURE, "option": InstrumentKind.OPTION, "spot": InstrumentKind.SPOT}
 
 
@@ -329,7 +343,21 @@ def position(w: wire.PositionWire, iid: InstrumentId, ts_recv: int) -> Position:
 
 
 def balance(w: wire.Portfolio, ts_recv: int) -> Balance:
-    """Wallet ``balance`` as total and ``available_funds`` as available, per currency."""
+    """One currency's money, each field with messages.account.Balance's one meaning.
+
+    - total = ``balance``: the cash balance. It holds no unrealised PnL; ``equity`` (= margin balance +
+      options value) does, so it is not used.
+    - available = ``available_funds``: margin balance less initial margin (positions and open orders),
+      what Deribit lets open new positions.
+    - unrealized_pnl = ``session_upl``: the unrealised PnL not yet in ``balance``. ``futures_pl`` /
+      ``total_pl`` are the PnL of the open positions since they were opened, partly booked into ``balance``
+      at past daily settlements (08:00 UTC), so adding them to ``balance`` would count that part twice.
+      The session's realised PnL (``session_rpl``) joins ``balance`` at the next settlement.
+
+    Source: Deribit OpenAPI 2.1.1 ``private/get_account_summary`` (docs.deribit.com), whose example holds
+    margin_balance = balance + futures_session_upl + futures_session_rpl and available_funds =
+    margin_balance - initial_margin; daily settlement per Deribit's contract specifications.
+    """
     return Balance(
         venue=VENUE,
         asset=w.currency.upper(),
@@ -337,4 +365,5 @@ def balance(w: wire.Portfolio, ts_recv: int) -> Balance:
         available=w.available_funds,
         ts_event=ts_recv,
         ts_recv=ts_recv,
+        unrealized_pnl=w.session_upl,
     )

@@ -1,11 +1,24 @@
-"""Deribit REST: RequestSpec builders and response parsers (JSON-RPC over HTTP GET /api/v2/<method>).
+"""Deribit REST: RequestSpec builders and response parsers (JSON-RPC over HTTP, ``/api/v2/<method>``).
 
 Rules for this module:
-- Builders return RequestSpecs with the exact query string that was signed; the shell sends them as
-  they are. Parameters keep a fixed order, so a request and its signature are reproducible.
+- Builders return RequestSpecs with the exact query string or body that was signed; the shell sends them
+  as they are. Parameters keep a fixed order, so a request and its signature are reproducible.
+- Reads go as ``GET /api/v2/<method>?<params>``. Writes (buy, sell, edit, cancel, cancel_all,
+  cancel_by_label) go as ``POST /api/v2/<method>`` whose body is the JSON-RPC request
+  ``{"jsonrpc":"2.0","id":<now_ms>,"method":<method>,"params":{...}}`` (numbers as JSON numbers): a GET
+  is one a proxy or client library may repeat on its own when a kept-alive connection drops, and a
+  placement must reach the venue once. Source: Deribit OpenAPI 2.1.1 (docs.deribit.com) gives every
+  method a "JSON-RPC request body" (application/json), the ``deri-hmac-sha256`` string to sign includes
+  the request body (docs.deribit.com/articles/authentication), and the current reference lists the
+  trading methods as ``POST /private/buy`` etc.
 - Signed (private) requests take ``credentials``, ``now_ms`` (already offset-corrected by the caller)
   and ``nonce``; they carry ``Authorization: deri-hmac-sha256 ...``. ``with_bearer_token`` swaps that for
   the ``bearer`` token of a ``public/auth`` session.
+- Over the socket: the order writes (buy, sell, cancel, cancel_by_label) take ``stream`` and
+  ``request_id``; with a stream the spec's body is the same JSON-RPC request with that id, sent as a frame
+  on the authenticated connection (no Authorization header, nothing signed), and its answer frame is
+  parsed by the same ``parse_*`` functions (cancel-on-disconnect covers only orders created via that
+  connection).
 - Rate limits [DR-doc]: non-matching-engine requests cost 500 credits from the sub-account pool
   (weight=500, endpoint "non_matching_engine"); buy/sell/edit/cancel draw on the tier-based
   matching-engine limit, counted in requests (weight=1, endpoint "matching_engine"). Order placement
@@ -33,6 +46,7 @@ from venues.deribit import codes, parse, wire
 from venues.deribit.signing import client_signature, rest_authorization
 from venues.errors import (
     AuthError,
+    ConfigError,
     DecodeError,
     InvalidOrder,
     RateLimited,
@@ -40,6 +54,7 @@ from venues.errors import (
     VenueReject,
     VenueUnavailable,
 )
+from venues.facts import InstrumentFacts, KeyFacts
 from venues.http import Method, RequestSpec, Response
 from venues.symbols import check_order_size
 
@@ -68,9 +83,11 @@ __all__ = [
     "query_order",
     "query_by_client_id",
     "open_orders",
+    "disable_cancel_on_disconnect",
     "raise_for_error",
     "parse_server_time",
     "parse_instruments",
+    "parse_instrument_states",
     "parse_instrument",
     "parse_order_book",
     "parse_ticker",
@@ -86,6 +103,8 @@ __all__ = [
     "parse_order_by_label",
     "parse_cancel_count",
     "parse_cancel_by_label",
+    "parse_key_permissions",
+    "parse_margin_model",
 ]
 
 API_PREFIX = "/api/v2/"
@@ -120,11 +139,16 @@ class Endpoint(enum.StrEnum):
     ORDER_STATE_BY_LABEL = "private/get_order_state_by_label"
     OPEN_ORDERS = "private/get_open_orders"
     OPEN_ORDERS_BY_INSTRUMENT = "private/get_open_orders_by_instrument"
+    DISABLE_COD = "private/disable_cancel_on_disconnect"
 
 
 _MATCHING_ENGINE = frozenset({
     Endpoint.BUY, Endpoint.SELL, Endpoint.EDIT, Endpoint.CANCEL, Endpoint.CANCEL_ALL, Endpoint.CANCEL_BY_LABEL,
 })  # fmt: skip
+_WRITES = _MATCHING_ENGINE
+"""Methods that change the account: sent as POST (see the module docstring)."""
+_SOCKET_ONLY = frozenset({Endpoint.DISABLE_COD})
+"""Methods Deribit takes on a WebSocket only (cancel-on-disconnect belongs to a connection)."""
 
 
 class AuthTokens:
@@ -160,15 +184,29 @@ def _query(params: Params) -> str:
     return "&".join(f"{k}={_urlquote(_fmt(v), safe='')}" for k, v in params)
 
 
+def _json_value(value: str | int | bool | Decimal) -> str | int | bool | msgspec.Raw:
+    """A param as JSON: Decimals as plain numbers (never exponent notation), the rest as they are."""
+    return msgspec.Raw(format(value, "f").encode()) if isinstance(value, Decimal) else value
+
+
+def _rpc_body(endpoint: Endpoint, params: Params, request_id: int) -> bytes:
+    """The JSON-RPC 2.0 request object a POST carries (Deribit rejects a request without ``id``)."""
+    request = {"jsonrpc": "2.0", "id": request_id, "method": endpoint.value,
+               "params": {k: _json_value(v) for k, v in params}}
+    return msgspec.json.encode(request)
+
+
 def _spec(
-    endpoint: Endpoint, params: Params, headers: dict[str, str], idempotent: bool, signed: bool
+    endpoint: Endpoint, params: Params, headers: dict[str, str], idempotent: bool, signed: bool,
+    body: bytes = b"",
 ) -> RequestSpec:
     me = endpoint in _MATCHING_ENGINE
     return RequestSpec(
-        method=Method.GET,
+        method=Method.POST if body else Method.GET,
         path=API_PREFIX + endpoint.value,
-        query=_query(params),
+        query="" if body else _query(params),
         headers=headers,
+        body=body,
         weight=1 if me else _NON_ME_CREDITS,
         endpoint=_ME if me else _NON_ME,
         idempotent=idempotent,
@@ -187,8 +225,24 @@ def _private(
     now_ms: int,
     nonce: str,
     idempotent: bool = True,
+    stream: str = "",
+    request_id: int = 0,
 ) -> RequestSpec:
+    """A signed request: POST with a JSON-RPC body for a write (``_WRITES``), else GET with a query; a write
+    with a ``stream`` is the JSON-RPC request with ``request_id``, for that socket (not signed)."""
     uri = API_PREFIX + endpoint.value
+    if stream:
+        if endpoint not in _WRITES | _SOCKET_ONLY:
+            msg = f"deribit {endpoint.value}: only the order writes go over the socket, not this one"
+            raise ConfigError(msg)
+        body = _rpc_body(endpoint, params, request_id)
+        spec = _spec(endpoint, params, {}, idempotent, False, body)
+        return msgspec.structs.replace(spec, stream=stream, request_id=str(request_id))
+    if endpoint in _WRITES:
+        body = _rpc_body(endpoint, params, now_ms)
+        header = rest_authorization(credentials, now_ms, nonce, "POST", uri, body)
+        headers = {"Authorization": header, "Content-Type": "application/json"}
+        return _spec(endpoint, params, headers, idempotent, True, body)
     query = _query(params)
     if query:
         uri += "?" + query
@@ -198,7 +252,8 @@ def _private(
 
 def with_bearer_token(spec: RequestSpec, access_token: str) -> RequestSpec:
     """The same request authorised by a ``public/auth`` session token instead of a signature."""
-    return msgspec.structs.replace(spec, headers={"Authorization": f"bearer {access_token}"}, signed=True)
+    headers = spec.headers | {"Authorization": f"bearer {access_token}"}
+    return msgspec.structs.replace(spec, headers=headers, signed=True)
 
 
 def server_time() -> RequestSpec:
@@ -294,9 +349,11 @@ _TIF = {
 
 
 def place_order(
-    order: PlaceOrder, inst: Instrument, *, credentials: Credentials, now_ms: int, nonce: str
+    order: PlaceOrder, inst: Instrument, *, credentials: Credentials, now_ms: int, nonce: str, stream: str = "",
+    request_id: int = 0,
 ) -> RequestSpec:
-    """``private/buy`` or ``private/sell``; the client order id travels as ``label``.
+    """``private/buy`` or ``private/sell``; the client order id travels as ``label``. With ``stream``: the
+    request (id ``request_id``) for that socket (see the module rules).
 
     ``quantity`` is Deribit's ``amount`` (USD for inverse futures, base coin otherwise) and must already
     be rounded to the lot and tick. Post-only sets ``reject_post_only`` too, so a crossing post-only
@@ -337,11 +394,15 @@ def place_order(
     if order.reduce_only:
         params.append(("reduce_only", True))
     endpoint = Endpoint.BUY if order.side is Side.BUY else Endpoint.SELL
-    return _private(endpoint, params, credentials, now_ms, nonce, idempotent=False)
+    return _private(endpoint, params, credentials, now_ms, nonce, idempotent=False, stream=stream,
+                    request_id=request_id)
 
 
-def cancel_order(venue_order_id: str, *, credentials: Credentials, now_ms: int, nonce: str) -> RequestSpec:
-    return _private(Endpoint.CANCEL, [("order_id", venue_order_id)], credentials, now_ms, nonce)
+def cancel_order(venue_order_id: str, *, credentials: Credentials, now_ms: int, nonce: str, stream: str = "",
+                 request_id: int = 0) -> RequestSpec:
+    """``private/cancel`` of one order (with ``stream``: for that socket)."""
+    return _private(Endpoint.CANCEL, [("order_id", venue_order_id)], credentials, now_ms, nonce, stream=stream,
+                    request_id=request_id)
 
 
 def cancel_all(*, credentials: Credentials, now_ms: int, nonce: str) -> RequestSpec:
@@ -373,11 +434,14 @@ def edit_order(
 
 
 def cancel_by_client_id(
-    client_order_id: str, currency: str, *, credentials: Credentials, now_ms: int, nonce: str
+    client_order_id: str, currency: str, *, credentials: Credentials, now_ms: int, nonce: str, stream: str = "",
+    request_id: int = 0,
 ) -> RequestSpec:
-    """``private/cancel_by_label`` in one currency (the instrument's settlement currency)."""
+    """``private/cancel_by_label`` in one currency (the instrument's settlement currency; with ``stream``: for
+    that socket)."""
     params: Params = [("label", client_order_id), ("currency", currency)]
-    return _private(Endpoint.CANCEL_BY_LABEL, params, credentials, now_ms, nonce)
+    return _private(Endpoint.CANCEL_BY_LABEL, params, credentials, now_ms, nonce, stream=stream,
+                    request_id=request_id)
 
 
 def query_order(venue_order_id: str, *, credentials: Credentials, now_ms: int, nonce: str) -> RequestSpec:
@@ -401,6 +465,21 @@ def open_orders(
     return _private(
         Endpoint.OPEN_ORDERS_BY_INSTRUMENT, [("instrument_name", symbol)], credentials, now_ms, nonce
     )
+
+
+def disable_cancel_on_disconnect(*, credentials: Credentials, stream: str, request_id: int) -> RequestSpec:
+    """``private/disable_cancel_on_disconnect`` (scope ``connection``) for ``stream``'s authenticated socket,
+    with ``request_id`` (WebSocket only: Deribit keeps cancel-on-disconnect per connection; over HTTP the
+    method answers 10030 must_be_websocket_request). Parse the "ok" with ``raise_for_error``.
+
+    Raises:
+        ConfigError: no stream.
+    """
+    if not stream:
+        msg = "deribit private/disable_cancel_on_disconnect: expected the stream of the socket to disarm, got none"
+        raise ConfigError(msg)
+    return _private(Endpoint.DISABLE_COD, [("scope", "connection")], credentials, 0, "", stream=stream,
+                    request_id=request_id)
 
 
 # -- parsing ------------------------------------------------------------------------------------------
@@ -466,6 +545,7 @@ _PLACE = _decoder(wire.PlaceResult)
 _ORDER = _decoder(wire.Order)
 _ORDERS = _decoder(list[wire.Order])
 _COUNT = _decoder(int)
+_MARGIN = _decoder(wire.MarginModel)
 
 
 def _result(decoder: msgspec.json.Decoder[Any], response: Response, what: str) -> Any:
@@ -494,6 +574,13 @@ def parse_instruments(response: Response) -> list[Instrument]:
     items: list[wire.InstrumentWire] = _result(_INSTRUMENTS, response, Endpoint.INSTRUMENTS)
     out = [parse.instrument(w) for w in items]
     return [i for i in out if i is not None]
+
+
+def parse_instrument_states(response: Response) -> dict[str, str]:
+    """``public/get_instruments`` -> each listed instrument's book state (``parse.instrument_state``); only
+    ``open`` books take orders."""
+    items: list[wire.InstrumentWire] = _result(_INSTRUMENTS, response, Endpoint.INSTRUMENTS)
+    return {w.instrument_name: parse.instrument_state(w) for w in items}
 
 
 def parse_instrument(response: Response) -> Instrument | None:
@@ -634,3 +721,43 @@ def parse_cancel_by_label(response: Response, client_order_id: str) -> int:
         msg = f"no open order with label {client_order_id!r} to cancel"
         raise UnknownOrder(codes.VENUE, 11044, msg, response.status)
     return count
+
+
+_TRADE_SCOPE = "trade:read_write"
+_WITHDRAW_SCOPE = "wallet:read_write"
+
+
+def parse_key_permissions(response: Response) -> KeyFacts:
+    """``public/auth`` (``client_signature``, no scope asked) -> what the key may do, read from the granted
+    ``scope`` (docs.deribit.com "Access scope": ``trade:read_write`` creates and modifies orders,
+    ``wallet:read_write`` withdraws; ``client_credentials`` may narrow ``wallet:read_write`` to
+    ``wallet:read``, a signed grant is not narrowed). The grant says nothing of the key's IP whitelist
+    (``private/list_api_keys`` does, with ``account:read_write`` and possibly a security-key challenge), so
+    ``ip_restricted`` is None. Tokens never leave this function.
+
+    Raises:
+        AuthError / VenueReject / DecodeError: refused, or an unexpected shape.
+    """
+    w: wire.AuthResult = _result(_AUTH, response, Endpoint.AUTH)
+    scopes = w.scope.split()
+    shown = " ".join(s for s in scopes if not s.startswith("session:")) or "(none)"
+    return KeyFacts(can_trade=_TRADE_SCOPE in scopes, can_withdraw=_WITHDRAW_SCOPE in scopes, ip_restricted=None,
+                    detail=f"scope={shown}")
+
+
+def parse_margin_model(response: Response) -> InstrumentFacts:
+    """``private/get_account_summary`` -> the account's margin model for the currency (Deribit margins per
+    account and currency, never per instrument, and has no leverage setting: ``leverage`` is "").
+
+    Raises:
+        VenueReject / DecodeError: an error answer, or no ``margin_model`` in the summary.
+    """
+    w: wire.MarginModel = _result(_MARGIN, response, Endpoint.ACCOUNT_SUMMARY)
+    if not w.margin_model:
+        raise DecodeError(codes.VENUE, Endpoint.ACCOUNT_SUMMARY, "expected a margin_model, got none", response.body)
+    detail = f"{w.currency} margin_model={w.margin_model}"
+    if w.portfolio_margining_enabled is not None:
+        detail += f", portfolio_margining_enabled={str(w.portfolio_margining_enabled).lower()}"
+    if w.cross_collateral_enabled is not None:
+        detail += f", cross_collateral_enabled={str(w.cross_collateral_enabled).lower()}"
+    return InstrumentFacts(margin_mode=w.margin_model, leverage="", detail=detail)

@@ -38,6 +38,7 @@ __all__ = [
     "Portfolio",
     "Changes",
     "InstrumentWire",
+    "InstrumentState",
     "OrderBookResult",
     "ChartData",
     "LastTrades",
@@ -228,12 +229,18 @@ class PositionWire(msgspec.Struct):
 
 
 class Portfolio(msgspec.Struct):
-    """user.portfolio.{currency} data and private/get_account_summary(ies) entries."""
+    """user.portfolio.{currency} data and private/get_account_summary(ies) entries.
+
+    Deribit books futures PnL into ``balance`` at the daily settlement (08:00 UTC); between settlements it
+    sits in ``session_upl`` / ``session_rpl``: margin_balance = balance + futures_session_upl +
+    futures_session_rpl, available_funds = margin_balance - initial_margin (the OpenAPI 2.1.1 example).
+    """
 
     currency: str
-    balance: Decimal  # wallet balance
-    available_funds: Decimal
-    equity: Decimal = Decimal(0)
+    balance: Decimal  # cash balance: no unrealised PnL (nor the session's realised PnL before settlement)
+    available_funds: Decimal  # margin balance less initial margin: what can open new positions
+    equity: Decimal = Decimal(0)  # margin balance + options value
+    session_upl: Decimal = Decimal(0)  # unrealised PnL since the last settlement (futures + options)
 
 
 class Changes(msgspec.Struct):
@@ -261,9 +268,18 @@ class InstrumentWire(msgspec.Struct):
     instrument_type: str = ""  # "reversed" (inverse) or "linear" (current API)
     future_type: str = ""  # older name of instrument_type
     is_active: bool = True
+    state: str = ""  # book lifecycle (2026-01-13): open, locked, settlement, delivered, inactive, halted, archivized
     expiration_timestamp: int = 0  # ms
     option_type: str = ""  # "call" or "put"
     strike: Decimal | None = None
+
+
+class InstrumentState(msgspec.Struct):
+    """instrument.state.{kind}.{currency} data: an instrument's book moved to ``state``."""
+
+    instrument_name: str
+    state: str
+    timestamp: int = 0  # ms
 
 
 class OrderBookResult(msgspec.Struct):
@@ -315,6 +331,15 @@ class AuthResult(msgspec.Struct):
     expires_in: int  # seconds
     scope: str = ""
     token_type: str = "bearer"
+
+
+class MarginModel(msgspec.Struct):
+    """The margin keys of a private/get_account_summary result (the doctor's read of the account's settings)."""
+
+    currency: str = ""
+    margin_model: str = ""  # cross_pm, cross_sm, segregated_pm, segregated_sm (private/change_margin_model)
+    portfolio_margining_enabled: bool | None = None
+    cross_collateral_enabled: bool | None = None
 
 
 class AccountSummaries(msgspec.Struct):

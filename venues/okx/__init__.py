@@ -1,14 +1,16 @@
 """OKX v5 (SWAP instruments first) sans-IO codec: wire structs, parsing, frames, REST, signing, codes.
 
 Nothing in this package opens a socket, starts a task or reads a clock. Quantities are in OKX's unit:
-contracts for SWAP/FUTURES (Instrument.contract_size = ctVal), base currency for SPOT.
+contracts for SWAP/FUTURES (Instrument.contract_size = ctVal), base currency for SPOT. ``OkxSession``
+(session.py) is what a connection set must remember (login, subscriptions, the account's position mode,
+book bootstraps over REST), sans-IO. PROTOCOL.md lists the venue changes since 2025 and what the code does
+about each.
 """
 
 from __future__ import annotations
 
 from venues.okx import frames, rest, signing
-from venues.okx.book import OkxBook
-from venues.okx.checksum import checksum_string, crc32_signed
+from venues.okx.books import OkxBook, OkxBooks
 from venues.okx.codec import OkxCodec
 from venues.okx.codes import (
     ORDER_STATUS,
@@ -20,9 +22,11 @@ from venues.okx.codes import (
     validate_client_order_id,
 )
 from venues.okx.frames import Channel, SubscriptionArg
+from venues.okx.session import OkxSession
 
 __all__ = [
     "OkxCodec",
+    "OkxSession",
     "Channel",
     "SubscriptionArg",
     "frames",
@@ -35,7 +39,6 @@ __all__ = [
     "make_client_order_id",
     "is_valid_client_order_id",
     "validate_client_order_id",
-    "crc32_signed",
-    "checksum_string",
     "OkxBook",
+    "OkxBooks",
 ]

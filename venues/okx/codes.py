@@ -6,6 +6,8 @@ Rules for this module:
 - Error codes are STRINGS on the wire. An explicit code wins; otherwise the HTTP status decides
   (401 auth, 429 rate limit, 5xx unavailable, 400 parameter); anything else is a plain VenueReject
   that keeps OKX's code and text.
+- A placement refused with 51000 "Parameter posSide error" (``is_position_side_error``) means the order's
+  position side does not fit the account's position mode: the session re-reads the account config.
 - clOrdId: 1-32 ASCII letters and digits (OKX: "case-sensitive alphanumerics, all numbers, or all
   letters of up to 32 characters").
 """
@@ -39,6 +41,7 @@ __all__ = [
     "LOGIN_ERROR_CODES",
     "error_class",
     "make_error",
+    "is_position_side_error",
     "CLIENT_ORDER_ID_MAX_LEN",
     "is_valid_client_order_id",
     "validate_client_order_id",
@@ -106,7 +109,8 @@ for _codes, _cls in (
         ERROR_CLASSES[_code] = _cls
 
 LOGIN_ERROR_CODES = frozenset(
-    {"60001", "60002", "60003", "60004", "60005", "60006", "60007", "60009", "60024", "60031", "63999"}
+    {"60001", "60002", "60003", "60004", "60005", "60006", "60007", "60009", "60024", "60031", "63999",
+     "50110"}  # 50110: this IP is not on the key's whitelist (a refused login, whatever the stream)
 )
 """WebSocket ``event:error`` codes that mean the login failed (LoginFailed, not SubscribeFailed)."""
 
@@ -156,6 +160,12 @@ def make_error(
     if cls is RateLimited:
         return RateLimited(VENUE, code, text, http_status, retry_after_s)
     return cls(VENUE, code, text, http_status)
+
+
+def is_position_side_error(exc: VenueReject) -> bool:
+    """True for OKX's 51000 "Parameter posSide error": a posSide that does not fit the account's mode
+    (sent in net_mode, or missing / wrong in long_short_mode)."""
+    return exc.code == "51000" and "posside" in exc.text.lower()
 
 
 CLIENT_ORDER_ID_MAX_LEN = 32

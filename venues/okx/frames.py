@@ -28,7 +28,6 @@ __all__ = [
     "candle_channel",
     "subscribe",
     "unsubscribe",
-    "resubscribe",
     "login",
     "PUBLIC_PATH",
     "PRIVATE_PATH",
@@ -44,7 +43,7 @@ BUSINESS_PATH = "/ws/v5/business"
 
 
 class Channel(enum.StrEnum):
-    BOOKS = "books"  # 400 levels, snapshot then incremental updates, 100 ms, checksum
+    BOOKS = "books"  # 400 levels, (snapshot then) incremental updates, 100 ms; checksum deprecated (always 0)
     BOOKS5 = "books5"  # 5-level full snapshots
     BBO_TBT = "bbo-tbt"  # best bid/offer, tick by tick
     BOOKS_L2_TBT = "books-l2-tbt"  # 400 levels tick by tick (VIP/login restrictions)
@@ -115,15 +114,6 @@ def subscribe(args: Iterable[SubscriptionArg], request_id: str = "") -> bytes:
 def unsubscribe(args: Iterable[SubscriptionArg], request_id: str = "") -> bytes:
     """An unsubscribe frame (same shape as subscribe)."""
     return _encode(_OpFrame(op="unsubscribe", args=list(args), id=request_id))
-
-
-def resubscribe(args: Iterable[SubscriptionArg]) -> tuple[bytes, bytes]:
-    """Unsubscribe then subscribe frames for the same channels: OKX answers the new ``books``
-    subscription with a fresh ``action:"snapshot"`` (how a book recovers from a gap or a bad checksum).
-    Costs two of the 480 ops per connection per hour.
-    """
-    items = list(args)
-    return unsubscribe(items), subscribe(items)
 
 
 def login(creds: Credentials, now_s: int) -> bytes:

@@ -14,7 +14,7 @@ import calendar
 import datetime
 from decimal import Decimal, InvalidOperation
 
-from messages.account import Balance, Position
+from messages.account import Balance, Position, PositionMode
 from messages.base import (
     ClientOrderId,
     ContractType,
@@ -56,6 +56,8 @@ __all__ = [
     "fill",
     "position",
     "balances",
+    "position_mode",
+    "POS_MODES",
     "instrument",
 ]
 
@@ -304,20 +306,45 @@ def position(instrument: InstrumentId, data: PositionData, ts_recv: int) -> Posi
 
 
 def balances(data: AccountData, ts_recv: int) -> list[Balance]:
-    """One Balance per currency in ``details`` (total = eq, available = availBal)."""
+    """One Balance per currency in ``details``, one meaning per field (messages.account.Balance):
+
+    - ``total`` = ``cashBal``, the wallet without unrealised PnL (``eq`` = cashBal + upl is not it);
+    - ``available`` = ``availEq``, what OKX says can open positions (futures, multi-currency and portfolio
+      margin modes), or ``availBal`` where ``availEq`` is "" (spot mode);
+    - ``unrealized_pnl`` = ``upl``.
+    (OKX v5 docs, GET /api/v5/account/balance; PROTOCOLS.md "Account modes and balances".)
+    """
     out: list[Balance] = []
     for d in data.details:
+        available = ("availEq", d.availEq) if d.availEq else ("availBal", d.availBal or "0")
         out.append(
             Balance(
                 venue=_OKX,
                 asset=d.ccy,
-                total=decimal(d.eq or d.cashBal or "0", "eq"),
-                available=decimal(d.availBal or "0", "availBal"),
+                total=decimal(d.cashBal or "0", "cashBal"),
+                available=decimal(available[1], available[0]),
+                unrealized_pnl=decimal(d.upl or "0", "upl"),
                 ts_event=_ms(d.uTime, _ms(data.uTime)) * MS,
                 ts_recv=ts_recv,
             )
         )
     return out
+
+
+POS_MODES: dict[str, PositionMode] = {"net_mode": PositionMode.ONE_WAY, "long_short_mode": PositionMode.HEDGE}
+"""OKX ``posMode`` (account config) -> PositionMode."""
+
+
+def position_mode(raw: str) -> PositionMode:
+    """OKX's ``posMode`` -> PositionMode.
+
+    Raises:
+        DecodeError: neither ``net_mode`` nor ``long_short_mode``.
+    """
+    try:
+        return POS_MODES[raw]
+    except KeyError:
+        raise DecodeError(VENUE, "posMode", f"expected 'net_mode' or 'long_short_mode', got {raw!r}") from None
 
 
 def _pair(data: InstrumentData) -> tuple[str, str]:

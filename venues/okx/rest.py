@@ -9,6 +9,19 @@ Rules for this module:
   endpoints report per-order ``sCode``/``sMsg`` in ``data`` (top-level code "1"/"2" for (partial) batch
   failure). Every error becomes the typed exception of codes.make_error, keeping OKX's code and text.
 - Quantities are in the venue's unit: contracts for SWAP (Instrument.contract_size = ctVal).
+- Position side (OKX "Place order": ``posSide`` is required in long_short_mode for FUTURES/SWAP, ``long`` or
+  ``short``; ``reduceOnly`` applies to net_mode only): in net_mode ``posSide`` is left out and
+  ``reduceOnly`` sent as asked; in long_short_mode an opening BUY goes ``long``, an opening SELL ``short``,
+  a reduce-only SELL closes ``long`` and a reduce-only BUY closes ``short`` (side + posSide say "close", so
+  ``reduceOnly`` is left out). Spot orders never carry ``posSide``.
+- Order books (GET /api/v5/market/books): the answer's ``seqId`` (OKX API changelog, "Delist initial
+  snapshot and checksum field in order book channels", 2026-02-12) is the BookSnapshot's ``sequence``.
+- Instruments: only ``state: live`` trades (``suspend``, ``preopen``, ``test`` do not); ``parse_instruments``
+  returns each instrument with its state.
+- Cancel All After (OKX v5 "POST / Cancel All After", the dead-man's switch): ``timeOut`` is a string of
+  whole seconds, "0" (off) or 10..120 (``cancel_all_after_timeout`` checks a configured window against it);
+  1 request per second per (User ID, tag); the answer's ``triggerTime`` is when OKX cancels every pending
+  order (epoch ms), "0" when the timer is off.
 """
 
 from __future__ import annotations
@@ -19,12 +32,14 @@ from urllib.parse import urlencode
 
 import msgspec
 
-from messages.account import Balance, Position
+from messages.account import Balance, Position, PositionMode
 from messages.base import (
     ClientOrderId,
     InstrumentId,
+    InstrumentKind,
     OrderStatus,
     OrderType,
+    Side,
     TimeInForce,
     Venue,
     VenueOrderId,
@@ -34,6 +49,7 @@ from messages.market import BookSnapshot, Kline, Quote, Trade
 from messages.orders import CancelOrder, OrderRejected, OrderUpdate, PlaceOrder, QueryOrder
 from venues import Credentials
 from venues.errors import (
+    ConfigError,
     DecodeError,
     InstrumentError,
     InvalidOrder,
@@ -53,6 +69,8 @@ __all__ = [
     "RateLimit",
     "RATE_LIMITS",
     "OrderAck",
+    "Listed",
+    "LIVE_STATE",
     "server_time",
     "instruments",
     "order_book",
@@ -61,6 +79,12 @@ __all__ = [
     "ticker",
     "balances",
     "positions",
+    "account_config",
+    "CancelAllAfterAck",
+    "CANCEL_ALL_AFTER_RANGE_S",
+    "cancel_all_after_timeout",
+    "cancel_all_after",
+    "parse_cancel_all_after",
     "place_order",
     "cancel_order",
     "query_order",
@@ -75,6 +99,7 @@ __all__ = [
     "parse_ticker",
     "parse_balances",
     "parse_positions",
+    "parse_account_config",
     "parse_order_ack",
     "order_accepted",
     "parse_place",
@@ -102,12 +127,26 @@ RATE_LIMITS: dict[str, RateLimit] = {
     "market/ticker": RateLimit(20, 2.0, "ip"),
     "account/balance": RateLimit(10, 2.0, "uid"),
     "account/positions": RateLimit(10, 2.0, "uid"),
+    "account/config": RateLimit(5, 2.0, "uid"),
     "trade/order": RateLimit(60, 2.0, "uid+instId"),  # place; shared with WS order ops
     "trade/cancel-order": RateLimit(60, 2.0, "uid+instId"),
     "trade/order-details": RateLimit(60, 2.0, "uid+instId"),
     "trade/orders-pending": RateLimit(60, 2.0, "uid"),
+    "trade/cancel-all-after": RateLimit(1, 1.0, "uid+tag"),  # the dead-man's switch: 1 request per second
+    "account/leverage-info": RateLimit(20, 2.0, "uid"),  # the doctor's instrument settings
 }
 """OKX per-endpoint limits (requests per 2 s); keys are RequestSpec.endpoint values."""
+
+
+LIVE_STATE = "live"
+"""The only instrument ``state`` OKX trades (others: suspend, preopen, test)."""
+
+
+class Listed(NamedTuple):
+    """One instruments row: the instrument and OKX's ``state`` for it."""
+
+    instrument: Instrument
+    state: str
 
 
 class OrderAck(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,8 +161,9 @@ _encode = msgspec.json.Encoder().encode
 
 
 # -- builders ----------------------------------------------------------------------------------------
-def _public(path: str, params: dict[str, str], endpoint: str) -> RequestSpec:
-    return RequestSpec(method=Method.GET, path=path, query=urlencode(params), endpoint=endpoint)
+def _public(path: str, params: dict[str, str], endpoint: str, demo: bool = False) -> RequestSpec:
+    headers = {"x-simulated-trading": "1"} if demo else {}  # OKX demo trading, as signing.rest_headers
+    return RequestSpec(method=Method.GET, path=path, query=urlencode(params), headers=headers, endpoint=endpoint)
 
 
 def _signed(
@@ -162,9 +202,14 @@ def instruments(inst_type: str = "SWAP") -> RequestSpec:
     return _public("/api/v5/public/instruments", {"instType": inst_type}, "public/instruments")
 
 
-def order_book(symbol: str, depth: int = 400) -> RequestSpec:
-    """GET /api/v5/market/books (depth up to 400)."""
-    return _public("/api/v5/market/books", {"instId": symbol, "sz": str(depth)}, "market/books")
+def order_book(symbol: str, depth: int = 400, demo: bool = False) -> RequestSpec:
+    """GET /api/v5/market/books: ``depth`` levels a side (up to 400, the ``books`` channel's depth); the
+    answer's ``seqId`` aligns it with the channel (OKX's REST bootstrap).
+
+    Args:
+        demo: add the demo-trading header.
+    """
+    return _public("/api/v5/market/books", {"instId": symbol, "sz": str(depth)}, "market/books", demo)
 
 
 def klines(symbol: str, bar: str = "1m", limit: int = 100) -> RequestSpec:
@@ -210,6 +255,7 @@ class _PlaceBody(msgspec.Struct, omit_defaults=True):
     clOrdId: str = ""
     px: str = ""
     reduceOnly: bool = False
+    posSide: str = ""  # long / short in long_short_mode only
 
 
 def _ord_type(order: PlaceOrder) -> str:
@@ -229,6 +275,74 @@ def _ord_type(order: PlaceOrder) -> str:
     return {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[order.time_in_force]
 
 
+def account_config(creds: Credentials, now_ms: int, demo: bool = False) -> RequestSpec:
+    """GET /api/v5/account/config, signed: the account's settings, ``posMode`` among them."""
+    return _signed(Method.GET, "/api/v5/account/config", creds, now_ms, "account/config", demo=demo)
+
+
+CANCEL_ALL_AFTER_RANGE_S = (10, 120)
+"""OKX's ``timeOut`` range for an armed Cancel All After, whole seconds (0 switches it off)."""
+
+
+class CancelAllAfterAck(NamedTuple):
+    """OKX's answer to a Cancel All After call."""
+
+    trigger_ms: int  # when OKX cancels every pending order (epoch ms, venue clock); 0: the timer is off
+    tag: str  # the timer's CAA tag ("": account level)
+    ts_ms: int  # when OKX received the request (0 if it did not say)
+
+
+def cancel_all_after_timeout(seconds: float) -> int:
+    """A configured dead-man's switch window as OKX's ``timeOut`` (0: off).
+
+    Raises:
+        ConfigError: not 0 and not whole seconds within ``CANCEL_ALL_AFTER_RANGE_S``.
+    """
+    lo, hi = CANCEL_ALL_AFTER_RANGE_S
+    if seconds == 0 or (float(seconds).is_integer() and lo <= seconds <= hi):
+        return int(seconds)
+    msg = (f"okx dead-man's switch window: expected 0 (off) or whole seconds from {lo} to {hi} (OKX cancel-all-after "
+           f"timeOut), got {seconds!r}")
+    raise ConfigError(msg)
+
+
+def cancel_all_after(creds: Credentials, now_ms: int, time_out_s: int, demo: bool = False) -> RequestSpec:
+    """POST /api/v5/trade/cancel-all-after, signed: OKX cancels every pending order of the account
+    ``time_out_s`` seconds from now unless called again first (0 switches the timer off). Setting a timer is
+    idempotent, so the gateway may retry it."""
+    body = _encode({"timeOut": str(time_out_s)})
+    return _signed(Method.POST, "/api/v5/trade/cancel-all-after", creds, now_ms, "trade/cancel-all-after", body=body,
+                   demo=demo)
+
+
+def _int_ms(text: str, field: str, resp: Response) -> int:
+    if not text.isdigit():
+        raise DecodeError(VENUE, "cancel-all-after", f"expected {field} as epoch ms digits, got {text!r}", resp.body)
+    return int(text)
+
+
+def parse_cancel_all_after(resp: Response) -> CancelAllAfterAck:
+    """The Cancel All After answer (``data[0]``).
+
+    Raises:
+        VenueReject subclass: OKX refused it (51000 "Parameter timeOut error", 50011 rate limit, ...).
+        DecodeError: no row, or a ``triggerTime`` / ``ts`` that is not epoch ms.
+    """
+    rows = _data(resp, list[wire.CancelAllAfterData], "cancel-all-after")
+    if not rows:
+        raise DecodeError(VENUE, "cancel-all-after", "expected one row, got none", resp.body)
+    row = rows[0]
+    ts = _int_ms(row.ts, "ts", resp) if row.ts else 0
+    return CancelAllAfterAck(_int_ms(row.triggerTime, "triggerTime", resp), row.tag, ts)
+
+
+def _pos_side(order: PlaceOrder, inst: Instrument, mode: PositionMode) -> str:
+    """OKX's ``posSide`` for ``order`` (module rules): "" in net_mode and for spot."""
+    if mode is not PositionMode.HEDGE or inst.kind is InstrumentKind.SPOT:
+        return ""
+    return "long" if (order.side is Side.BUY) is not order.reduce_only else "short"
+
+
 def place_order(
     order: PlaceOrder,
     inst: Instrument,
@@ -236,6 +350,7 @@ def place_order(
     now_ms: int,
     td_mode: str = "cross",
     demo: bool = False,
+    position_mode: PositionMode = PositionMode.ONE_WAY,
 ) -> RequestSpec:
     """POST /api/v5/trade/order for one order (never idempotent: query before any resend).
 
@@ -246,6 +361,7 @@ def place_order(
         now_ms: request time, epoch ms, offset-corrected.
         td_mode: OKX trade mode: "cross" or "isolated" (derivatives), "cash" (spot).
         demo: add the demo-trading header.
+        position_mode: the account's mode: HEDGE (long_short_mode) adds ``posSide`` (module rules).
 
     Returns:
         The signed RequestSpec.
@@ -257,6 +373,7 @@ def place_order(
     validate_client_order_id(order.client_order_id)
     ord_type = _ord_type(order)
     check_order_size(inst, order.quantity, order.price if ord_type != "market" else None)
+    pos_side = _pos_side(order, inst, position_mode)
     body = _PlaceBody(
         instId=inst.venue_symbol,
         tdMode=td_mode,
@@ -265,7 +382,8 @@ def place_order(
         sz=format(order.quantity, "f"),
         clOrdId=order.client_order_id,
         px=format(order.price, "f") if ord_type != "market" and order.price is not None else "",
-        reduceOnly=order.reduce_only,
+        reduceOnly=order.reduce_only and not pos_side,
+        posSide=pos_side,
     )
     return _signed(
         Method.POST,
@@ -323,13 +441,20 @@ def query_order(
     return _signed(Method.GET, "/api/v5/trade/order", creds, now_ms, "trade/order-details", params, demo=demo)
 
 
+OPEN_ORDERS_PAGE = 100  # orders-pending answers at most 100 rows, newest first; ``after`` pages back
+
+
 def open_orders(
-    creds: Credentials, now_ms: int, inst_type: str = "SWAP", symbol: str = "", demo: bool = False
+    creds: Credentials, now_ms: int, inst_type: str = "SWAP", symbol: str = "", demo: bool = False, after: str = ""
 ) -> RequestSpec:
-    """GET /api/v5/trade/orders-pending (live and partially filled orders only)."""
+    """GET /api/v5/trade/orders-pending (live and partially filled orders only), a page of
+    ``OPEN_ORDERS_PAGE``; ``after`` (an ordId) asks for the orders older than it: the next page."""
     params = {"instType": inst_type}
     if symbol:
         params["instId"] = symbol
+    if after:
+        params["after"] = after
+    params["limit"] = str(OPEN_ORDERS_PAGE)
     return _signed(
         Method.GET, "/api/v5/trade/orders-pending", creds, now_ms, "trade/orders-pending", params, demo=demo
     )
@@ -443,29 +568,24 @@ def parse_server_time(resp: Response) -> int:
     return rows[0].ts
 
 
-def parse_instruments(resp: Response) -> list[Instrument]:
-    """Instruments of a SWAP / FUTURES / SPOT listing (other instTypes are skipped)."""
+def parse_instruments(resp: Response) -> list[Listed]:
+    """Instruments of a SWAP / FUTURES / SPOT listing (other instTypes are skipped), each with its state."""
     rows = _data(resp, list[wire.InstrumentData], "instruments")
-    return [parse.instrument(r) for r in rows if r.instType in ("SWAP", "FUTURES", "SPOT")]
+    return [Listed(parse.instrument(r), r.state) for r in rows if r.instType in ("SWAP", "FUTURES", "SPOT")]
 
 
 def parse_order_book(resp: Response, instrument: InstrumentId, ts_recv: int) -> BookSnapshot:
-    """A REST book as a BookSnapshot (floats; ``sequence`` -1: the REST book has no seqId)."""
+    """A REST book as a BookSnapshot (floats; ``sequence`` is its seqId, -1 when the answer has none)."""
     rows = _data(resp, list[wire.RestBook], "order book")
     if not rows:
         raise DecodeError(VENUE, "order book", "expected one row, got none", resp.body)
     row = rows[0]
-    try:
-        bids = tuple((float(lv.px), float(lv.sz)) for lv in row.bids)
-        asks = tuple((float(lv.px), float(lv.sz)) for lv in row.asks)
-    except ValueError as exc:
-        raise DecodeError(VENUE, "order book", str(exc), resp.body) from None
     return BookSnapshot(
         venue=Venue.OKX,
         instrument=instrument,
-        bids=bids,
-        asks=asks,
-        sequence=-1,
+        bids=tuple((lv.px, lv.sz) for lv in row.bids),
+        asks=tuple((lv.px, lv.sz) for lv in row.asks),
+        sequence=row.seqId if row.seqId is not None else -1,
         ts_event=row.ts * parse.MS,
         ts_recv=ts_recv,
     )
@@ -511,6 +631,18 @@ def parse_positions(resp: Response, registry: InstrumentRegistry, ts_recv: int) 
         if inst_id is not None:
             out.append(parse.position(inst_id, p, ts_recv))
     return out
+
+
+def parse_account_config(resp: Response) -> PositionMode:
+    """The account's position mode from GET /api/v5/account/config.
+
+    Raises:
+        DecodeError: no row, or a ``posMode`` OKX does not document.
+    """
+    rows = _data(resp, list[wire.AccountConfigData], "account config")
+    if not rows:
+        raise DecodeError(VENUE, "account config", "expected one row, got none", resp.body)
+    return parse.position_mode(rows[0].posMode)
 
 
 def _lookup(registry: InstrumentRegistry, symbol: str) -> InstrumentId | None:
@@ -584,6 +716,12 @@ def parse_order(resp: Response, instrument: InstrumentId, ts_recv: int) -> Order
     if not rows:
         raise UnknownOrder(VENUE, "51603", "order details returned no row", resp.status)
     return parse.order_update(instrument, rows[0], ts_recv)
+
+
+def open_orders_after(resp: Response) -> str:
+    """The ``after`` of the next orders-pending page: the oldest ordId of a full page ("" when it is the last)."""
+    rows = _data(resp, list[wire.OrderData], "orders pending")
+    return rows[-1].ordId if len(rows) >= OPEN_ORDERS_PAGE else ""
 
 
 def parse_open_orders(resp: Response, registry: InstrumentRegistry, ts_recv: int) -> list[OrderUpdate]:

@@ -6,15 +6,17 @@ Rules for this module:
   candle rows ``[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`` (extra trailing items are ignored).
 - Decoders are built once, here, with ``strict=False`` so OKX's numeric strings ("30243.5",
   "1652459228114") decode straight into float / int on the market-data path.
-- Book levels keep price and size as the ORIGINAL strings: the CRC32 checksum is defined over them
-  ("8477" must stay "8477", never "8477.0"); floats are made once per level in the codec.
+- Book levels decode straight into floats (``[px, sz, "0", numOrders]``: price > 0, size >= 0, both below
+  1e15, checked by msgspec while decoding). The books ``checksum`` field is not declared at all: OKX
+  deprecated it (always 0 since 2026-06-23 in production, 2026-06-02 in demo trading; notice "Order Book
+  Channels Checksum Field Deprecation", 2026-05-21), so whatever it holds is skipped unread.
 - Order and account fields stay ``str`` where OKX sends "" for "none" (px of a market order, avgPx
   before a fill) and become Decimal in parse.py; sizes are in contracts for derivatives.
 """
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
@@ -32,6 +34,9 @@ __all__ = [
     "PositionData",
     "BalanceDetail",
     "AccountData",
+    "AccountConfigData",
+    "CancelAllAfterData",
+    "LeverageInfoData",
     "RestEnvelope",
     "OrderAckData",
     "InstrumentData",
@@ -50,6 +55,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_MAX = 1e15
+Px = Annotated[float, msgspec.Meta(gt=0.0, lt=_MAX)]
+Sz = Annotated[float, msgspec.Meta(ge=0.0, lt=_MAX)]
 
 
 # -- WebSocket -------------------------------------------------------------------------------------
@@ -78,17 +86,18 @@ class Envelope(msgspec.Struct):
 
 # gc=False on the books structs: decoded JSON cannot form cycles; untracked structs decode ~8 % faster.
 class BookLevel(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """One level ``[px, sz, "0" (deprecated liquidated orders), numOrders]``; original strings kept."""
+    """One level ``[px, sz, "0" (deprecated liquidated orders), numOrders]`` (the last two are not read)."""
 
-    px: str
-    sz: str  # contracts for derivatives, base currency for spot; "0" deletes the level
+    px: Px
+    sz: Sz  # contracts for derivatives, base currency for spot; 0 deletes the level
 
 
 class BookData(msgspec.Struct, gc=False):
+    """One books item (``checksum`` deliberately undeclared: deprecated, never read)."""
+
     asks: list[BookLevel]
     bids: list[BookLevel]
     ts: int  # ms, event time
-    checksum: int | None = None  # signed CRC32 over the top 25 levels of the merged book
     prevSeqId: int | None = None  # -1 on a snapshot; previous message's seqId on an update
     seqId: int | None = None  # absent in pre-2023 captures
 
@@ -168,14 +177,17 @@ class OrderData(msgspec.Struct):
     execType: str = ""  # T taker, M maker (latest fill)
     fillTime: str = ""  # ms
     reduceOnly: str = "false"
+    posSide: str = ""  # net (net_mode), long / short (long_short_mode); "" for spot
+    instType: str = ""  # SPOT, MARGIN, SWAP, FUTURES, OPTION
     uTime: str = ""  # ms, last update
     cTime: str = ""  # ms, creation
 
 
 class PositionData(msgspec.Struct):
     instId: str
-    pos: str  # signed quantity in net mode (contracts for derivatives)
+    pos: str  # signed quantity in net mode, unsigned in long_short_mode (contracts for derivatives)
     posSide: str = "net"  # net, long, short
+    instType: str = ""  # MARGIN, SWAP, FUTURES, OPTION
     avgPx: str = ""
     upl: str = "0"
     lever: str = ""
@@ -185,9 +197,11 @@ class PositionData(msgspec.Struct):
 
 class BalanceDetail(msgspec.Struct):
     ccy: str
-    eq: str = ""  # equity of the currency
-    cashBal: str = ""
-    availBal: str = ""  # available balance
+    eq: str = ""  # equity of the currency: cashBal + upl (+ strategy equity): NOT our ``total``
+    cashBal: str = ""  # cash balance: the wallet, without unrealised PnL
+    availEq: str = ""  # available equity: what can open positions (futures / multi-currency / portfolio)
+    availBal: str = ""  # available balance (spot mode; where availEq is "")
+    upl: str = ""  # unrealised PnL of the currency's positions
     uTime: str = ""  # ms
 
 
@@ -215,6 +229,35 @@ class OrderAckData(msgspec.Struct):
     ts: str = ""  # ms
 
 
+class AccountConfigData(msgspec.Struct):
+    """GET /api/v5/account/config row (the fields we use)."""
+
+    posMode: str  # long_short_mode or net_mode
+    acctLv: str = ""  # account mode: 1 spot, 2 futures, 3 multi-currency margin, 4 portfolio margin
+    uid: str = ""
+    perm: str = ""  # the requesting API key's permissions, comma-separated: read_only, trade, withdraw
+    ip: str = ""  # IPs bound to the key, comma-separated; "" when none is bound
+    label: str = ""  # the key's note
+
+
+class LeverageInfoData(msgspec.Struct):
+    """GET /api/v5/account/leverage-info row (one per instrument; a long and a short row in long_short_mode)."""
+
+    instId: str
+    mgnMode: str  # cross / isolated, as asked
+    lever: str = ""
+    posSide: str = ""  # net, long, short
+    ccy: str = ""  # currency-level leverage (cross MARGIN) only
+
+
+class CancelAllAfterData(msgspec.Struct):
+    """POST /api/v5/trade/cancel-all-after answer row (strings on the wire, as every OKX time)."""
+
+    triggerTime: str  # when OKX cancels every pending order, epoch ms; "0": Cancel All After is disabled
+    tag: str = ""  # the CAA tag the timer belongs to ("": the account-level timer)
+    ts: str = ""  # when OKX received the request, epoch ms
+
+
 class InstrumentData(msgspec.Struct):
     instId: str
     instType: str  # SPOT, SWAP, FUTURES, ...
@@ -230,7 +273,7 @@ class InstrumentData(msgspec.Struct):
     uly: str = ""  # underlying, e.g. "BTC-USDT" (derivatives)
     instFamily: str = ""
     expTime: str = ""  # ms, futures only
-    state: str = ""  # live, suspend, preopen, ...
+    state: str = ""  # live, suspend, preopen, test: only live trades
 
 
 class ServerTimeData(msgspec.Struct):
@@ -238,9 +281,12 @@ class ServerTimeData(msgspec.Struct):
 
 
 class RestBook(msgspec.Struct):
+    """GET /api/v5/market/books row; ``seqId`` aligns it with the books channel (OKX's REST bootstrap)."""
+
     asks: list[BookLevel]
     bids: list[BookLevel]
     ts: int  # ms
+    seqId: int | None = None  # absent in answers older than the 2026 procedure (they cannot bootstrap)
 
 
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope, strict=False)

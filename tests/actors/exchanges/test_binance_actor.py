@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from typing import Any
 
 import anyio
 import pytest
@@ -10,6 +11,8 @@ from actors.bus import Bus
 from actors.exchanges.base import ExchangeActor, ExchangeConfig
 from actors.exchanges.binance import BinanceAdapter
 from messages import (
+    AccountConfig,
+    Balance,
     BookDelta,
     BookIntegrity,
     BookSnapshot,
@@ -22,16 +25,19 @@ from messages import (
     HealthReport,
     InstrumentId,
     Kline,
+    OrderRejected,
     OrderStatus,
     OrderType,
     OrderUpdate,
     PlaceOrder,
+    PositionMode,
     QueryOrder,
     Quote,
     Side,
     TimeInForce,
     Venue,
 )
+from simulator.binance import BinanceConfig
 from simulator.runner import start_twins
 from tests.actors.exchanges.conftest import (
     Recorder,
@@ -43,6 +49,7 @@ from tests.actors.exchanges.conftest import (
     wait_for,
 )
 from venues import Credentials
+from venues.errors import InvalidParameter, PostOnlyWouldTake
 from venues.symbols import InstrumentRegistry
 
 BTC = InstrumentId("BTC-USDT-PERP")
@@ -170,3 +177,139 @@ async def test_binance_klines_and_book_deltas_reach_the_bus(bus: Bus) -> None:
         assert rebuild_book([m for m in items if isinstance(m, BookSnapshot | BookDelta)]) == (bids, asks)
         twin_book = twin.book_json("BTCUSDT", 1000)
         assert bids == [(float(p), float(s)) for p, s in twin_book["bids"]]
+
+
+# -- issue 15: the venue as it is in December 2026 -----------------------------------------------------------
+def _hedge_twins(**kw: object) -> Any:
+    return start_twins(["binance"], symbols=["BTC"], rate=0,
+                       options={"binance": {"config": BinanceConfig(**kw)}})  # type: ignore[arg-type]
+
+
+def _order(cid: str, side: Side, qty: str, *, reduce_only: bool = False) -> PlaceOrder:
+    return PlaceOrder(venue=Venue.BINANCE, instrument=BTC, client_order_id=ClientOrderId(cid), side=side,
+                      quantity=Decimal(qty), order_type=OrderType.MARKET, reduce_only=reduce_only)
+
+
+async def _live(actor: ExchangeActor, twins: Any) -> None:
+    with anyio.fail_after(10):
+        while not actor.adapter.book_state_live(BTC):
+            twins.step()
+            await anyio.sleep(0.005)
+
+
+@pytest.mark.anyio
+async def test_a_hundred_algo_and_strategy_updates_cause_no_reconcile_and_no_drop(bus: Bus) -> None:
+    rec = Recorder(bus, "orders.>")
+    async with start_twins(["binance"], symbols=["BTC"], rate=0) as twins:
+        twin = twins["binance"].twin
+        actor = _actor(twins, bus)
+        async with anyio.create_task_group() as tg:
+            await tg.start(actor.run)
+            await _live(actor, twins)
+            reconciles = actor.reconciles
+            for i in range(50):
+                twin.emit_user_event("ALGO_UPDATE", o={"caid": f"algo-{i}", "s": "BTCUSDT", "X": "NEW"})
+                twin.emit_user_event("STRATEGY_UPDATE")
+            codec = actor.adapter.codec
+            await wait_for(lambda: codec.ignored["STRATEGY_UPDATE"] == 50, what="50 STRATEGY_UPDATEs read")
+            algo = [u for u in rec.of(OrderUpdate) if u.client_order_id and u.client_order_id.startswith("algo-")]
+            assert [u.client_order_id for u in algo] == [f"algo-{i}" for i in range(50)]
+            assert all(u.status is OrderStatus.SUBMITTED and u.raw_status == "NEW" for u in algo)
+            assert actor.reconciles == reconciles and not actor.dropped
+            assert actor.stats().dropped == 0 and codec.unknown_events == {}
+            assert actor.stats().ignored == sum(codec.ignored.values()) >= 50  # where the status and metrics read
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_the_position_mode_is_read_at_start_and_hedge_orders_open_and_close_each_side(bus: Bus) -> None:
+    rec = Recorder(bus, "account.>")
+    async with _hedge_twins(hedge_mode=True) as twins:
+        actor = _actor(twins, bus)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            assert actor.position_mode is PositionMode.HEDGE  # read before any stream opened
+            (config,) = rec.of(AccountConfig)
+            assert (config.venue, config.position_mode) == (Venue.BINANCE, PositionMode.HEDGE)
+            await _live(actor, twins)
+            for cid, side, qty, reduce_only in (("h-1", Side.BUY, "0.010", False), ("h-2", Side.SELL, "0.004", False)):
+                filled = await ref.ask(_order(cid, side, qty, reduce_only=reduce_only))
+                assert filled.status is OrderStatus.FILLED
+            positions = await ref.ask(GetPositions(venue=Venue.BINANCE))
+            assert sorted((p.side, p.size) for p in positions) == [(Side.BUY, Decimal("0.010")),
+                                                                  (Side.SELL, Decimal("0.004"))]
+            # reduce-only closes go to the side they close: the SELL closes the long, the BUY the short
+            closed = await ref.ask(_order("h-3", Side.SELL, "0.010", reduce_only=True))
+            assert closed.status is OrderStatus.FILLED
+            positions = await ref.ask(GetPositions(venue=Venue.BINANCE))
+            assert [(p.side, p.size) for p in positions] == [(Side.SELL, Decimal("0.004"))]
+            closed = await ref.ask(_order("h-4", Side.BUY, "0.004", reduce_only=True))
+            assert closed.status is OrderStatus.FILLED
+            assert await ref.ask(GetPositions(venue=Venue.BINANCE)) == []
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_mode_changed_behind_our_back_is_seen_on_the_first_refusal_and_published(bus: Bus) -> None:
+    rec = Recorder(bus, "account.>")
+    async with _hedge_twins() as twins:
+        twin = twins["binance"].twin
+        actor = _actor(twins, bus)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            await _live(actor, twins)
+            assert actor.position_mode is PositionMode.ONE_WAY
+            twin.engine.account.hedge = True  # as POST /fapi/v1/positionSide/dual would, while flat
+            with pytest.raises(InvalidParameter) as refused:
+                await ref.ask(_order("m-1", Side.BUY, "0.010"))
+            assert refused.value.code == "-4061"
+            await wait_for(lambda: actor.position_mode is PositionMode.HEDGE, what="the mode read again")
+            assert [c.position_mode for c in rec.of(AccountConfig)] == [PositionMode.ONE_WAY, PositionMode.HEDGE]
+            filled = await ref.ask(_order("m-2", Side.BUY, "0.010"))  # now with positionSide=LONG
+            assert filled.status is OrderStatus.FILLED
+            (long_,) = twin.engine.account.positions.values()
+            assert (long_.side.value, long_.qty) == ("LONG", Decimal("0.010"))
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_balances_carry_available_balance_never_the_cross_wallet(bus: Bus) -> None:
+    from simulator import binance_rest
+
+    rec = Recorder(bus, "account.>")
+    async with start_twins(["binance"], symbols=["BTC"], rate=0) as twins:
+        twin = twins["binance"].twin
+        actor = _actor(twins, bus, balance_refresh_s=0.01)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            await _live(actor, twins)
+            assert (await ref.ask(_order("b-1", Side.BUY, "0.500"))).status is OrderStatus.FILLED
+            # The fill's ACCOUNT_UPDATE brings only its cw; the session reads availableBalance after it.
+            await wait_for(lambda: rec.of(Balance), what="a Balance after the fill")
+            pushed = rec.of(Balance)[-1]
+            (row,) = binance_rest._balance(twin, {})  # the twin's own GET /fapi/v3/balance row (the market is still)
+            assert {(b.total, b.available, b.unrealized_pnl) for b in rec.of(Balance)} == {
+                (Decimal(row["balance"]), Decimal(row["availableBalance"]), Decimal(row["crossUnPnl"]))}
+            assert pushed.available < pushed.total == Decimal(row["crossWalletBalance"])
+            (asked,) = await ref.ask(GetBalances(venue=Venue.BINANCE))
+            assert (asked.total, asked.available) == (pushed.total, pushed.available)
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_post_only_order_that_would_take_is_refused_with_a_typed_reject(bus: Bus) -> None:
+    rec = Recorder(bus, "orders.>")
+    async with start_twins(["binance"], symbols=["BTC"], rate=0) as twins:
+        actor = _actor(twins, bus)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            await _live(actor, twins)
+            _, ask = _twin_best(twins)
+            crossing = PlaceOrder(venue=Venue.BINANCE, instrument=BTC, client_order_id=ClientOrderId("po-1"),
+                                  side=Side.BUY, quantity=Decimal("0.010"), price=Decimal(str(ask)), post_only=True)
+            with pytest.raises(PostOnlyWouldTake) as refused:
+                await ref.ask(crossing)
+            assert refused.value.code == "-5022"
+            (rejected,) = rec.of(OrderRejected)
+            assert (rejected.client_order_id, rejected.code) == ("po-1", "-5022")
+            tg.cancel_scope.cancel()

@@ -302,7 +302,7 @@ async def expire_listen_key(rig: Rig) -> Result:
     flow on the new stream."""
     case = rig.case
     st = rig.actor.streams[case.private_stream]
-    token_before = case.session_token(rig.actor.adapter)
+    token_before = case.session_token(rig.actor)
     connects_before = st.connects
     reconciles_before = rig.actor.reconciles
     t0 = time.perf_counter()
@@ -310,7 +310,7 @@ async def expire_listen_key(rig: Rig) -> Result:
     t_det, sig = await rig.timeline.wait(t0, signal(SignalKind.WS_CLOSED, case.private_stream), 2.0, "private WS_CLOSED")
     t_open, _ = await rig.timeline.wait(t_det, signal(SignalKind.WS_OPEN, case.private_stream), 5.0, "private WS_OPEN")
     assert st.connects == connects_before + 1, "one reconnect, not a storm"
-    assert case.session_token(rig.actor.adapter) != token_before
+    assert case.session_token(rig.actor) != token_before
     await wait_for(lambda: rig.actor.reconciles > reconciles_before, 3.0)
     cid = ClientOrderId("cbexpire1")
     t_ord = time.perf_counter()

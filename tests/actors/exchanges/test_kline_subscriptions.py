@@ -17,6 +17,7 @@ from daemon.config import VenueSection
 from daemon.wiring import adapter_for
 from messages import ContractType, Instrument, InstrumentId, InstrumentKind, Venue
 from venues.errors import ConfigError
+from venues.session import Send
 from venues.symbols import InstrumentRegistry
 
 ETH = InstrumentId("ETH-USDT-PERP")
@@ -35,81 +36,60 @@ def _registry(venue: Venue) -> InstrumentRegistry:
     return reg
 
 
-class _Ctx:
-    credentials = None
-
-    def __init__(self, registry: InstrumentRegistry) -> None:
-        self.registry = registry
-        self.sent: list[tuple[str, Any]] = []
-
-    def now_ms(self) -> int:
-        return 1_700_000_000_000
-
-    def nonce(self) -> str:
-        return "n"
-
-    async def send(self, stream: str, frame: bytes) -> None:
-        self.sent.append((stream, json.loads(frame)))
-
-    async def request(self, spec: Any) -> Any:
-        raise AssertionError("no requests expected")
-
-    async def reconnect(self, stream: str, reason: str) -> None:
-        raise AssertionError("no reconnects expected")
+def _connect_all(adapter: Any, inst: InstrumentId) -> list[tuple[str, Any]]:
+    """Every stream of a fresh session (no credentials) comes up, then ``inst`` is subscribed, as the actor
+    does for SubscribeMarketData on live connections: the frames the session sends for it."""
+    session = adapter.session(None, lambda: "n")
+    for spec in session.streams():
+        session.connected(spec.name, 1_700_000_000_000)
+    return [(out.stream, json.loads(out.frame)) for out in session.subscribe([inst], 1_700_000_000_000)
+            if isinstance(out, Send)]
 
 
-async def _connect_all(adapter: Any, inst: InstrumentId) -> list[tuple[str, Any]]:
-    """What the actor does for SubscribeMarketData on live connections: on_connected per stream, one instrument."""
-    ctx = _Ctx(adapter.registry)
-    for spec in adapter.streams(False):
-        await adapter.on_connected(spec.name, ctx, [inst])
-    return ctx.sent
+def _stream_names(adapter: Any) -> list[str]:
+    return [s.name for s in adapter.session(None, lambda: "n").streams()]
 
 
-@pytest.mark.anyio
-async def test_binance_subscribes_klines_on_the_market_stream_even_without_trades() -> None:
+def test_binance_subscribes_klines_on_the_market_stream_even_without_trades() -> None:
     adapter = BinanceAdapter(_registry(Venue.BINANCE), klines=("1m", "1h"), trades=False, emit_deltas=True)
-    assert [s.name for s in adapter.streams(False)] == ["public", "market"]
-    sent = await _connect_all(adapter, ETH)
+    assert _stream_names(adapter) == ["public", "market"]
+    sent = _connect_all(adapter, ETH)
     market = [f["params"] for s, f in sent if s == "market"]
     assert market == [["ethusdt@kline_1m", "ethusdt@kline_1h"]]
-    assert BinanceAdapter(_registry(Venue.BINANCE), trades=False).streams(False)[-1].name == "public"
+    assert _stream_names(BinanceAdapter(_registry(Venue.BINANCE), trades=False))[-1] == "public"
     with pytest.raises(ConfigError):
         BinanceAdapter(_registry(Venue.BINANCE), klines=("7m",))
 
 
-@pytest.mark.anyio
-async def test_bybit_subscribes_kline_topics_in_bybit_interval_names() -> None:
+def test_bybit_subscribes_kline_topics_in_bybit_interval_names() -> None:
     adapter = BybitAdapter(_registry(Venue.BYBIT), klines=("1m", "1h", "1d", "5"), emit_deltas=True)
-    sent = await _connect_all(adapter, ETH)
+    sent = _connect_all(adapter, ETH)
     topics = [t for s, f in sent if s == "public" for t in f["args"]]
     assert topics == ["orderbook.50.ETHUSDT", "publicTrade.ETHUSDT", "kline.1.ETHUSDT", "kline.60.ETHUSDT",
                       "kline.D.ETHUSDT", "kline.5.ETHUSDT"]
-    quiet = await _connect_all(BybitAdapter(_registry(Venue.BYBIT), trades=False), ETH)
+    quiet = _connect_all(BybitAdapter(_registry(Venue.BYBIT), trades=False), ETH)
     assert [t for s, f in quiet if s == "public" for t in f["args"]] == ["orderbook.50.ETHUSDT"]
     with pytest.raises(ConfigError):
         BybitAdapter(_registry(Venue.BYBIT), klines=("2m",))
 
 
-@pytest.mark.anyio
-async def test_okx_subscribes_candles_on_the_business_stream_only() -> None:
+def test_okx_subscribes_candles_on_the_business_stream_only() -> None:
     adapter = OkxAdapter(_registry(Venue.OKX), klines=("1m", "4h", "1d"), emit_deltas=True)
-    assert [s.name for s in adapter.streams(False)] == ["public", "business"]
-    sent = await _connect_all(adapter, ETH)
+    assert _stream_names(adapter) == ["public", "business"]
+    sent = _connect_all(adapter, ETH)
     business = [a for s, f in sent if s == "business" for a in f["args"]]
     assert business == [{"channel": c, "instId": "ETH-USDT-SWAP"} for c in ("candle1m", "candle4H", "candle1Dutc")]
     assert not any(a["channel"].startswith("candle") for s, f in sent if s == "public" for a in f["args"])
-    assert [s.name for s in OkxAdapter(_registry(Venue.OKX)).streams(False)] == ["public"]
+    assert _stream_names(OkxAdapter(_registry(Venue.OKX))) == ["public"]
     assert [okx_bar(i) for i in ("5m", "1h", "6h", "1w", "1M", "1H", "1D")] == [
         "5m", "1H", "6Hutc", "1Wutc", "1Mutc", "1H", "1D"]
     with pytest.raises(ConfigError):
         okx_bar("1x")
 
 
-@pytest.mark.anyio
-async def test_deribit_subscribes_chart_trades_per_resolution() -> None:
+def test_deribit_subscribes_chart_trades_per_resolution() -> None:
     adapter = DeribitAdapter(_registry(Venue.DERIBIT), klines=("1m", "1h", "1d"), trades=False, emit_deltas=True)
-    sent = await _connect_all(adapter, ETH_USD)
+    sent = _connect_all(adapter, ETH_USD)
     channels = [c for _, f in sent if f.get("method") == "public/subscribe" for c in f["params"]["channels"]]
     assert channels == ["book.ETH-PERPETUAL.100ms", "chart.trades.ETH-PERPETUAL.1",
                         "chart.trades.ETH-PERPETUAL.60", "chart.trades.ETH-PERPETUAL.1D"]

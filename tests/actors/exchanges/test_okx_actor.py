@@ -13,6 +13,7 @@ from actors.bus import Bus
 from actors.exchanges.base import ExchangeActor, ExchangeConfig
 from actors.exchanges.okx import OkxAdapter
 from messages import (
+    AccountConfig,
     Balance,
     BookDelta,
     BookIntegrity,
@@ -35,6 +36,7 @@ from messages import (
     OrderType,
     OrderUpdate,
     PlaceOrder,
+    PositionMode,
     QueryOrder,
     Quote,
     Side,
@@ -42,6 +44,9 @@ from messages import (
     Venue,
     VenueSignal,
 )
+from simulator.faults import FaultKind
+from simulator.okx import OkxTwin
+from simulator.okx_account import balance_data
 from simulator.runner import start_twins
 from tests.actors.exchanges.conftest import (
     Recorder,
@@ -53,8 +58,11 @@ from tests.actors.exchanges.conftest import (
     wait_for,
 )
 from venues import Credentials
-from venues.events import SendFrame
+from venues.errors import InvalidOrder, InvalidParameter
+from venues.events import LoggedIn
 from venues.http import Response
+from venues.okx.session import OkxSession
+from venues.session import Send
 from venues.symbols import InstrumentRegistry
 
 BTC = InstrumentId("BTC-USDT-PERP")
@@ -69,16 +77,30 @@ def _actor(twins, bus: Bus, **adapter_kw) -> ExchangeActor:  # type: ignore[no-u
                          credentials=Credentials(creds.api_key, creds.secret, creds.passphrase))
 
 
+def _session(actor: ExchangeActor) -> OkxSession:
+    session = actor.session
+    assert isinstance(session, OkxSession)
+    return session
+
+
+def _okx_twin(twins) -> OkxTwin:  # type: ignore[no-untyped-def]
+    twin = twins["okx"].twin
+    assert isinstance(twin, OkxTwin)
+    return twin
+
+
 def _twin_best(twins) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    book = twins["okx"].twin.book_json(SYMBOL, 1)
+    book = _okx_twin(twins).book_json(SYMBOL, 1)
+    assert book is not None
     return float(book["bids"][0][0]), float(book["asks"][0][0])
 
 
 def _books_equal(twins, actor: ExchangeActor) -> bool:  # type: ignore[no-untyped-def]
     if not actor.adapter.book_state_live(BTC):
         return False
-    twin_book = twins["okx"].twin.book_json(SYMBOL, 1000)
-    bids, asks = actor.adapter.codec.book(BTC).as_sorted()
+    twin_book = _okx_twin(twins).book_json(SYMBOL, 1000)
+    assert twin_book is not None
+    bids, asks = _session(actor).codec.book(BTC).as_sorted()
     return (bids == [(float(p), float(s)) for p, s in twin_book["bids"]]
             and asks == [(float(p), float(s)) for p, s in twin_book["asks"]])
 
@@ -98,7 +120,7 @@ async def test_okx_market_data_reaches_the_bus_typed_with_event_and_receive_time
         async with anyio.create_task_group() as tg:
             await tg.start(actor.run)
             await wait_for(lambda: actor.adapter.book_state_live(BTC), what="live book")
-            assert actor.adapter.codec.book_state(BTC) is BookState.LIVE
+            assert _session(actor).codec.book_state(BTC) is BookState.LIVE
             await anyio.sleep(1.0)
             tg.cancel_scope.cancel()
     quotes = rec.of(Quote)
@@ -132,11 +154,11 @@ async def test_okx_order_lifecycle_through_the_actor(bus: Bus) -> None:
     everything = Recorder(bus)
     async with start_twins(["okx"], symbols=["BTC"], rate=20) as twins:
         actor = _actor(twins, bus)
-        adapter: OkxAdapter = actor.adapter  # type: ignore[assignment]
+        session = _session(actor)
         async with anyio.create_task_group() as tg:
             ref = await tg.start(actor.run)
             await wait_for(lambda: actor.adapter.book_state_live(BTC))
-            await wait_for(lambda: {"orders:SWAP", "positions:SWAP", "account:"} <= adapter.private_channels,
+            await wait_for(lambda: {"orders:SWAP", "positions:SWAP", "account:"} <= session.private_channels,
                            what="private subscriptions after login")
             contract = actor.registry.get(Venue.OKX, BTC).contract_size
             assert contract == Decimal("0.01")  # ctVal from /api/v5/public/instruments
@@ -200,10 +222,11 @@ async def test_okx_drop_ws_reconnects_and_the_book_comes_back_live_and_exact(bus
     async with start_twins(["okx"], symbols=["BTC"], rate=0) as twins:
         actor = _actor(twins, bus, stale_after_s=30.0)
         adapter: OkxAdapter = actor.adapter  # type: ignore[assignment]
+        session = _session(actor)
         async with anyio.create_task_group() as tg:
             await tg.start(actor.run)
             await _step(twins, 10)
-            await wait_for(lambda: adapter.book_state_live(BTC) and "orders:SWAP" in adapter.private_channels)
+            await wait_for(lambda: adapter.book_state_live(BTC) and "orders:SWAP" in session.private_channels)
             await _step(twins, 50)
             before = len(everything.of(BookIntegrity))
             twins["okx"].twin.faults.inject("drop_ws")
@@ -211,7 +234,7 @@ async def test_okx_drop_ws_reconnects_and_the_book_comes_back_live_and_exact(bus
             await _step(twins, 30, 0.01)  # the market keeps moving while we reconnect
             await wait_for(lambda: actor.streams["public"].connects >= 2 and actor.streams["private"].connects >= 2
                            and adapter.book_state_live(BTC), timeout=10.0, what="reconnected and live")
-            await wait_for(lambda: "orders:SWAP" in adapter.private_channels, what="private re-login")
+            await wait_for(lambda: "orders:SWAP" in session.private_channels, what="private re-login")
             await wait_for(lambda: actor.reconciles >= 1, what="reconcile after the private reconnect")
             await _step(twins, 100, 0.002)
             await wait_for(lambda: _books_equal(twins, actor), timeout=3.0, what="actor book == twin book")
@@ -225,66 +248,193 @@ async def test_okx_drop_ws_reconnects_and_the_book_comes_back_live_and_exact(bus
 
 
 @pytest.mark.anyio
-async def test_okx_bad_checksum_is_answered_by_a_resubscribe_and_the_book_recovers(bus: Bus) -> None:
+@pytest.mark.parametrize("ws_snapshot", [True, False], ids=["ws-snapshot", "no-ws-snapshot"])
+async def test_okx_book_goes_live_and_exact_with_or_without_the_ws_snapshot(bus: Bus, ws_snapshot: bool) -> None:
+    """OKX still sends the initial snapshot (the twin's default); it announced removing it: then the first update
+    starts OKX's REST bootstrap (GET /api/v5/market/books, aligned on its seqId). Both ways the book is LIVE and
+    equal to the venue's, on one connection."""
     everything = Recorder(bus)
-    async with start_twins(["okx"], symbols=["BTC"], rate=0) as twins:
+    opts = {"okx": {"book_snapshot": ws_snapshot}}
+    async with start_twins(["okx"], symbols=["BTC"], rate=0, options=opts) as twins:
+        actor = _actor(twins, bus, stale_after_s=30.0)
+        async with anyio.create_task_group() as tg:
+            await tg.start(actor.run)
+            await _step(twins, 10)
+            await wait_for(lambda: actor.adapter.book_state_live(BTC), what="live book")
+            await _step(twins, 100, 0.002)
+            await wait_for(lambda: _books_equal(twins, actor), timeout=3.0, what="actor book == twin book")
+            assert actor.streams["public"].connects == 1 and not actor.dropped
+            assert actor.resyncs == (0 if ws_snapshot else 1)  # one REST snapshot when no WS snapshot comes
+            tg.cancel_scope.cancel()
+    (live,) = [m for m in everything.of(BookIntegrity) if m.instrument == BTC]
+    assert live.state is BookState.LIVE
+    assert live.reason == "snapshot" if ws_snapshot else live.reason.startswith("REST snapshot seqId ")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ws_snapshot", [True, False], ids=["ws-snapshot", "no-ws-snapshot"])
+async def test_okx_sequence_gap_is_rebuilt_through_rest_without_a_resubscribe(bus: Bus, ws_snapshot: bool) -> None:
+    everything = Recorder(bus)
+    async with start_twins(["okx"], symbols=["BTC"], rate=0, options={"okx": {"book_snapshot": ws_snapshot}}) as twins:
         actor = _actor(twins, bus, stale_after_s=30.0)
         adapter: OkxAdapter = actor.adapter  # type: ignore[assignment]
         async with anyio.create_task_group() as tg:
             await tg.start(actor.run)
             await _step(twins, 10)
             await wait_for(lambda: adapter.book_state_live(BTC))
-            twins["okx"].twin.faults.inject("corrupt_checksum")
+            resyncs = actor.resyncs
+            twins["okx"].twin.faults.inject("skip_sequence")
             await _step(twins, 5)
-            await wait_for(lambda: actor.resyncs == 1 and adapter.book_state_live(BTC), timeout=5.0,
-                           what="resubscribed and live")
+            await wait_for(lambda: actor.resyncs == resyncs + 1 and adapter.book_state_live(BTC), timeout=5.0,
+                           what="rebuilt through REST and live")
             await _step(twins, 100, 0.002)
             await wait_for(lambda: _books_equal(twins, actor), timeout=3.0, what="actor book == twin book")
-            assert actor.streams["public"].connects == 1  # a resubscribe, not a reconnect
+            assert actor.streams["public"].connects == 1  # no reconnect, and no resubscribe either
             tg.cancel_scope.cancel()
-    states = [m.state for m in everything.of(BookIntegrity) if m.instrument == BTC]
-    assert states == [BookState.LIVE, BookState.RESYNCING, BookState.LIVE], states
+    states = [(m.state, m.reason) for m in everything.of(BookIntegrity) if m.instrument == BTC]
+    assert [s for s, _ in states] == [BookState.LIVE, BookState.RESYNCING, BookState.LIVE], states
+    assert "expected prevSeqId" in states[1][1] and states[2][1].startswith("REST snapshot seqId ")
+
+
+@pytest.mark.anyio
+async def test_okx_checksum_is_ignored_even_when_the_venue_sends_a_wrong_one(bus: Bus) -> None:
+    """Since 2026-06-23 OKX's checksum is always 0 and must not be used: a corrupted one changes nothing."""
+    async with start_twins(["okx"], symbols=["BTC"], rate=0) as twins:
+        actor = _actor(twins, bus, stale_after_s=30.0)
+        async with anyio.create_task_group() as tg:
+            await tg.start(actor.run)
+            await _step(twins, 10)
+            await wait_for(lambda: actor.adapter.book_state_live(BTC))
+            twins["okx"].twin.faults.inject("corrupt_checksum", count=5)
+            await _step(twins, 50, 0.002)
+            await wait_for(lambda: _books_equal(twins, actor), timeout=3.0, what="actor book == twin book")
+            assert actor.resyncs == 0 and not actor.dropped
+            assert twins["okx"].twin.faults.active(FaultKind.CORRUPT_CHECKSUM) is None  # all five went out
+            tg.cancel_scope.cancel()
+
+
+def _place(cid: str, side: Side, qty: str, reduce_only: bool = False) -> PlaceOrder:
+    return PlaceOrder(venue=Venue.OKX, instrument=BTC, client_order_id=ClientOrderId(cid), side=side,
+                      quantity=Decimal(qty), order_type=OrderType.MARKET, reduce_only=reduce_only)
+
+
+@pytest.mark.anyio
+async def test_okx_long_short_mode_is_read_at_start_and_orders_open_and_close_each_side(bus: Bus) -> None:
+    rec = Recorder(bus, "account.config.okx")
+    async with start_twins(["okx"], symbols=["BTC"], rate=20, options={"okx": {"hedge": True}}) as twins:
+        actor = _actor(twins, bus)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            assert actor.position_mode is PositionMode.HEDGE  # read before any stream opened
+            (config,) = rec.of(AccountConfig)
+            assert (config.venue, config.position_mode) == (Venue.OKX, PositionMode.HEDGE)
+            for cid, side, qty, reduce in (("cbl1", Side.BUY, "5", False), ("cbs1", Side.SELL, "4", False),
+                                           ("cbl2", Side.SELL, "2", True), ("cbs2", Side.BUY, "4", True)):
+                await ref.ask(_place(cid, side, qty, reduce))
+            engine = _okx_twin(twins).engine
+            assert [engine.orders[engine._by_client[(SYMBOL, c)]].position_side.value  # noqa: SLF001
+                    for c in ("cbl1", "cbs1", "cbl2", "cbs2")] == ["LONG", "SHORT", "LONG", "SHORT"]
+            positions = await ref.ask(GetPositions(venue=Venue.OKX))
+            assert [(p.side, p.size) for p in positions if p.size] == [(Side.BUY, Decimal("3"))]
+            await ref.ask(_place("cbs3", Side.SELL, "1"))
+            positions = await ref.ask(GetPositions(venue=Venue.OKX))
+            assert sorted((p.side.value, p.size) for p in positions if p.size) == [("buy", Decimal("3")),
+                                                                                  ("sell", Decimal("1"))]
+            assert actor.reconciles == 0 and not actor.dropped
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_okx_a_mode_change_while_running_is_noticed_published_and_followed(bus: Bus) -> None:
+    """The account switches to long_short_mode while the actor runs: the next order (no posSide) is refused with
+    51000 posSide, the session re-reads the config at its next event, publishes the change, and the same order
+    then goes out with its posSide."""
+    rec = Recorder(bus, "account.config.okx")
+    async with start_twins(["okx"], symbols=["BTC"], rate=20) as twins:
+        actor = _actor(twins, bus, ping_interval_s=0.2, config_refresh_s=0)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            assert [c.position_mode for c in rec.of(AccountConfig)] == [PositionMode.ONE_WAY]
+            _okx_twin(twins).engine.account.hedge = True  # the twin's switch (nothing is open)
+            with pytest.raises(InvalidParameter, match="posSide"):
+                await ref.ask(_place("cbm1", Side.BUY, "2"))
+            await wait_for(lambda: actor.position_mode is PositionMode.HEDGE, what="config read again")
+            assert [c.position_mode for c in rec.of(AccountConfig)] == [PositionMode.ONE_WAY, PositionMode.HEDGE]
+            placed = await ref.ask(_place("cbm2", Side.BUY, "2"))
+            assert placed.client_order_id == "cbm2"
+            positions = await ref.ask(GetPositions(venue=Venue.OKX))
+            assert [(p.side, p.size) for p in positions if p.size] == [(Side.BUY, Decimal("2"))]
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_okx_balances_are_cash_free_margin_and_upl_apart(bus: Bus) -> None:
+    async with start_twins(["okx"], symbols=["BTC"], rate=20) as twins:
+        actor = _actor(twins, bus)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            await ref.ask(_place("cbb1", Side.BUY, "40"))
+            twins.step(20)
+            balances = {b.asset: b for b in await ref.ask(GetBalances(venue=Venue.OKX))}
+            (usdt,) = balance_data(_okx_twin(twins), {"USDT"})["details"]
+            got = balances["USDT"]
+            assert (got.total, got.available, got.unrealized_pnl) == (
+                Decimal(usdt["cashBal"]), Decimal(usdt["availEq"]), Decimal(usdt["upl"]))  # fmt: skip
+            assert got.unrealized_pnl != 0 and got.total != Decimal(usdt["eq"])
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_okx_instruments_that_are_not_live_are_registered_but_refuse_orders_locally(bus: Bus) -> None:
+    states = {"ETH-USDT-SWAP": "suspend", "BTC-USD-SWAP": "preopen"}
+    async with start_twins(["okx"], symbols=["BTC", "ETH"], rate=20, options={"okx": {"instrument_states": states}}) as twins:
+        actor = _actor(twins, bus)
+        adapter: OkxAdapter = actor.adapter  # type: ignore[assignment]
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            eth, inverse = InstrumentId("ETH-USDT-PERP"), InstrumentId("BTC-USD-PERP")
+            assert actor.registry.get(Venue.OKX, eth).venue_symbol == "ETH-USDT-SWAP"  # registered all the same
+            assert adapter.not_live == {eth: "suspend", inverse: "preopen"}
+            for inst, state in ((eth, "suspend"), (inverse, "preopen")):
+                order = PlaceOrder(venue=Venue.OKX, instrument=inst, client_order_id=ClientOrderId("cbnl"),
+                                   side=Side.BUY, quantity=Decimal("1"), order_type=OrderType.MARKET)
+                with pytest.raises(InvalidOrder, match=f"is '{state}', not live: OKX trades only live instruments"):
+                    await ref.ask(order)
+            assert twins["okx"].twin.received.count("cbnl") == 0  # refused here: nothing was sent
+            assert (await ref.ask(_place("cbok", Side.BUY, "1"))).client_order_id == "cbok"
+            tg.cancel_scope.cancel()
 
 
 # -- the adapter alone (no twin): the joins that are easy to get wrong ------------------------------
-class _Ctx:
-    """A VenueContext that records frames."""
-
-    def __init__(self) -> None:
-        self.credentials = Credentials("key", "secret", "pass")
-        self.registry = InstrumentRegistry()
-        self.sent: list[tuple[str, bytes]] = []
-
-    def now_ms(self) -> int:
-        return 1_700_000_000_123
-
-    async def send(self, stream: str, frame: bytes) -> None:
-        self.sent.append((stream, frame))
+CREDS = Credentials("key", "secret", "pass")
 
 
-def _adapter_with_btc() -> OkxAdapter:
+def _adapter_with_btc(**kw: object) -> OkxAdapter:
     reg = InstrumentRegistry()
     reg.add(Instrument(id=BTC, venue=Venue.OKX, venue_symbol=SYMBOL, kind=InstrumentKind.PERPETUAL, base="BTC",
                        quote="USDT", settle="USDT", contract_type=ContractType.LINEAR, tick_size=Decimal("0.1"),
                        lot_size=Decimal("1"), contract_size=Decimal("0.01"), min_qty=Decimal("1")))
-    return OkxAdapter(reg)
+    return OkxAdapter(reg, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.anyio
-async def test_okx_private_stream_logs_in_once_per_connection_and_subscribes_after_the_ack() -> None:
-    adapter, ctx = _adapter_with_btc(), _Ctx()
-    await adapter.on_connected("private", ctx, [BTC])  # type: ignore[arg-type]
-    await adapter.on_connected("private", ctx, [BTC])  # type: ignore[arg-type]  # SubscribeMarketData later: no re-login
-    assert len(ctx.sent) == 1
-    login = json.loads(ctx.sent[0][1])
-    assert login["op"] == "login" and login["args"][0]["timestamp"] == "1700000000"  # epoch SECONDS
-    out = adapter.feed("private", '{"event":"login","code":"0","msg":"","connId":"a"}', 1)
-    (frame,) = [o for o in out if isinstance(o, SendFrame)]
-    assert json.loads(frame.frame) == {"op": "subscribe", "args": [
-        {"channel": "orders", "instType": "SWAP"}, {"channel": "positions", "instType": "SWAP"}, {"channel": "account"}]}
-    adapter.reset_stream("private", 2)  # a new connection logs in again
-    await adapter.on_connected("private", ctx, [BTC])  # type: ignore[arg-type]
-    assert len(ctx.sent) == 2
+def test_okx_adapter_sessions_share_its_codec_and_carry_its_options() -> None:
+    adapter = _adapter_with_btc(stale_after_s=2.0, ping_interval_s=15.0, private_heartbeat_s=10.0, trades=False,
+                                klines=("1h",), inst_type="FUTURES")
+    session = adapter.session(CREDS, lambda: "n")
+    assert session.codec is adapter.codec and session.registry is adapter.registry
+    specs = {s.name: s for s in session.streams()}
+    assert (specs["public"].stale_after_s, specs["public"].ping_interval_s) == (2.0, 15.0)
+    assert (specs["private"].stale_after_s, specs["private"].protocol_heartbeat_s) == (None, 10.0)
+    assert [s.name for s in adapter.session(None, lambda: "n").streams()] == ["public", "business"]
+    assert session.url("private", 0) == adapter.endpoints.ws["private"]
+    session.subscribe([BTC], 0)
+    (public,) = session.connected("public", 0)
+    (business,) = session.connected("business", 0)
+    assert isinstance(public, Send) and isinstance(business, Send)
+    assert json.loads(public.frame)["args"] == [{"channel": "books", "instId": SYMBOL}]  # trades=False
+    assert json.loads(business.frame)["args"] == [{"channel": "candle1H", "instId": SYMBOL}]  # okx_bar("1h")
+    (sub,) = session.on_event(LoggedIn(), "private", 0)
+    assert isinstance(sub, Send) and json.loads(sub.frame)["args"][0] == {"channel": "orders", "instType": "FUTURES"}
 
 
 def test_okx_parse_place_never_steps_back_behind_the_orders_channel() -> None:
@@ -293,35 +443,29 @@ def test_okx_parse_place_never_steps_back_behind_the_orders_channel() -> None:
                        quantity=Decimal("2"), order_type=OrderType.MARKET)
     ack = Response(status=200, headers={}, body=json.dumps({"code": "0", "msg": "", "data": [
         {"clOrdId": "cb9", "ordId": "77", "sCode": "0", "sMsg": "", "ts": "1700000000000"}]}).encode())
+    assert adapter.parse_place(order, ack, 5).status is OrderStatus.SUBMITTED  # no session yet
+    session = adapter.session(CREDS, lambda: "n")
     assert adapter.parse_place(order, ack, 5).status is OrderStatus.SUBMITTED  # nothing seen yet
     push = {"arg": {"channel": "orders", "instType": "SWAP"}, "data": [{
         "instId": SYMBOL, "ordId": "77", "clOrdId": "cb9", "state": "filled", "side": "buy", "ordType": "market",
         "sz": "2", "px": "", "accFillSz": "2", "avgPx": "30000", "fillSz": "2", "fillPx": "30000", "tradeId": "1",
         "fillFee": "-0.3", "fillFeeCcy": "USDT", "execType": "T", "uTime": "1700000000001", "cTime": "1700000000000"}]}
-    out = adapter.feed("private", json.dumps(push), 6)
+    out = session.feed("private", json.dumps(push), 6)
     assert any(isinstance(o, OrderUpdate) and o.status is OrderStatus.FILLED for o in out)
     upd = adapter.parse_place(order, ack, 7)
     assert upd.status is OrderStatus.FILLED and upd.filled_qty == Decimal("2")
+    other = Response(status=200, headers={}, body=ack.body.replace(b'"77"', b'"78"'))
+    assert adapter.parse_place(order, other, 8).status is OrderStatus.SUBMITTED  # another order of that id
 
 
-def test_okx_resubscribe_frames_and_rate_buckets() -> None:
+def test_okx_rate_buckets() -> None:
     adapter = _adapter_with_btc()
-    (s1, unsub), (s2, sub) = adapter.resubscribe_frames(BTC)
-    assert (s1, s2) == ("public", "public")
-    assert json.loads(unsub)["op"] == "unsubscribe" and json.loads(sub)["op"] == "subscribe"
-    assert json.loads(sub)["args"] == [{"channel": "books", "instId": SYMBOL}]
-    assert adapter.snapshot_request(BTC) is None
     buckets, routes = adapter.rate_buckets()
     by_name = {b.name: b for b in buckets}
-    # Half of OKX's fixed-window limits (60 and 10 per 2 s): a leaky bucket never overfills a window then.
-    assert (by_name["trade/order"].capacity, by_name["trade/order"].period_s) == (30, 2.0)
-    assert (by_name["account/balance"].capacity, by_name["account/positions"].capacity) == (5, 5)
+    # OKX's own limits (60 and 10 per 2 s): the limiter's windows slide, so no 2 s span ever holds more.
+    assert (by_name["trade/order"].capacity, by_name["trade/order"].period_s) == (60, 2.0)
+    assert (by_name["account/balance"].capacity, by_name["account/positions"].capacity) == (10, 10)
     assert all(b.per_request for b in buckets) and routes["trade/order"][0] == "trade/order"
-    assert adapter.ping_frame("public", 0) == b"ping"
-    specs = {s.name: s for s in adapter.streams(True)}
-    assert specs["public"].stale_after_s == 1.0 and specs["public"].ping_interval_s == 20.0
-    assert specs["private"].stale_after_s is None and specs["private"].ping_interval_s == 20.0
-    assert [s.name for s in adapter.streams(False)] == ["public"]
 
 
 @pytest.mark.anyio
@@ -329,11 +473,12 @@ async def test_okx_klines_on_the_business_stream_and_book_deltas_reach_the_bus(b
     async with start_twins(["okx"], symbols=["BTC"], rate=0, clock_ms=clock_near_minute_end()) as twins:
         def make() -> ExchangeActor:
             adapter = OkxAdapter(InstrumentRegistry(), endpoints(twins["okx"]), klines=("1m",), emit_deltas=True)
-            assert [s.name for s in adapter.streams(False)] == ["public", "business"]
-            return ExchangeActor(adapter, ExchangeConfig(instruments=[BTC], depth_levels=0), bus=bus)
+            actor = ExchangeActor(adapter, ExchangeConfig(instruments=[BTC], depth_levels=0), bus=bus)
+            assert [s.name for s in actor.session.streams()] == ["public", "business"]
+            return actor
 
         items, (bids, asks) = await run_klines_and_deltas(bus, twins, make, BTC)
-        twin = twins["okx"].twin
+        twin = _okx_twin(twins)
         klines = [m for m in items if isinstance(m, Kline)]
         assert all(k.venue is Venue.OKX and k.instrument == BTC for k in klines)
         # The twin pushes only the candle trades land in, always with confirm "0".
@@ -342,5 +487,30 @@ async def test_okx_klines_on_the_business_stream_and_book_deltas_reach_the_bus(b
         assert deltas and all(d.instrument == BTC for d in deltas)
         assert rebuild_book([m for m in items if isinstance(m, BookSnapshot | BookDelta)]) == (bids, asks)
         twin_book = twin.book_json(SYMBOL, 1000)
+        assert twin_book is not None
         assert bids == [(float(p), float(s)) for p, s in twin_book["bids"]]
         assert asks == [(float(p), float(s)) for p, s in twin_book["asks"]]
+
+
+@pytest.mark.anyio
+async def test_okx_open_orders_are_read_across_every_page(bus: Bus) -> None:
+    """orders-pending answers 100 rows at most, newest first: a list past a page is followed with ``after``
+    (the oldest ordId of the page) to its end, so a reconcile sees every open order."""
+    from simulator.matching import OrderRequest, OrderType
+    from simulator.matching import Side as TwinSide
+
+    async with start_twins(["okx"], symbols=["BTC"], rate=0) as twins:
+        twin = twins["okx"].twin
+        bid = Decimal(twin.book_json("BTC-USDT-SWAP", 1)["bids"][0][0])
+        price = (bid * Decimal("0.8")).quantize(Decimal("0.1"))
+        placed = {f"page{i}" for i in range(230)}
+        for n, cid in enumerate(sorted(placed)):
+            twin.engine.place(OrderRequest("BTC-USDT-SWAP", TwinSide.BUY, OrderType.LIMIT, Decimal(1), cid, price), n)
+        actor = _actor(twins, bus)
+        async with anyio.create_task_group() as tg:
+            ref = await tg.start(actor.run)
+            got = await ref.ask(GetOpenOrders(venue=Venue.OKX), timeout=30.0)
+            assert sorted(u.client_order_id for u in got) == sorted(placed)  # all three pages, each order once
+            one = await ref.ask(GetOpenOrders(venue=Venue.OKX, instrument=BTC), timeout=30.0)
+            assert len(one) == len(placed)
+            tg.cancel_scope.cancel()

@@ -23,6 +23,7 @@ from messages import (
 from venues.binance import BinanceCodec
 from venues.book import L2Book
 from venues.events import (
+    SUPERSEDED,
     CodecEvent,
     Dropped,
     NeedSnapshot,
@@ -153,7 +154,7 @@ def test_real_sushiusdt_events_after_the_snapshot_drop_stale_and_apply_the_bound
     codec.subscribe_book(SUSHI)
     codec.apply_snapshot(SUSHI, wire_bytes(SNAPSHOT), 1)
 
-    assert [codec.feed(line, 2) for line in lines[:3]] == [[], [], []]
+    assert [codec.feed(line, 2) for line in lines[:3]] == [[SUPERSEDED]] * 3  # stale: data, not a fault
     assert codec.stale_events == 3
     for i, line in enumerate(lines[3:], start=3):
         (quote,) = codec.feed(line, 3)
@@ -217,7 +218,7 @@ def test_first_event_after_the_snapshot_must_cover_last_update_id(registry: Inst
     codec = BinanceCodec(registry)
     codec.subscribe_book(BTC)
     codec.apply_snapshot(BTC, snapshot_body(100, [(100.0, 2.0)], [(101.0, 1.0)]), 1)
-    assert codec.feed(depth_frame(90, 99, 80, [(100.0, 9.0)], []), 2) == []  # stale
+    assert codec.feed(depth_frame(90, 99, 80, [(100.0, 9.0)], []), 2) == [SUPERSEDED]  # stale
     out = codec.feed(depth_frame(101, 110, 99, [(100.0, 9.0)], []), 3)  # U > lastUpdateId: ids 100..100 lost
     assert [type(m) for m in out] == [BookIntegrity, NeedSnapshot]
     assert "expected U <= lastUpdateId 100, got 101" in out[0].reason  # type: ignore[union-attr]
@@ -339,15 +340,59 @@ def test_listen_key_expired_becomes_stream_expired_without_the_key(registry: Ins
     assert isinstance(event, StreamExpired) and "SECRETKEY123" not in event.reason
 
 
-def test_recognised_but_unused_events_are_skipped_and_unknown_ones_dropped(
+# The documented examples of the user-data events crossbook decodes and does not use (USD-M docs,
+# user-data-streams pages, read 2026-12: Event-Trade-Lite, Event-Margin-Call, Event-Account-Configuration-
+# Update-previous-Leverage-Update, Event-STRATEGY-UPDATE, Event-GRID-UPDATE,
+# Event-Conditional-Order-Trigger-Reject), and markPriceUpdate from the market streams.
+IGNORED_DOC_EVENTS: dict[str, bytes] = {
+    "TRADE_LITE": b'{"e":"TRADE_LITE","E":1721895408092,"T":1721895408214,"s":"BTCUSDT","q":"0.001","p":"0",'
+    b'"m":false,"c":"z8hcUoOsqEdKMeKPSABslD","S":"BUY","L":"64089.20","l":"0.040","t":109100866,"i":8886774}',
+    "MARGIN_CALL": b'{"e":"MARGIN_CALL","E":1587727187525,"cw":"3.16812045","p":[{"s":"ETHUSDT","ps":"LONG",'
+    b'"pa":"1.327","mt":"CROSSED","iw":"0","mp":"187.17127","up":"-1.166074","mm":"1.614445"}]}',
+    "ACCOUNT_CONFIG_UPDATE": b'{"e":"ACCOUNT_CONFIG_UPDATE","E":1611646737479,"T":1611646737476,'
+    b'"ac":{"s":"BTCUSDT","l":25}}',
+    "STRATEGY_UPDATE": b'{"e":"STRATEGY_UPDATE","T":1669261797627,"E":1669261797628,"su":{"si":176054594,'
+    b'"st":"GRID","ss":"NEW","s":"BTCUSDT","ut":1669261797627,"c":8007}}',
+    "GRID_UPDATE": b'{"e":"GRID_UPDATE","T":1669262908216,"E":1669262908218,"gu":{"si":176057039,"st":"GRID",'
+    b'"ss":"WORKING","s":"BTCUSDT","r":"-0.00300716","up":"16720","uq":"-0.001","uf":"-0.00300716",'
+    b'"mp":"0.0","ut":1669262908197}}',
+    "CONDITIONAL_ORDER_TRIGGER_REJECT": b'{"e":"CONDITIONAL_ORDER_TRIGGER_REJECT","E":1685517224945,'
+    b'"T":1685517224955,"or":{"s":"ETHUSDT","i":155618472834,"r":"Due to the order could not be filled '
+    b'immediately, the FOK order has been rejected. The order will not be recorded in the order history"}}',
+    "markPriceUpdate": b'{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000"}',
+}
+
+
+def test_every_documented_event_crossbook_does_not_use_is_decoded_and_counted_as_ignored(
     registry: InstrumentRegistry,
 ) -> None:
     codec = BinanceCodec(registry)
-    mark = b'{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000"}'
-    assert codec.feed(mark, 1) == []
-    (dropped,) = codec.feed(b'{"e":"somethingNew","E":1}', 1)
+    for name, frame in IGNORED_DOC_EVENTS.items():
+        assert codec.feed(frame, 1) == [], name
+        assert codec.feed(b'{"stream":"listenkey","data":' + frame + b"}", 1) == [], name  # combined form
+    multi_assets = b'{"e":"ACCOUNT_CONFIG_UPDATE","E":1611646737479,"T":1611646737476,"ai":{"j":true}}'
+    assert codec.feed(multi_assets, 1) == []
+    assert codec.ignored == {name: 2 for name in IGNORED_DOC_EVENTS} | {"ACCOUNT_CONFIG_UPDATE": 3}
+    assert codec.unknown_events == {}
+
+
+def test_a_known_event_of_the_wrong_shape_is_malformed(registry: InstrumentRegistry) -> None:
+    codec = BinanceCodec(registry)
+    no_strategy = b'{"e":"STRATEGY_UPDATE","T":1669261797627,"E":1669261797628}'
+    bad_status_type = IGNORED_DOC_EVENTS["GRID_UPDATE"].replace(b'"ss":"WORKING"', b'"ss":7')
+    for frame, where in ((no_strategy, "`su`"), (bad_status_type, "`$.gu.ss`")):
+        (dropped,) = codec.feed(frame, 1)
+        assert isinstance(dropped, Dropped) and dropped.reason == "malformed" and where in dropped.error
+    assert codec.ignored == {} and codec.unknown_events == {}
+
+
+def test_an_event_type_the_docs_do_not_list_is_counted_not_dropped(registry: InstrumentRegistry) -> None:
+    codec = BinanceCodec(registry)
+    assert codec.feed(b'{"e":"somethingNew","E":1,"x":{"y":[1,2]}}', 1) == []
+    assert codec.feed(b'{"stream":"k","data":{"e":"somethingNew","E":2}}', 1) == []
+    assert codec.unknown_events == {"somethingNew": 2} and codec.ignored == {}
+    (dropped,) = codec.feed(b'{"e":"somethingNew","E":1', 1)  # not JSON: malformed whatever its type
     assert isinstance(dropped, Dropped) and dropped.reason == "malformed"
-    assert "Invalid value 'somethingNew' - at `$.e`" in dropped.error
 
 
 def test_a_bad_price_is_dropped_with_the_path_of_the_field(registry: InstrumentRegistry) -> None:

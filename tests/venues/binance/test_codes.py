@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from venues.errors import (
     InsufficientFunds,
     InvalidOrder,
     InvalidParameter,
+    PostOnlyWouldTake,
     RateLimited,
     TimestampError,
     UnknownOrder,
@@ -60,6 +62,40 @@ def test_unknown_status_raises_unknown_status_naming_the_known_ones() -> None:
     assert "NEW" in info.value.known and "EXPIRED_IN_MATCH" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("raw", "quantity", "filled", "status"),
+    [
+        ("NEW", "0.01", "0", OrderStatus.SUBMITTED),
+        ("TRIGGERING", "0.01", "0", OrderStatus.SUBMITTED),
+        ("TRIGGERED", "0.01", "0", OrderStatus.SUBMITTED),
+        ("TRIGGERED", "0.01", "0.004", OrderStatus.PARTIALLY_FILLED),
+        ("FINISHED", "0.01", "0.01", OrderStatus.FILLED),
+        ("FINISHED", "0", "0.3", OrderStatus.FILLED),  # a close-position order has no quantity of its own
+        ("FINISHED", "0.01", "0.004", OrderStatus.CANCELLED),  # cancelled in the matching engine, part filled
+        ("FINISHED", "0.01", "0", OrderStatus.CANCELLED),
+        ("CANCELED", "0.01", "0", OrderStatus.CANCELLED),
+        ("REJECTED", "0.01", "0", OrderStatus.REJECTED),
+        ("EXPIRED", "0.01", "0", OrderStatus.EXPIRED),
+    ],
+)
+def test_algo_statuses_map_by_what_the_matching_engine_filled(
+    raw: str, quantity: str, filled: str, status: OrderStatus
+) -> None:
+    assert codes.algo_status(raw, Decimal(quantity), Decimal(filled)) is status
+
+
+def test_an_unknown_algo_status_names_the_documented_ones() -> None:
+    with pytest.raises(UnknownStatus, match="'PAUSED'; expected one of NEW, CANCELED, TRIGGERING"):
+        codes.algo_status("PAUSED", Decimal(1), Decimal(0))
+
+
+def test_post_only_would_take_is_a_definite_venue_reject(wire_json: Callable[[str], Any]) -> None:
+    catalog = {c["code"]: c for c in wire_json("errors_catalog.json")["codes"]}
+    assert catalog[-5022]["name"] == "GTX_ORDER_REJECT"
+    assert issubclass(PostOnlyWouldTake, VenueReject) and not issubclass(PostOnlyWouldTake, VenueUnavailable)
+    assert codes.error_class(-5022) is PostOnlyWouldTake
+
+
 def test_unknown_execution_and_order_types_are_decode_errors() -> None:
     with pytest.raises(DecodeError, match="unknown execution type 'FUNDING'"):
         codes.execution_type("FUNDING")
@@ -87,7 +123,8 @@ EXPECTED_CLASSES: dict[int, type[VenueReject]] = {
     -1111: InvalidParameter,
     -1121: InvalidParameter,
     -4164: InvalidParameter,
-    -5022: VenueReject,
+    -5022: PostOnlyWouldTake,
+    -4061: InvalidParameter,
 }
 
 

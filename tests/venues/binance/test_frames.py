@@ -39,9 +39,11 @@ def test_stream_names_are_lower_case() -> None:
         frames.depth_stream("BTCUSDT", 50)
 
 
-def test_book_streams_route_to_public_and_the_rest_to_market() -> None:
-    book = [frames.depth_stream("BTCUSDT"), frames.book_ticker_stream("ETHUSDT")]
-    assert frames.stream_path(book) == "/public/stream?streams=btcusdt@depth@100ms/ethusdt@bookTicker"
+def test_book_streams_and_raw_trades_route_to_public_and_the_rest_to_market() -> None:
+    book = [frames.depth_stream("BTCUSDT"), frames.book_ticker_stream("ETHUSDT"), frames.trade_stream("BTCUSDT")]
+    assert frames.stream_path(book) == (
+        "/public/stream?streams=btcusdt@depth@100ms/ethusdt@bookTicker/btcusdt@trade"
+    )
     assert (
         frames.stream_path([frames.kline_stream("BTCUSDT", "1m")], combined=False)
         == "/market/ws/btcusdt@kline_1m"
@@ -51,4 +53,36 @@ def test_book_streams_route_to_public_and_the_rest_to_market() -> None:
     )
     assert frames.private_path("abc") == "/private/ws?listenKey=abc"
     with pytest.raises(ConfigError, match="must share one route"):
-        frames.stream_path([frames.depth_stream("BTCUSDT"), frames.trade_stream("BTCUSDT")])
+        frames.stream_path([frames.depth_stream("BTCUSDT"), frames.agg_trade_stream("BTCUSDT")])
+
+
+@pytest.mark.parametrize(
+    ("stream", "route"),
+    [
+        ("btcusdt@depth", frames.Route.PUBLIC),
+        ("btcusdt@depth@100ms", frames.Route.PUBLIC),
+        ("btcusdt@depth20@500ms", frames.Route.PUBLIC),
+        ("btcusdt@rpiDepth@500ms", frames.Route.PUBLIC),
+        ("btcusdt@bookTicker", frames.Route.PUBLIC),
+        ("!bookTicker", frames.Route.PUBLIC),
+        ("btcusdt@trade", frames.Route.PUBLIC),  # not @aggTrade: raw trades are delivered on /public
+        ("btcusdt@aggTrade", frames.Route.MARKET),
+        ("btcusdt@kline_1m", frames.Route.MARKET),
+        ("btcusdt_perpetual@continuousKline_1m", frames.Route.MARKET),
+        ("btcusdt@markPrice@1s", frames.Route.MARKET),
+        ("!markPrice@arr", frames.Route.MARKET),
+        ("btcusdt@miniTicker", frames.Route.MARKET),
+        ("!ticker@arr", frames.Route.MARKET),
+        ("btcusdt@forceOrder", frames.Route.MARKET),
+        ("!contractInfo", frames.Route.MARKET),
+    ],
+)
+def test_every_stream_type_has_its_category(stream: str, route: frames.Route) -> None:
+    assert frames.route_for(stream) is route
+
+
+def test_an_unknown_stream_type_is_refused_rather_than_sent_where_it_would_go_quiet() -> None:
+    with pytest.raises(ConfigError, match="unknown stream type 'somethingnew'"):
+        frames.route_for("btcusdt@somethingNew")
+    with pytest.raises(ConfigError, match="unknown stream type"):
+        frames.stream_path(["btcusdt"])

@@ -26,6 +26,7 @@ from messages import (
     VenueOrderId,
 )
 from venues.binance import BinanceCodec, parse, rest, wire
+from venues.binance.codec import BalancesChanged
 from venues.http import Response
 from venues.symbols import InstrumentRegistry
 
@@ -171,17 +172,19 @@ def test_trade_execution_yields_order_update_and_fill(registry: InstrumentRegist
     )
 
 
-def test_doc_account_update_becomes_balances_and_signed_positions(
+def test_doc_account_update_becomes_positions_and_a_balance_read_never_cw_as_available(
     registry: InstrumentRegistry, wire_bytes: Callable[[str], bytes], wire_json: Callable[[str], Any]
 ) -> None:
     d = wire_json("ws_user_account_update.json")
     out = BinanceCodec(registry).feed(wire_bytes("ws_user_account_update.json"), TS)
-    balances = [m for m in out if isinstance(m, Balance)]
-    positions = [m for m in out if isinstance(m, Position)]
-    assert [(b.asset, b.total, b.available) for b in balances] == [
-        (b["a"], Decimal(b["wb"]), Decimal(b["cw"])) for b in d["a"]["B"]
+    # "cw" is the cross wallet balance, not free margin: no Balance comes from this event, only the notice
+    # that makes the session read availableBalance over REST.
+    assert not [m for m in out if isinstance(m, Balance)]
+    assert [m for m in out if isinstance(m, BalancesChanged)] == [
+        BalancesChanged(assets=tuple(b["a"] for b in d["a"]["B"]))
     ]
-    assert all(b.ts_event == d["E"] * MS for b in balances)
+    positions = [m for m in out if isinstance(m, Position)]
+    assert all(p.ts_event == d["E"] * MS for p in positions)
     assert [(p.instrument, p.side, p.size, p.entry_price, p.unrealized_pnl) for p in positions] == [
         (InstrumentId("BTC-USDT-PERP"), Side.BUY, Decimal("0"), Decimal("0.00000"), Decimal("0")),
         (
@@ -199,6 +202,66 @@ def test_doc_account_update_becomes_balances_and_signed_positions(
             Decimal("-1423.15600"),
         ),
     ]
+
+
+# ALGO_UPDATE as the USD-M docs print it (user-data-streams/Event-Algo-Order-Update, read 2026-12), and the
+# same order once triggered and filled in the matching engine.
+ALGO_UPDATE_DOC = (
+    b'{"e":"ALGO_UPDATE","T":1750515742297,"E":1750515742303,"o":{"caid":"Q5xaq5EGKgXXa0fD7fs0Ip",'
+    b'"aid":2148719,"at":"CONDITIONAL","o":"TAKE_PROFIT","s":"BNBUSDT","S":"SELL","ps":"BOTH","f":"GTC",'
+    b'"q":"0.01","X":"CANCELED","ai":"","ap":"0.00000","aq":"0.00000","act":"0","tp":"750","p":"750",'
+    b'"V":"EXPIRE_MAKER","wt":"CONTRACT_PRICE","pm":"NONE","cp":false,"pP":false,"R":false,"tt":0,"gtd":0,'
+    b'"rm":"Reduce Only reject"}}'
+)
+ALGO_UPDATE_FILLED = (
+    b'{"e":"ALGO_UPDATE","T":1750515800000,"E":1750515800004,"o":{"caid":"cb-stop-1","aid":2148720,'
+    b'"at":"CONDITIONAL","o":"STOP_MARKET","s":"BTCUSDT","S":"SELL","ps":"LONG","f":"GTC","q":"0.020",'
+    b'"X":"FINISHED","ai":"8886999","ap":"29950.10","aq":"0.020","act":"MARKET","tp":"29960","p":"0",'
+    b'"V":"NONE","wt":"MARK_PRICE","pm":"NONE","cp":false,"pP":true,"R":true,"tt":1750515799990,"gtd":0}}'
+)
+
+
+def test_doc_algo_update_becomes_an_order_update_keyed_by_its_client_algo_id(registry: InstrumentRegistry) -> None:
+    (update,) = BinanceCodec(registry).feed(ALGO_UPDATE_DOC, TS)
+    assert update == OrderUpdate(
+        venue=Venue.BINANCE,
+        instrument=InstrumentId("BNB-USDT-PERP"),  # not in the registry: derived from the symbol
+        client_order_id=ClientOrderId("Q5xaq5EGKgXXa0fD7fs0Ip"),
+        venue_order_id=VenueOrderId("2148719"),
+        status=OrderStatus.CANCELLED,
+        raw_status="CANCELED",
+        side=Side.SELL,
+        order_type=OrderType.LIMIT,  # TAKE_PROFIT rests at its limit price once triggered
+        quantity=Decimal("0.01"),
+        filled_qty=Decimal("0.00000"),
+        avg_price=None,
+        price=Decimal("750"),
+        ts_event=1750515742303 * MS,
+        ts_recv=TS,
+    )
+
+
+def test_a_finished_algo_order_reports_the_matching_engine_fill(registry: InstrumentRegistry) -> None:
+    codec = BinanceCodec(registry)
+    (update,) = codec.feed(b'{"stream":"key","data":' + ALGO_UPDATE_FILLED + b"}", TS)
+    assert isinstance(update, OrderUpdate)
+    assert (update.client_order_id, update.status, update.order_type, update.reduce_only) == (
+        "cb-stop-1",
+        OrderStatus.FILLED,
+        OrderType.MARKET,
+        True,
+    )
+    assert (update.filled_qty, update.avg_price, update.price) == (Decimal("0.020"), Decimal("29950.10"), None)
+    assert codec.ignored == {}
+
+
+def test_an_algo_update_without_a_client_id_is_not_ours_and_is_counted_as_ignored(
+    registry: InstrumentRegistry,
+) -> None:
+    codec = BinanceCodec(registry)
+    frame = ALGO_UPDATE_DOC.replace(b'"caid":"Q5xaq5EGKgXXa0fD7fs0Ip"', b'"caid":""')
+    assert codec.feed(frame, TS) == []
+    assert codec.ignored == {"ALGO_UPDATE": 1}
 
 
 # -- REST fixtures ------------------------------------------------------------------------------------------
@@ -258,11 +321,23 @@ def test_doc_balance_v3_becomes_balance(
     assert bal == Balance(
         venue=Venue.BINANCE,
         asset=b["asset"],
-        total=Decimal(b["balance"]),
-        available=Decimal(b["availableBalance"]),
+        total=Decimal(b["balance"]),  # the wallet balance, 122607.35...
+        available=Decimal(b["availableBalance"]),  # free margin, 23.72...
         ts_event=b["updateTime"] * MS,
         ts_recv=TS,
+        unrealized_pnl=Decimal(b["crossUnPnl"]),
     )
+    assert bal.total != Decimal(b["crossWalletBalance"])  # the doc's wallet is not the cross wallet
+
+
+def test_balance_v3_fields_keep_one_meaning_each() -> None:
+    body = (
+        b'[{"accountAlias":"SgsR","asset":"USDT","balance":"1000.5","crossWalletBalance":"900.5",'
+        b'"crossUnPnl":"-12.25","availableBalance":"640.125","maxWithdrawAmount":"640.125",'
+        b'"marginAvailable":true,"updateTime":1700000000000}]'
+    )
+    (bal,) = rest.parse_balances(ok(body), TS)
+    assert (bal.total, bal.available, bal.unrealized_pnl) == (Decimal("1000.5"), Decimal("640.125"), Decimal("-12.25"))
 
 
 def test_doc_hedge_mode_positions_keep_their_sides(

@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl
 import pytest
 
 from messages import (
-    Balance,
     ClientOrderId,
     InstrumentId,
     OrderType,
     PlaceOrder,
+    PositionMode,
     Side,
     TimeInForce,
     Venue,
@@ -32,13 +32,14 @@ from venues.errors import (
     InvalidOrder,
     InvalidParameter,
     IpBanned,
+    PostOnlyWouldTake,
     RateLimited,
     TimestampError,
     UnknownOrder,
     VenueReject,
     VenueUnavailable,
 )
-from venues.http import Method, Response
+from venues.http import Method, RequestSpec, Response
 from venues.symbols import InstrumentRegistry
 
 SECRET = "s3cr3t-never-printed"
@@ -60,12 +61,17 @@ def order(**kw: object) -> PlaceOrder:
     return PlaceOrder(**base)  # type: ignore[arg-type]
 
 
+def place(registry: InstrumentRegistry, o: PlaceOrder) -> RequestSpec:
+    """The signed POST /fapi/v1/order, built the way the exchange actor builds it."""
+    return rest.place_order(o, registry.get(Venue.BINANCE, o.instrument), CREDS, NOW)
+
+
 def form(data: bytes | str) -> list[tuple[str, str]]:
     return parse_qsl(data.decode() if isinstance(data, bytes) else data)
 
 
 def test_limit_gtc_order_goes_in_a_signed_form_body(registry: InstrumentRegistry) -> None:
-    spec = BinanceCodec(registry).place_order(order(reduce_only=True), CREDS, NOW)
+    spec = place(registry, order(reduce_only=True))
     assert (spec.method, spec.path, spec.query, spec.weight, spec.endpoint) == (
         Method.POST,
         "/fapi/v1/order",
@@ -104,12 +110,12 @@ def test_limit_gtc_order_goes_in_a_signed_form_body(registry: InstrumentRegistry
 def test_time_in_force_and_post_only_map_to_the_venue_values(
     registry: InstrumentRegistry, kw: dict[str, object], tif: str
 ) -> None:
-    spec = BinanceCodec(registry).place_order(order(**kw), CREDS, NOW)
+    spec = place(registry, order(**kw))
     assert dict(form(spec.body))["timeInForce"] == tif
 
 
 def test_market_order_has_no_price_and_no_time_in_force(registry: InstrumentRegistry) -> None:
-    spec = BinanceCodec(registry).place_order(order(order_type=OrderType.MARKET, price=None), CREDS, NOW)
+    spec = place(registry, order(order_type=OrderType.MARKET, price=None))
     names = [k for k, _ in form(spec.body)]
     assert (
         names[:4] == ["symbol", "side", "type", "quantity"]
@@ -134,7 +140,7 @@ def test_illegal_orders_are_refused_before_sending(
     registry: InstrumentRegistry, kw: dict[str, object], message: str
 ) -> None:
     with pytest.raises(InvalidOrder, match=message):
-        BinanceCodec(registry).place_order(order(**kw), CREDS, NOW)
+        place(registry, order(**kw))
 
 
 def test_cancel_and_query_use_the_query_string_by_either_id() -> None:
@@ -283,7 +289,7 @@ def test_a_body_of_the_wrong_shape_is_a_decode_error() -> None:
 
 
 def test_error_texts_and_reprs_never_contain_the_secret(registry: InstrumentRegistry) -> None:
-    spec = BinanceCodec(registry).place_order(order(), CREDS, NOW)
+    spec = place(registry, order())
     signature = dict(form(spec.body))["signature"]
     with pytest.raises(AuthError) as info:
         rest.raise_for_error(err(400, b'{"code":-1022,"msg":"Signature for this request is not valid."}'))
@@ -298,22 +304,62 @@ def test_error_texts_and_reprs_never_contain_the_secret(registry: InstrumentRegi
         assert SECRET not in text and signature not in text
 
 
-def test_codec_parse_response_follows_the_venue_codec_protocol(registry: InstrumentRegistry) -> None:
-    codec = BinanceCodec(registry)
-    body = (
-        b'[{"accountAlias":"SgsR","asset":"USDT","balance":"10.5","crossWalletBalance":"10.5",'
-        b'"availableBalance":"7.25","updateTime":1617939110373}]'
+def test_an_order_answer_that_is_an_error_raises_its_typed_reject() -> None:
+    with pytest.raises(UnknownOrder) as info:
+        rest.parse_order(err(400, b'{"code":-2013,"msg":"Order does not exist."}'), 5)
+    assert (info.value.code, info.value.http_status) == ("-2013", 400)
+
+
+def test_a_post_only_order_that_would_take_is_a_typed_definite_reject() -> None:
+    body = b'{"code":-5022,"msg":"Due to the order could not be executed as maker, the Post Only order will be rejected."}'
+    with pytest.raises(PostOnlyWouldTake) as info:
+        rest.parse_order(err(400, body), 5)
+    assert (info.value.code, info.value.http_status) == ("-5022", 400)
+    assert isinstance(info.value, VenueReject) and not isinstance(info.value, VenueUnavailable)
+
+
+# -- position mode ---------------------------------------------------------------------------------------
+def test_the_position_mode_read_is_a_signed_get_of_weight_30() -> None:
+    spec = rest.position_mode(CREDS, NOW)
+    assert (spec.method, spec.path, spec.weight, spec.signed, spec.body) == (
+        Method.GET,
+        "/fapi/v1/positionSide/dual",
+        30,
+        True,
+        b"",
     )
-    (balance,) = codec.parse_response("balances", Response(status=200, headers={}, body=body), 5)
-    assert balance == Balance(
-        venue=Venue.BINANCE,
-        asset="USDT",
-        total=Decimal("10.5"),
-        available=Decimal("7.25"),
-        ts_event=1617939110373 * 1_000_000,
-        ts_recv=5,
-    )
-    with pytest.raises(ConfigError, match="got 'depth'"):
-        codec.parse_response("depth", Response(status=200, headers={}, body=b"{}"), 5)
-    with pytest.raises(UnknownOrder):
-        codec.parse_response("order", err(400, b'{"code":-2013,"msg":"Order does not exist."}'), 5)
+    assert form(spec.query)[:2] == [("recvWindow", "5000"), ("timestamp", str(NOW))]
+    assert rest.parse_position_mode(err(200, b'{"dualSidePosition":true}')) is PositionMode.HEDGE
+    assert rest.parse_position_mode(err(200, b'{"dualSidePosition":false}')) is PositionMode.ONE_WAY
+    with pytest.raises(DecodeError, match="positionSide/dual"):
+        rest.parse_position_mode(err(200, b'{"dualSidePosition":"yes"}'))
+
+
+@pytest.mark.parametrize(
+    ("side", "reduce_only", "position_side"),
+    [
+        (Side.BUY, False, "LONG"),  # opens a long
+        (Side.SELL, True, "LONG"),  # closes the long
+        (Side.SELL, False, "SHORT"),  # opens a short
+        (Side.BUY, True, "SHORT"),  # closes the short
+    ],
+)
+def test_hedge_mode_orders_name_their_side_and_never_send_reduce_only(
+    registry: InstrumentRegistry, side: Side, reduce_only: bool, position_side: str
+) -> None:
+    o = order(side=side, reduce_only=reduce_only)
+    spec = rest.place_order(o, registry.get(Venue.BINANCE, BTC), CREDS, NOW, mode=PositionMode.HEDGE)
+    params = dict(form(spec.body))
+    assert (params["side"], params["positionSide"]) == (side.value.upper(), position_side)
+    assert "reduceOnly" not in params  # the venue answers -1106 to reduceOnly in hedge mode
+
+
+@pytest.mark.parametrize("reduce_only", [False, True])
+def test_one_way_orders_leave_the_side_out_and_close_with_reduce_only(
+    registry: InstrumentRegistry, reduce_only: bool
+) -> None:
+    spec = rest.place_order(order(side=Side.SELL, reduce_only=reduce_only), registry.get(Venue.BINANCE, BTC),
+                            CREDS, NOW, mode=PositionMode.ONE_WAY)
+    params = dict(form(spec.body))
+    assert "positionSide" not in params
+    assert params.get("reduceOnly") == ("true" if reduce_only else None)

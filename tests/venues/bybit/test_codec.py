@@ -219,13 +219,9 @@ def test_reset_sends_every_book_back_to_syncing(registry: InstrumentRegistry) ->
     assert codec.reset() == []
 
 
-def test_track_book_and_resubscribe_give_the_topic_frames(registry: InstrumentRegistry) -> None:
+def test_track_book_gives_the_topic_that_book_topic_names_again(registry: InstrumentRegistry) -> None:
     codec = BybitCodec(registry, depth=200)
-    assert codec.track_book(BTC) == "orderbook.200.BTCUSDT"
-    assert codec.resubscribe(BTC) == [
-        b'{"op":"unsubscribe","args":["orderbook.200.BTCUSDT"]}',
-        b'{"op":"subscribe","args":["orderbook.200.BTCUSDT"]}',
-    ]
+    assert codec.track_book(BTC) == "orderbook.200.BTCUSDT" == codec.book_topic(BTC)
     # A frame of another depth for the same instrument is not mixed into this book.
     out = codec.feed(book_frame("snapshot", 1, [("1.0", "1")], [("2.0", "1")]), 1)
     assert isinstance(out[0], Dropped) and out[0].reason == DropReason.OTHER_DEPTH
@@ -339,6 +335,34 @@ def test_failed_subscribe_keeps_the_venue_text(registry: InstrumentRegistry) -> 
     assert BybitCodec(registry).feed(frame, 1) == [
         SubscribeFailed(code="", text="error:handler not found,topic:orderbook.7.BTCUSDT", request_id="r1")
     ]
+
+
+@pytest.mark.parametrize(
+    ("frame", "event"),
+    [
+        # The venue's error replies (docs/v5/ws/connect shapes with success false), never undecodable drops.
+        (b'{"success":false,"ret_msg":"Request not authorized","op":"subscribe","conn_id":"c"}',
+         SubscribeFailed(code="", text="Request not authorized")),
+        (b'{"success":false,"ret_msg":"error:already subscribed,topic:x","conn_id":"c","req_id":7,"op":"subscribe"}',
+         SubscribeFailed(code="", text="error:already subscribed,topic:x", request_id="7")),
+        (b'{"success":false,"ret_msg":"x","conn_id":"c","req_id":null,"op":"subscribe"}',
+         SubscribeFailed(code="", text="x")),
+        (b'{"success":false,"ret_msg":"error:request not supported","conn_id":"c","req_id":"sub-3"}',
+         SubscribeFailed(code="", text="request: error:request not supported", request_id="sub-3")),
+        (b'{"success":false,"ret_msg":"busy","conn_id":"c","req_id":"u-1","op":"unsubscribe"}',
+         SubscribeFailed(code="", text="unsubscribe: busy", request_id="u-1")),
+        (b'{"success":false,"ret_msg":"too many","conn_id":"c","req_id":"1700000000123","op":"ping"}',
+         SubscribeFailed(code="", text="ping: too many", request_id="1700000000123")),
+        (b'{"success":false,"ret_msg":"Request expired","op":"auth","conn_id":"c","req_id":"auth-1"}',
+         LoginFailed(code="", text="Request expired")),
+        (b'{"success":true,"ret_msg":"","conn_id":"c","req_id":"sub-1","op":"subscribe"}',
+         Subscribed(channels=(), request_id="sub-1")),
+    ],
+)
+def test_ws_replies_become_typed_events_whatever_they_name(
+    registry: InstrumentRegistry, frame: bytes, event: object
+) -> None:
+    assert BybitCodec(registry).feed(frame, 1) == [event]
 
 
 @pytest.mark.parametrize("name", ["ws_auth_response.json", "ws_trade_auth_response.json"])

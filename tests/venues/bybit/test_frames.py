@@ -81,7 +81,7 @@ def test_ws_order_create_frame_matches_the_documented_request() -> None:
     header = doc["header"]
     sent = json.loads(
         frames.order_create(
-            doc["reqId"], int(header["X-BAPI-TIMESTAMP"]), order, ETH_PERP,
+            doc["reqId"], int(header["X-BAPI-TIMESTAMP"]), order, ETH_PERP, position_idx=0,
             recv_window_ms=int(header["X-BAPI-RECV-WINDOW"]), referer=header["Referer"],
         )
     )  # fmt: skip
@@ -98,7 +98,7 @@ def test_ws_order_create_header_without_referer() -> None:
         venue=Venue.BYBIT, instrument=ETH_PERP.id, client_order_id=ClientOrderId("c-2"), side=Side.SELL,
         order_type=OrderType.MARKET, quantity=Decimal("0.05"),
     )  # fmt: skip
-    sent = json.loads(frames.order_create("r-1", 1_700_000_000_000, order, ETH_PERP))
+    sent = json.loads(frames.order_create("r-1", 1_700_000_000_000, order, ETH_PERP, position_idx=0))
     assert sent["header"] == {"X-BAPI-TIMESTAMP": "1700000000000", "X-BAPI-RECV-WINDOW": "5000"}
     assert sent["args"] == [
         {"category": "linear", "symbol": "ETHUSDT", "side": "Sell", "orderType": "Market", "qty": "0.05",

@@ -27,7 +27,7 @@ def _resp(ret_code: int, result: dict[str, str], msg: str = "OK") -> Response:
 def _order(**kw: object) -> PlaceOrder:
     base: dict[str, object] = {
         "venue": Venue.BYBIT, "instrument": BTC, "client_order_id": ClientOrderId("cb-1"), "side": Side.BUY,
-        "quantity": Decimal("0.0109"), "price": Decimal("30000.17"),
+        "quantity": Decimal("0.010"), "price": Decimal("30000.1"),
     }  # fmt: skip
     return PlaceOrder(**(base | kw))  # type: ignore[arg-type]
 
@@ -36,7 +36,7 @@ def test_place_ack_is_submitted_with_the_order_as_sent() -> None:
     upd = rest.parse_place_ack(_resp(0, {"orderId": "oid-1", "orderLinkId": "cb-1"}), _order(), BTC_PERP, 5)
     assert upd.status is OrderStatus.SUBMITTED and upd.raw_status == ""
     assert (upd.venue_order_id, upd.client_order_id) == (VenueOrderId("oid-1"), ClientOrderId("cb-1"))
-    # rounded like place_order: quantity down to the lot, a buy's price down to the tick
+    # the order as place_order sent it (the router rounded it to the lot and tick)
     assert (upd.quantity, upd.price, upd.filled_qty, upd.avg_price) == (
         Decimal("0.010"),
         Decimal("30000.1"),

@@ -24,7 +24,7 @@ from messages.orders import PlaceOrder
 from tests.venues.bybit.sample_registry import BTC_PERP, BTC_USDC_PERP, make_instrument
 from tests.venues.bybit.wire_files import wire_bytes, wire_json
 from venues import Credentials
-from venues.bybit import BybitCodec, rest
+from venues.bybit import rest
 from venues.errors import (
     AuthError,
     DecodeError,
@@ -61,7 +61,7 @@ def body(ret_code: int, msg: str, status: int = 200, headers: dict[str, str] | N
 def order(**kw: object) -> PlaceOrder:
     base: dict[str, object] = dict(
         venue=Venue.BYBIT, instrument=InstrumentId("BTC-USDT-PERP"), client_order_id=ClientOrderId("c-1"),
-        side=Side.BUY, quantity=Decimal("0.010"), price=Decimal("30000.05"),
+        side=Side.BUY, quantity=Decimal("0.010"), price=Decimal("30000.0"),
     )  # fmt: skip
     base.update(kw)
     return PlaceOrder(**base)  # type: ignore[arg-type]
@@ -234,8 +234,8 @@ def test_positions_parse_with_inverse_category(registry: InstrumentRegistry) -> 
 
 
 # -- orders ----------------------------------------------------------------------------------------------
-def test_limit_order_rounds_passively_and_sends_documented_fields() -> None:
-    spec = rest.place_order(CREDS, NOW, order(price=Decimal("30000.05"), reduce_only=True), BTC_PERP)
+def test_limit_order_sends_documented_fields() -> None:
+    spec = rest.place_order(CREDS, NOW, order(price=Decimal("30000.0"), reduce_only=True), BTC_PERP, position_idx=0)
     assert json.loads(spec.body) == {
         "category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01",
         "price": "30000", "timeInForce": "GTC", "orderLinkId": "c-1", "reduceOnly": True,
@@ -259,13 +259,13 @@ def test_limit_order_rounds_passively_and_sends_documented_fields() -> None:
     ],
 )
 def test_limit_order_time_in_force_variants(tif: TimeInForce, post_only: bool, wire_tif: str) -> None:
-    spec = rest.place_order(CREDS, NOW, order(time_in_force=tif, post_only=post_only), BTC_PERP)
+    spec = rest.place_order(CREDS, NOW, order(time_in_force=tif, post_only=post_only), BTC_PERP, position_idx=0)
     assert json.loads(spec.body)["timeInForce"] == wire_tif
 
 
 def test_market_order_sends_no_price() -> None:
     spec = rest.place_order(
-        CREDS, NOW, order(order_type=OrderType.MARKET, price=None, side=Side.SELL), BTC_PERP
+        CREDS, NOW, order(order_type=OrderType.MARKET, price=None, side=Side.SELL), BTC_PERP, position_idx=0
     )
     assert json.loads(spec.body) == {
         "category": "linear",
@@ -287,7 +287,7 @@ def test_order_fixture_bodies_match_ours_on_every_field_we_send() -> None:
         ours = json.loads(rest.place_order(CREDS, NOW, order(
             client_order_id=ClientOrderId(doc["orderLinkId"]), side=Side(doc["side"].lower()), quantity=Decimal(doc["qty"]),
             price=Decimal(doc["price"]), reduce_only=doc["reduceOnly"],
-        ), inst).body)  # fmt: skip
+        ), inst, position_idx=doc["positionIdx"]).body)  # fmt: skip
         assert set(doc) - set(ours) == extra_keys
         assert {k: doc[k] for k in ours} == ours
 
@@ -308,6 +308,7 @@ def test_spot_post_only_fixture_matches_our_body() -> None:
                 post_only=True,
             ),
             spot,
+            position_idx=0,
         ).body
     )
     assert set(doc) - set(ours) == {"isLeverage", "orderFilter"}
@@ -323,13 +324,14 @@ def test_spot_post_only_fixture_matches_our_body() -> None:
             "expected post_only=False, got True",
         ),
         ({"client_order_id": ClientOrderId("bad id")}, "got 'bad id'"),
-        ({"quantity": Decimal("0.0001")}, "quantity 0.0001 rounds down to 0.000 at lot size 0.001"),
-        ({"quantity": Decimal("0.001"), "price": Decimal("100")}, "notional 0.10000 is below the minimum 5"),
+        ({"quantity": Decimal("0.0105")}, "quantity 0.0105 is not a multiple of the lot size 0.001"),
+        ({"price": Decimal("30000.05")}, "price 30000.05 is not a multiple of the tick size 0.1"),
+        ({"quantity": Decimal("0.001"), "price": Decimal("100")}, "notional 0.100 is below the minimum 5"),
     ],
 )
 def test_invalid_orders_are_refused_before_signing(kw: dict[str, object], text: str) -> None:
     with pytest.raises(InvalidOrder) as info:
-        rest.place_order(CREDS, NOW, order(**kw), BTC_PERP)
+        rest.place_order(CREDS, NOW, order(**kw), BTC_PERP, position_idx=0)
     assert text in str(info.value)
     assert CREDS.secret not in str(info.value)
 
@@ -386,21 +388,54 @@ def test_open_orders_parse_to_order_updates(registry: InstrumentRegistry) -> Non
     assert rest.parse_query_order(ok("rest_open_orders_response.json"), registry, 9) == u
 
 
-def test_query_that_finds_nothing_is_unknown_order(registry: InstrumentRegistry) -> None:
-    empty = (
-        b'{"retCode":0,"retMsg":"OK","result":{"list":[],"nextPageCursor":"","category":"linear"},"time":1}'
-    )
-    with pytest.raises(UnknownOrder, match="returned no order"):
-        rest.parse_query_order(Response(status=200, headers={}, body=empty), registry, 0)
+def test_query_asked_again_of_order_history_keeps_its_parameters_and_is_signed_anew(
+    registry: InstrumentRegistry,
+) -> None:
+    realtime = rest.query_order(CREDS, NOW, BTC_PERP, client_order_id=ClientOrderId("c-1"))
+    history = rest.query_order(CREDS, NOW + 7, BTC_PERP, client_order_id=ClientOrderId("c-1"), history=True)
+    assert (realtime.path, history.path) == ("/v5/order/realtime", "/v5/order/history")
+    assert realtime.query == history.query == "category=linear&symbol=BTCUSDT&orderLinkId=c-1"
+    assert history.endpoint == "/v5/order/history" and history.idempotent
+    # What the adapter's follow asks after an empty realtime answer: exactly the history query, at its time.
+    assert rest.in_history(realtime, CREDS, NOW + 7) == history
+    by_id = rest.query_order(CREDS, NOW, BTC_PERP, venue_order_id=VenueOrderId("oid-1"))
+    assert rest.in_history(by_id, CREDS, NOW) == rest.query_order(CREDS, NOW, BTC_PERP,
+                                                                 venue_order_id=VenueOrderId("oid-1"), history=True)
 
 
-def test_codec_parse_response_dispatches_by_endpoint(registry: InstrumentRegistry) -> None:
-    codec = BybitCodec(registry)
-    (snap,) = codec.parse_response(rest.Endpoint.ORDERBOOK, ok("rest_orderbook_response.json"), 1)
-    assert isinstance(snap, BookSnapshot) and snap.instrument == "BTC-USDT-PERP" and snap.sequence == 230704
-    assert codec.parse_response(rest.Endpoint.PLACE_ORDER, ok("rest_place_order_response.json"), 1) == []
-    with pytest.raises(AuthError):
-        codec.parse_response(rest.Endpoint.PLACE_ORDER, ok("rest_error_10004_reconstructed.json"), 1)
+def test_a_query_answer_without_a_row_is_an_unknown_order(registry: InstrumentRegistry) -> None:
+    empty = Response(status=200, headers={}, body=(
+        b'{"retCode":0,"retMsg":"OK","result":{"list":[],"nextPageCursor":"","category":"linear"},"time":1}'))
+    with pytest.raises(UnknownOrder, match="neither /v5/order/realtime nor /v5/order/history"):
+        rest.parse_query_order(empty, registry, 0)  # the last answer: history, asked after an empty realtime
+    row = ok("rest_open_orders_response.json")  # history rows have the realtime shape
+    assert rest.parse_query_order(row, registry, 0).client_order_id == "test-000005"
+
+
+def test_a_list_page_tells_its_rows_and_the_cursor_of_the_next_page() -> None:
+    assert rest.parse_list_page(ok("rest_open_orders_response.json"), 0) == rest.ListPage(
+        rows=1, cursor="page_args%3Dfd4300ae-7847-404e-b947-b46980a4d140%26symbol%3D6%26")
+    assert rest.parse_list_page(ok("rest_position_list_response.json"), 0) == rest.ListPage(rows=1, cursor="")
+    with pytest.raises(InvalidParameter):
+        rest.parse_list_page(body(10001, "params error: cursor invalid"), 0)
+
+
+def test_next_page_is_the_same_list_request_with_the_cursor_signed_anew() -> None:
+    cursor = "page_args%3Dfd4300ae-7847-404e-b947-b46980a4d140%26symbol%3D6%26"
+    first = rest.open_orders(CREDS, NOW, settle_coin="USDC")
+    second = rest.next_page(first, cursor, CREDS, NOW + 5)
+    assert second == rest.open_orders(CREDS, NOW + 5, settle_coin="USDC", cursor=cursor)
+    assert second.query.endswith("&cursor=page_args%253Dfd4300ae-7847-404e-b947-b46980a4d140%2526symbol%253D6%2526")
+    # A page after a page: the cursor is replaced, never repeated.
+    assert rest.next_page(second, "next", CREDS, NOW + 9) == rest.open_orders(CREDS, NOW + 9, settle_coin="USDC",
+                                                                             cursor="next")
+    by_symbol = rest.open_orders(CREDS, NOW, "BTCPERP")
+    assert rest.next_page(by_symbol, "c", CREDS, NOW) == rest.open_orders(CREDS, NOW, "BTCPERP", cursor="c")
+    held = rest.positions(CREDS, NOW, settle_coin="USDC", limit=rest.POSITIONS_PAGE)
+    assert rest.next_page(held, "c", CREDS, NOW + 1) == rest.positions(CREDS, NOW + 1, settle_coin="USDC",
+                                                                       limit=rest.POSITIONS_PAGE, cursor="c")
+    slow = rest.positions(CREDS, NOW, settle_coin="USDT", recv_window_ms=20_000)
+    assert rest.next_page(slow, "c", CREDS, NOW).headers["X-BAPI-RECV-WINDOW"] == "20000"  # its receive window
 
 
 # -- errors ----------------------------------------------------------------------------------------------

@@ -61,7 +61,8 @@ def test_place_order_builder_produces_the_vector_body_and_signature() -> None:
         venue=Venue.BYBIT, instrument=InstrumentId("BTC-USDT-PERP"), client_order_id=ClientOrderId("test-001"),
         side=Side.BUY, quantity=Decimal("0.001"), price=Decimal("25000"),
     )  # fmt: skip
-    spec = rest.place_order(Credentials(v["api_key"], v["secret"]), int(v["timestamp"]), order, BTC_PERP)
+    spec = rest.place_order(Credentials(v["api_key"], v["secret"]), int(v["timestamp"]), order, BTC_PERP,
+                            position_idx=0)
     assert spec.body == v["body"].encode()
     assert spec.path == v["path"]
     assert spec.headers["X-BAPI-SIGN"] == v["expected_signature"]

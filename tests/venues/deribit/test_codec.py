@@ -17,7 +17,9 @@ from messages.base import BookState, InstrumentId, Venue
 from messages.control import BookIntegrity
 from messages.market import BookDelta, BookSnapshot, Quote
 from venues.deribit import DeribitCodec, book_channel
+from venues.deribit.codec import SettingAnswered
 from venues.events import (
+    Answered,
     Dropped,
     LoggedIn,
     LoginFailed,
@@ -230,6 +232,24 @@ def test_unknown_channel_is_dropped_and_informational_channels_are_ignored(
     assert codec.feed(_note("platform_state", deribit_json("ws_platform_state_data.json")), 0) == []
 
 
+def test_instrument_state_notifications_keep_each_books_state_and_only_open_takes_orders(
+    notification: Callable[[str, str], bytes], deribit_json: Callable[[str], Any]
+) -> None:
+    codec = DeribitCodec()
+    assert codec.book_open("BTC-22MAR19") == (True, "open")  # never listed: the venue decides
+    codec.note_states({"BTC-22MAR19": "open", "BTC-PERPETUAL": "open"})
+    # The documented example predates the 2026-01-13 lifecycle ("created"): a book not open either way.
+    doc = deribit_json("ws_instrument_state_data.json")
+    assert codec.feed(notification("ws_instrument_state_data.json", "instrument.state.future.BTC"), 1) == []
+    assert codec.book_open(doc["instrument_name"]) == (False, doc["state"])
+    for state, takes in (("settlement", False), ("open", True), ("locked", False), ("halted", False)):
+        frame = _note("instrument.state.future.BTC",
+                      {"timestamp": 1, "state": state, "instrument_name": "BTC-PERPETUAL"})
+        assert codec.feed(frame, 2) == []
+        assert codec.feed(json.dumps(json.loads(frame), indent=2).encode(), 3) == []  # the envelope path too
+        assert codec.book_open("BTC-PERPETUAL") == (takes, state)
+
+
 # -- heartbeats and responses ---------------------------------------------------------------------------
 def test_test_request_is_answered_with_a_public_test_frame(deribit_bytes: Callable[[str], bytes]) -> None:
     codec = DeribitCodec()
@@ -299,6 +319,42 @@ def test_too_many_requests_ends_the_stream() -> None:
     out = codec.feed(_response(_rid(ping), error={"code": 10028, "message": "too_many_requests"}), 0)
     assert [type(m) for m in out] == [Dropped, StreamExpired]
     assert isinstance(out[1], StreamExpired) and "10028" in out[1].reason
+
+
+def test_answers_to_reserved_ids_come_back_whole_for_the_requests_own_parser(
+    deribit_bytes: Callable[[str], bytes],
+) -> None:
+    """Orders sent on the socket for the adapter (the dead-man's switch): ids from the codec's own counter,
+    the answer frame handed over as it came, an error answer too (its parser raises the typed error)."""
+    codec = DeribitCodec()
+    mine = _rid(codec.ping())
+    rid = codec.reserve_id()
+    assert rid == mine + 1 and _rid(codec.set_heartbeat(10)) == rid + 1  # one counter: never the same id twice
+    answer = msgspec.json.decode(deribit_bytes("rest_private_buy_response.json"))
+    frame = msgspec.json.encode(answer | {"id": rid})
+    assert codec.feed(frame, 0) == [Answered(request_id=str(rid), body=frame)]
+    assert _unmatched(codec, frame)  # answered once
+    refused = codec.reserve_id()
+    frame = _response(refused, error={"code": 11054, "message": "post_only_reject"})
+    assert codec.feed(frame, 0) == [Answered(request_id=str(refused), body=frame)]
+    limited = codec.reserve_id()
+    out = codec.feed(_response(limited, error={"code": 10028, "message": "too_many_requests"}), 0)
+    assert [type(m) for m in out] == [Answered, StreamExpired]  # Deribit ends the session: reconnect
+    gone = codec.reserve_id()
+    codec.reset()  # a new connection: the old one's requests will not be answered on it
+    assert _unmatched(codec, _response(gone, "ok"))
+
+
+def test_connection_setting_errors_say_so_beside_the_drop() -> None:
+    codec = DeribitCodec()
+    cod = codec.enable_cancel_on_disconnect()
+    out = codec.feed(_response(_rid(cod), error={"code": 13403, "message": "scope_exceeded"}), 0)
+    assert isinstance(out[0], Dropped)
+    assert out[1:] == [SettingAnswered(method="private/enable_cancel_on_disconnect", ok=False, code=13403,
+                                       text="scope_exceeded")]
+    hb = codec.set_heartbeat(10)
+    (odd,) = codec.feed(_response(_rid(hb), "maybe"), 0)
+    assert isinstance(odd, SettingAnswered) and not odd.ok and "maybe" in odd.text
 
 
 def test_response_to_an_unknown_id_is_dropped() -> None:
@@ -494,7 +550,6 @@ def test_a_live_book_is_never_crossed_even_when_updates_would_cross_it(
     [
         ("ws_incremental_ticker_snapshot_data.json", "incremental_ticker.BTC-PERPETUAL"),
         ("ws_incremental_ticker_change_data.json", "incremental_ticker.BTC-PERPETUAL"),
-        ("ws_instrument_state_data.json", "instrument.state.future.btc"),
         ("ws_perpetual_data.json", "perpetual.BTC-PERPETUAL.100ms"),
     ],
 )
@@ -546,24 +601,28 @@ def test_test_response_becomes_pong(
 
 
 @pytest.mark.parametrize(
-    ("name", "send"),
+    ("name", "send", "events"),
     [
-        ("ws_public_hello_response.json", lambda c: c.hello("crossbook", "1.0")),
-        ("ws_set_heartbeat_response.json", lambda c: c.set_heartbeat(30)),
-        ("ws_private_enable_cancel_on_disconnect_response.json", lambda c: c.enable_cancel_on_disconnect()),
-        ("ws_public_unsubscribe_response.json", lambda c: c.unsubscribe(["deribit_price_index.btc_usd"])),
+        ("ws_public_hello_response.json", lambda c: c.hello("crossbook", "1.0"), []),
+        ("ws_set_heartbeat_response.json", lambda c: c.set_heartbeat(30),
+         [SettingAnswered(method="public/set_heartbeat", ok=True)]),
+        ("ws_private_enable_cancel_on_disconnect_response.json", lambda c: c.enable_cancel_on_disconnect(),
+         [SettingAnswered(method="private/enable_cancel_on_disconnect", ok=True)]),
+        ("ws_public_unsubscribe_response.json", lambda c: c.unsubscribe(["deribit_price_index.btc_usd"]), []),
     ],
 )
-def test_acks_without_an_event_are_matched_and_consumed(
+def test_acks_are_matched_and_consumed_and_connection_settings_say_they_hold(
     deribit_bytes: Callable[[str], bytes],
     deribit_json: Callable[[str], Any],
     name: str,
     send: Callable[[DeribitCodec], bytes],
+    events: list[Any],
 ) -> None:
     answer = deribit_json(name)
     raw = deribit_bytes(name)
     codec = _codec_at(answer["id"])
     assert _rid(send(codec)) == answer["id"]
     assert "result" in answer and "error" not in answer
-    assert codec.feed(raw, 1) == []  # hello/set_heartbeat/cancel-on-disconnect/unsubscribe acks: no event
-    assert _unmatched(codec, raw)  # ...but the request was matched: a second copy is unknown
+    # hello/unsubscribe acks: no event; set_heartbeat/cancel-on-disconnect: the setting holds (the switch's parts)
+    assert codec.feed(raw, 1) == events
+    assert _unmatched(codec, raw)  # ...and the request was matched: a second copy is unknown

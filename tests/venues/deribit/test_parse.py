@@ -152,13 +152,18 @@ def test_user_changes_give_orders_fills_and_positions(
                            ts_event=6, ts_recv=6, leverage=_dec(p["leverage"]))  # fmt: skip
 
 
-def test_user_portfolio_becomes_a_balance(
+def test_user_portfolio_becomes_a_balance_of_cash_free_margin_and_session_upl_apart(
     notification: Callable[[str, str], bytes], deribit_json: Callable[[str], Any]
 ) -> None:
     d = deribit_json("ws_user_portfolio_data.json")
     out = DeribitCodec().feed(notification("ws_user_portfolio_data.json", "user.portfolio.btc"), 8)
     assert out == [Balance(venue=Venue.DERIBIT, asset="BTC", total=_dec(d["balance"]),
-                           available=_dec(d["available_funds"]), ts_event=8, ts_recv=8)]  # fmt: skip
+                           available=_dec(d["available_funds"]), ts_event=8, ts_recv=8,
+                           unrealized_pnl=_dec(d["session_upl"]))]  # fmt: skip
+    # total is the cash without the session's PnL: the margin balance is total + that PnL, and equity
+    # (which includes it) is not what total holds.
+    margin = _dec(d["balance"]) + _dec(d["futures_session_upl"]) + _dec(d["futures_session_rpl"])
+    assert abs(margin - _dec(d["margin_balance"])) < D("1e-7") and _dec(d["balance"]) != _dec(d["equity"])
 
 
 def _frame(channel: str, data: Any) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -34,7 +35,7 @@ from venues.errors import (
     VenueReject,
     VenueUnavailable,
 )
-from venues.http import Response
+from venues.http import Method, Response
 
 CREDS = Credentials("AMANDA", "AMANDASECRECT")
 D = Decimal
@@ -89,6 +90,23 @@ def test_get_instruments_response_parses_every_future(
     assert [i.id for i in out] == ["BTC-USD-20230929", "BTC-USD-PERP"]
     assert [i.kind for i in out] == [InstrumentKind.FUTURE, InstrumentKind.PERPETUAL]
     assert all(i.contract_type is ContractType.INVERSE and i.lot_size == D(10) for i in out)
+
+
+def test_get_instruments_lists_each_books_state_and_old_listings_read_by_is_active(
+    deribit_bytes: Callable[[str], bytes], deribit_json: Callable[[str], Any]
+) -> None:
+    expected = deribit_json("rest_get_instruments_response.json")["result"]
+    states = rest.parse_instrument_states(_ok(deribit_bytes("rest_get_instruments_response.json")))
+    assert states == {e["instrument_name"]: e["state"] for e in expected} == {
+        "BTC-29SEP23": "open", "BTC-PERPETUAL": "open"}
+    body = (b'{"jsonrpc":"2.0","id":1,"result":[' + deribit_bytes("rest_real_instrument_BTC_PERPETUAL.json")
+            + b',{"instrument_name":"BTC-27DEC26","kind":"future","base_currency":"BTC","quote_currency":"USD",'
+            b'"tick_size":2.5,"contract_size":10,"min_trade_amount":10,"is_active":false,"state":"settlement"},'
+            b'{"instrument_name":"BTC-26JUN26","kind":"future","base_currency":"BTC","quote_currency":"USD",'
+            b'"tick_size":2.5,"contract_size":10,"min_trade_amount":10,"is_active":false}]}')
+    assert rest.parse_instrument_states(_ok(body)) == {
+        "BTC-PERPETUAL": "open",  # the 2021 capture has no state: active reads open
+        "BTC-27DEC26": "settlement", "BTC-26JUN26": "inactive"}  # fmt: skip
 
 
 def test_get_instrument_option_is_linear_in_coin(deribit_bytes: Callable[[str], bytes]) -> None:
@@ -170,15 +188,21 @@ def test_account_summary_becomes_a_balance(
 ) -> None:
     r = deribit_json("rest_private_get_account_summary_response.json")["result"]
     (b,) = rest.parse_balances(_ok(deribit_bytes("rest_private_get_account_summary_response.json")), 4)
-    assert (b.asset, b.total, b.available) == ("BTC", _dec(r["balance"]), _dec(r["available_funds"]))
+    assert (b.asset, b.total, b.available, b.unrealized_pnl) == (
+        "BTC", _dec(r["balance"]), _dec(r["available_funds"]), _dec(r["session_upl"]))
+    # Deribit's own arithmetic in the example: what is free is the margin balance less the initial margin,
+    # and total_pl (futures_pl + options_pl) is not the unrealised part (it was partly settled into balance).
+    assert _dec(r["margin_balance"]) - _dec(r["initial_margin"]) == b.available
+    assert _dec(r["total_pl"]) == _dec(r["futures_pl"]) + _dec(r["options_pl"]) != b.unrealized_pnl
 
 
 def test_account_summaries_give_one_balance_per_currency() -> None:
-    body = b'{"jsonrpc":"2.0","id":1,"result":{"summaries":[{"currency":"BTC","balance":1.5,"available_funds":1.2},{"currency":"USDC","balance":100,"available_funds":90.5}]}}'
+    body = (b'{"jsonrpc":"2.0","id":1,"result":{"summaries":[{"currency":"BTC","balance":1.5,"available_funds":1.2,'
+            b'"equity":1.55,"session_upl":0.05},{"currency":"USDC","balance":100,"available_funds":90.5}]}}')
     out = rest.parse_balances(_ok(body), 1)
-    assert [(b.asset, b.total, b.available) for b in out] == [
-        ("BTC", D("1.5"), D("1.2")),
-        ("USDC", D(100), D("90.5")),
+    assert [(b.asset, b.total, b.available, b.unrealized_pnl) for b in out] == [
+        ("BTC", D("1.5"), D("1.2"), D("0.05")),
+        ("USDC", D(100), D("90.5"), D(0)),  # no session_upl reported: none apart
     ]
 
 
@@ -212,6 +236,20 @@ def test_buy_response_gives_the_order_then_its_fills(
         _dec(r["order"]["price"]),
     )
     assert (fill.trade_id, fill.fee, fill.liquidity) == (r["trades"][0]["trade_id"], D("0.00007766"), "taker")
+
+
+def test_a_self_match_taker_cancelled_at_placement_is_a_cancelled_order_not_an_error(
+    deribit_json: Callable[[str], Any],
+) -> None:
+    """Deribit release of 2026-05-19: with self-match prevention in reject-taker mode the taker of
+    private/buy|sell may come back cancelled (``cancel_reason`` set) instead of rejected."""
+    doc = deribit_json("rest_private_buy_response.json")
+    doc["result"]["trades"] = []
+    # The notice names no cancel_reason value: any string is read the same way.
+    doc["result"]["order"] |= {"order_state": "cancelled", "filled_amount": 0, "cancel_reason": "any_reason"}
+    (order,) = rest.parse_place_order(_ok(json.dumps(doc).encode()), parse.SymbolMap(), 6)
+    assert isinstance(order, OrderUpdate)
+    assert (order.status, order.raw_status, order.filled_qty) == (OrderStatus.CANCELLED, "cancelled", D(0))
 
 
 @pytest.mark.parametrize(
@@ -340,16 +378,56 @@ def _order(**kw: Any) -> PlaceOrder:
     return PlaceOrder(**base)
 
 
-def test_post_only_reduce_only_limit_buy_spec() -> None:
+def _body(spec: Any) -> Any:
+    """The JSON-RPC request a POST spec carries."""
+    assert spec.method is Method.POST and spec.query == "" and spec.headers["Content-Type"] == "application/json"
+    return json.loads(spec.body)
+
+
+def test_a_placement_is_a_signed_post_carrying_the_json_rpc_request() -> None:
     spec = rest.place_order(
         _order(post_only=True, reduce_only=True), _perp(), credentials=CREDS, now_ms=1, nonce="n"
     )
     assert spec.path == "/api/v2/private/buy"
-    assert spec.query == ("instrument_name=BTC-PERPETUAL&amount=40&type=limit&label=s1-42&price=65000.5"
-                          "&time_in_force=good_til_cancelled&post_only=true&reject_post_only=true&reduce_only=true")  # fmt: skip
+    assert spec.body == (b'{"jsonrpc":"2.0","id":1,"method":"private/buy","params":{"instrument_name":"BTC-PERPETUAL",'
+                         b'"amount":40,"type":"limit","label":"s1-42","price":65000.5,"time_in_force":"good_til_cancelled",'
+                         b'"post_only":true,"reject_post_only":true,"reduce_only":true}}')  # fmt: skip
+    assert _body(spec)["params"]["price"] == 65000.5  # a JSON number, as Deribit's examples send it
     assert (spec.weight, spec.endpoint, spec.idempotent) == (1, "matching_engine", False)
-    sig = signing.rest_signature(CREDS, 1, "n", "GET", spec.target)
+    sig = signing.rest_signature(CREDS, 1, "n", "POST", "/api/v2/private/buy", spec.body)
     assert spec.headers["Authorization"] == f"deri-hmac-sha256 id=AMANDA,ts=1,sig={sig},nonce=n"
+    # A bearer session token replaces the signature and keeps the body's content type.
+    bearer = rest.with_bearer_token(spec, "tok")
+    assert bearer.headers == {"Authorization": "bearer tok", "Content-Type": "application/json"}
+    assert bearer.body == spec.body
+
+
+def test_order_writes_for_the_socket_carry_the_same_request_with_the_reserved_id_and_no_signature() -> None:
+    """With the dead-man's switch the writes go as frames on the authenticated connection (cancel-on-disconnect
+    covers only the orders created via it): the same JSON-RPC request, with the id the codec reserved."""
+    order = _order(post_only=True, reduce_only=True)
+    http = rest.place_order(order, _perp(), credentials=CREDS, now_ms=1, nonce="n")
+    ws = rest.place_order(order, _perp(), credentials=CREDS, now_ms=1, nonce="n", stream="main", request_id=77)
+    assert (ws.stream, ws.request_id, ws.headers, ws.signed) == ("main", "77", {}, False)
+    assert json.loads(ws.body) == json.loads(http.body) | {"id": 77}
+    assert ws.body == http.body.replace(b'"id":1,', b'"id":77,')  # numbers as plain JSON numbers, as over HTTP
+    assert (ws.path, ws.weight, ws.endpoint, ws.idempotent) == (http.path, 1, "matching_engine", False)
+    assert "stream='main' id=77" in repr(ws) and "AMANDA" not in repr(ws)
+    cancel = rest.cancel_order("BTC-1", credentials=CREDS, now_ms=1, nonce="n", stream="main", request_id=78)
+    assert json.loads(cancel.body) == {"jsonrpc": "2.0", "id": 78, "method": "private/cancel",
+                                       "params": {"order_id": "BTC-1"}}
+    assert (cancel.stream, cancel.request_id, cancel.headers, cancel.endpoint) == ("main", "78", {}, "matching_engine")
+    by_label = rest.cancel_by_client_id("s1-42", "BTC", credentials=CREDS, now_ms=1, nonce="n", stream="main",
+                                        request_id=79)
+    assert json.loads(by_label.body) == {"jsonrpc": "2.0", "id": 79, "method": "private/cancel_by_label",
+                                         "params": {"label": "s1-42", "currency": "BTC"}}
+    assert http.stream == "" and "Authorization" in http.headers  # without a stream: HTTP as before
+
+
+def test_amounts_and_prices_go_as_plain_json_numbers_whatever_the_decimal_exponent() -> None:
+    spec = rest.place_order(_order(quantity=D("4E+1"), price=D("6.50005E+4")), _perp(), credentials=CREDS,
+                            now_ms=1, nonce="n")
+    assert b'"amount":40,' in spec.body and b'"price":65000.5,' in spec.body
 
 
 @pytest.mark.parametrize(
@@ -359,10 +437,8 @@ def test_market_sell_with_ioc_or_fok(tif: TimeInForce, wire_tif: str) -> None:
     order = _order(side=Side.SELL, order_type=OrderType.MARKET, price=None, time_in_force=tif)
     spec = rest.place_order(order, _perp(), credentials=CREDS, now_ms=1, nonce="n")
     assert spec.path == "/api/v2/private/sell"
-    assert (
-        spec.query
-        == f"instrument_name=BTC-PERPETUAL&amount=40&type=market&label=s1-42&time_in_force={wire_tif}"
-    )
+    assert _body(spec)["params"] == {"instrument_name": "BTC-PERPETUAL", "amount": 40, "type": "market",
+                                     "label": "s1-42", "time_in_force": wire_tif}
 
 
 @pytest.mark.parametrize(
@@ -383,11 +459,11 @@ def test_invalid_orders_are_refused_before_signing(kw: dict[str, Any], text: str
 
 def test_cancel_and_query_by_either_id() -> None:
     kw: dict[str, Any] = dict(credentials=CREDS, now_ms=1, nonce="n")
-    assert rest.cancel_order("ETH-SLIS-12", **kw).target == "/api/v2/private/cancel?order_id=ETH-SLIS-12"
-    assert (
-        rest.cancel_by_client_id("s1-42", "BTC", **kw).target
-        == "/api/v2/private/cancel_by_label?label=s1-42&currency=BTC"
-    )
+    cancel = rest.cancel_order("ETH-SLIS-12", **kw)
+    assert (cancel.target, _body(cancel)["params"]) == ("/api/v2/private/cancel", {"order_id": "ETH-SLIS-12"})
+    by_label = rest.cancel_by_client_id("s1-42", "BTC", **kw)
+    assert (by_label.target, _body(by_label)["method"], _body(by_label)["params"]) == (
+        "/api/v2/private/cancel_by_label", "private/cancel_by_label", {"label": "s1-42", "currency": "BTC"})
     assert (
         rest.query_order("ETH-331562", **kw).target == "/api/v2/private/get_order_state?order_id=ETH-331562"
     )
@@ -423,6 +499,11 @@ def test_public_builders_match_the_documented_requests(deribit_json: Callable[[s
     assert not rest.server_time().signed and rest.server_time().weight == 500
 
 
+def test_reads_stay_signed_gets_with_a_query() -> None:
+    spec = rest.open_orders(credentials=CREDS, now_ms=1, nonce="n")
+    assert (spec.method, spec.body) == (Method.GET, b"")
+
+
 def test_bearer_token_replaces_the_signature() -> None:
     spec = rest.with_bearer_token(rest.open_orders(credentials=CREDS, now_ms=1, nonce="n"), "tok")
     assert spec.headers == {"Authorization": "bearer tok"} and "tok" not in repr(spec)
@@ -450,12 +531,19 @@ def _query_of(spec: Any) -> dict[str, str]:
     return dict(pairs)
 
 
-def _assert_same_request(spec: Any, doc: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+def _assert_same_request(spec: Any, doc: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
     """Method and every documented param equal; our only additions are ``extra``.
 
-    The JSON-RPC ``id`` is not compared: over REST the method travels in the path and there is no id.
+    A write is a POST whose body is the JSON-RPC request itself: its params must equal the documented ones
+    with their JSON types (numbers stay numbers). A read's params travel in the GET query. The JSON-RPC
+    ``id`` is not compared (ours is the request's timestamp).
     """
     assert spec.path == rest.API_PREFIX + doc["method"]
+    if spec.method is Method.POST:
+        body = _body(spec)
+        assert (body["jsonrpc"], body["method"], type(body["id"])) == ("2.0", doc["method"], int)
+        assert body["params"] == doc["params"] | (extra or {})
+        return
     ours = _query_of(spec)
     for key, value in doc["params"].items():
         assert ours.get(key) == _wire_value(value), key
@@ -467,7 +555,7 @@ ETH_PERP = Instrument(
     kind=InstrumentKind.PERPETUAL, base="ETH", quote="USD", settle="ETH", contract_type=ContractType.INVERSE,
     tick_size=D("0.05"), lot_size=D(1), contract_size=D(1), min_qty=D(1),
 )  # fmt: skip
-_SIGN = {"credentials": CREDS, "now_ms": 1576074319000, "nonce": "1iqt2wls"}
+_SIGN: dict[str, Any] = {"credentials": CREDS, "now_ms": 1576074319000, "nonce": "1iqt2wls"}
 
 
 @pytest.mark.parametrize(
@@ -547,7 +635,7 @@ def test_builders_send_the_documented_method_and_params(
 
 def test_edit_and_cancel_all_draw_on_the_matching_engine_limit() -> None:
     edit = rest.edit_order("438994", D(4), None, **_SIGN)
-    assert _query_of(edit) == {"order_id": "438994", "amount": "4"}
+    assert _body(edit)["params"] == {"order_id": "438994", "amount": 4}
     assert (edit.weight, edit.endpoint, edit.idempotent) == (1, "matching_engine", False)
     cancel_all = rest.cancel_all(**_SIGN)
     assert (cancel_all.weight, cancel_all.endpoint, cancel_all.target) == (

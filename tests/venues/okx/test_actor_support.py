@@ -1,5 +1,5 @@
 """Codec pieces the exchange actor's OKX adapter uses: check_response (every error, before any parser),
-the place-ack OrderUpdate and the resubscribe frames."""
+the place-ack OrderUpdate."""
 
 from __future__ import annotations
 
@@ -23,8 +23,7 @@ from venues.errors import (
     VenueUnavailable,
 )
 from venues.http import Response
-from venues.okx import frames, rest
-from venues.okx.frames import SubscriptionArg
+from venues.okx import rest
 
 PERP = InstrumentId("BTC-USDT-PERP")
 
@@ -146,13 +145,3 @@ def test_parse_place_raises_the_per_order_failure() -> None:
     )
     with pytest.raises(DuplicateClientOrderId):
         rest.parse_place(_resp(body), _order(), 5)
-
-
-def test_resubscribe_is_unsubscribe_then_subscribe_of_the_same_channels() -> None:
-    arg = SubscriptionArg(channel="books", instId="BTC-USDT-SWAP")
-    unsub, sub = frames.resubscribe([arg])
-    assert json.loads(unsub) == {
-        "op": "unsubscribe",
-        "args": [{"channel": "books", "instId": "BTC-USDT-SWAP"}],
-    }
-    assert json.loads(sub) == {"op": "subscribe", "args": [{"channel": "books", "instId": "BTC-USDT-SWAP"}]}

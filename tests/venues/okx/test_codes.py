@@ -27,6 +27,7 @@ from venues.errors import (
 from venues.okx.codes import (
     ORDER_STATUS,
     error_class,
+    is_position_side_error,
     is_valid_client_order_id,
     make_client_order_id,
     make_error,
@@ -135,3 +136,9 @@ def test_client_order_id_rule_and_deterministic_generator() -> None:
 @given(seed=st.text(max_size=80))
 def test_generated_client_order_ids_are_always_valid(seed: str) -> None:
     assert is_valid_client_order_id(make_client_order_id(seed))
+
+
+def test_a_pos_side_refusal_is_recognised_and_other_51000s_are_not() -> None:
+    assert is_position_side_error(make_error("51000", "Parameter posSide error"))
+    assert not is_position_side_error(make_error("51000", "Parameter px error"))
+    assert not is_position_side_error(make_error("51169", "posSide long has no position"))

@@ -90,11 +90,11 @@ def test_positions_and_account_pushes(registry: InstrumentRegistry) -> None:
     )  # fmt: skip
     (bal,) = codec.feed(
         b'{"arg":{"channel":"account"},"data":[{"uTime":"1700000000000","details":[{"ccy":"USDT","eq":"100.5",'
-        b'"cashBal":"100","availBal":"90.25","uTime":"1700000000001"}]}]}',
+        b'"cashBal":"100","upl":"0.5","availEq":"88.75","availBal":"90.25","uTime":"1700000000001"}]}]}',
         3,
     )
     assert bal == Balance(
-        venue=OKX, asset="USDT", total=Decimal("100.5"), available=Decimal("90.25"),
+        venue=OKX, asset="USDT", total=Decimal("100"), available=Decimal("88.75"), unrealized_pnl=Decimal("0.5"),
         ts_event=1700000000001000000, ts_recv=3,
     )  # fmt: skip
 

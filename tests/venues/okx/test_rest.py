@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from messages.account import PositionMode
 from messages.base import (
     ClientOrderId,
     ContractType,
@@ -91,7 +92,10 @@ def test_signed_get_signs_the_path_with_its_query() -> None:
     assert spec.endpoint == "account/balance" and rest.RATE_LIMITS["account/balance"] == (10, 2.0, "uid")
     assert rest.positions(CREDS, NOW).target == "/api/v5/account/positions?instType=SWAP"
     assert rest.open_orders(CREDS, NOW, symbol="BTC-USDT-SWAP").target == (
-        "/api/v5/trade/orders-pending?instType=SWAP&instId=BTC-USDT-SWAP"
+        "/api/v5/trade/orders-pending?instType=SWAP&instId=BTC-USDT-SWAP&limit=100"
+    )
+    assert rest.open_orders(CREDS, NOW, after="6110").target == (  # the next page: orders older than 6110
+        "/api/v5/trade/orders-pending?instType=SWAP&after=6110&limit=100"
     )
 
 
@@ -126,6 +130,44 @@ def test_place_order_body_is_exact_signed_and_not_idempotent(
     assert spec.headers["OK-ACCESS-SIGN"] == sign(CREDS.secret, prehash)
 
 
+@pytest.mark.parametrize(
+    ("side", "reduce_only", "pos_side"),
+    [(Side.BUY, False, "long"), (Side.SELL, False, "short"), (Side.SELL, True, "long"), (Side.BUY, True, "short")],
+    ids=["open-long", "open-short", "close-long", "close-short"],
+)
+def test_long_short_mode_orders_name_the_side_they_open_or_close(
+    registry: InstrumentRegistry, side: Side, reduce_only: bool, pos_side: str
+) -> None:
+    """OKX "Place order": posSide long/short is required in long_short_mode and reduceOnly applies to net_mode
+    only, so a reduce-only SELL closes the long side and a reduce-only BUY the short side, without reduceOnly."""
+    inst = registry.get(Venue.OKX, PERP)
+    spec = rest.place_order(_order(side=side, reduce_only=reduce_only), inst, CREDS, NOW,
+                            position_mode=PositionMode.HEDGE)  # fmt: skip
+    body = json.loads(spec.body)
+    assert (body["side"], body["posSide"], "reduceOnly" in body) == (side.value, pos_side, False)
+    net = json.loads(rest.place_order(_order(side=side, reduce_only=reduce_only), inst, CREDS, NOW).body)
+    assert "posSide" not in net and net.get("reduceOnly", False) is reduce_only  # net_mode: as asked
+
+
+def test_spot_orders_never_carry_a_pos_side(registry: InstrumentRegistry) -> None:
+    spot = registry.get(Venue.OKX, InstrumentId("BTC-USDT"))
+    order = _order(instrument=spot.id, quantity=Decimal("0.001"))
+    assert "posSide" not in json.loads(rest.place_order(order, spot, CREDS, NOW, position_mode=PositionMode.HEDGE).body)
+
+
+def test_account_config_is_a_signed_get_and_its_pos_mode_is_read() -> None:
+    spec = rest.account_config(CREDS, NOW)
+    assert (spec.method, spec.target, spec.endpoint, spec.signed) == (Method.GET, "/api/v5/account/config",
+                                                                     "account/config", True)  # fmt: skip
+    assert spec.endpoint in rest.RATE_LIMITS and rest.RATE_LIMITS[spec.endpoint].requests == 5
+    row = {"acctLv": "2", "posMode": "long_short_mode", "uid": "1", "level": "Lv1"}
+    assert rest.parse_account_config(_ok(json.dumps({"code": "0", "msg": "", "data": [row]}))) is PositionMode.HEDGE
+    row["posMode"] = "net_mode"
+    assert rest.parse_account_config(_ok(json.dumps({"code": "0", "msg": "", "data": [row]}))) is PositionMode.ONE_WAY
+    with pytest.raises(DecodeError, match="expected one row"):
+        rest.parse_account_config(_ok('{"code":"0","msg":"","data":[]}'))
+
+
 def test_place_order_refuses_what_okx_cannot_take(registry: InstrumentRegistry) -> None:
     inst = registry.get(Venue.OKX, PERP)
     with pytest.raises(InvalidOrder, match="clOrdId must be 1-32"):
@@ -158,7 +200,8 @@ def test_cancel_and_query_by_either_id(registry: InstrumentRegistry) -> None:
 
 def test_real_swap_instruments_parse_with_contract_sizes(okx_bytes: OkxBytes) -> None:
     rows = b",".join(okx_bytes(f"rest_real_instrument_{n}.json") for n in ("BTC_USDT_SWAP", "BTC_USD_SWAP"))
-    linear, inverse = rest.parse_instruments(_ok(b'{"code":"0","msg":"","data":[' + rows + b"]}"))
+    (linear, l_state), (inverse, i_state) = rest.parse_instruments(_ok(b'{"code":"0","msg":"","data":[' + rows + b"]}"))
+    assert l_state == i_state == "live"
     assert (linear.id, linear.venue_symbol, linear.contract_type, linear.contract_size) == (
         "BTC-USDT-PERP", "BTC-USDT-SWAP", "linear", Decimal("0.01"))  # fmt: skip
     assert (linear.tick_size, linear.lot_size, linear.min_qty, linear.settle, linear.quote) == (
@@ -173,7 +216,8 @@ def test_real_swap_instruments_parse_with_contract_sizes(okx_bytes: OkxBytes) ->
 def test_real_swap_instrument_fields_equal_the_capture(okx_bytes: OkxBytes, name: str) -> None:
     raw = okx_bytes(name)
     row = json.loads(raw)
-    (inst,) = rest.parse_instruments(_ok(b'{"code":"0","msg":"","data":[' + raw + b"]}"))
+    ((inst, state),) = rest.parse_instruments(_ok(b'{"code":"0","msg":"","data":[' + raw + b"]}"))
+    assert state == row["state"]
     assert inst.venue_symbol == row["instId"] and inst.kind == "perpetual" and row["instType"] == "SWAP"
     assert inst.contract_type == row["ctType"]
     assert inst.contract_size == Decimal(row["ctVal"]) * Decimal(row["ctMult"])
@@ -222,18 +266,34 @@ def test_ticker_builder_and_response(okx_bytes: OkxBytes) -> None:
 
 
 def test_spot_instruments_doc_example_parses(okx_bytes: OkxBytes) -> None:
-    (spot,) = rest.parse_instruments(_ok(okx_bytes("rest_instruments_spot_response.json")))
+    ((spot, state),) = rest.parse_instruments(_ok(okx_bytes("rest_instruments_spot_response.json")))
+    assert state == "live"
     assert (spot.id, spot.kind, spot.tick_size, spot.lot_size, spot.min_qty, spot.contract_size) == (
         "BTC-USDT", "spot", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"), Decimal(1))  # fmt: skip
 
 
+def test_instrument_states_other_than_live_are_kept_with_the_instrument(okx_bytes: OkxBytes) -> None:
+    rows = [json.loads(okx_bytes("rest_real_instrument_BTC_USDT_SWAP.json")) | {"state": s}
+            for s in ("suspend", "preopen", "test")]
+    listed = rest.parse_instruments(_ok(json.dumps({"code": "0", "msg": "", "data": rows})))
+    assert [(i.venue_symbol, state) for i, state in listed] == [("BTC-USDT-SWAP", s) for s in ("suspend", "preopen", "test")]
+
+
 def test_market_data_responses_parse(okx_bytes: OkxBytes) -> None:
     book = rest.parse_order_book(_ok(okx_bytes("rest_orderbook_response.json")), InstrumentId("BTC-USDT"), 5)
-    assert (book.bids, book.asks, book.ts_event) == (
+    assert (book.bids, book.asks, book.ts_event, book.sequence) == (
         ((41006.3, 0.30178218),),
         ((41006.8, 0.60038921),),
         1629966436396000000,
+        -1,  # the doc capture predates the 2026 seqId
     )
+    with_seq = json.loads(okx_bytes("rest_orderbook_response.json"))
+    for seq in (123456789012, "123456789012"):  # a number as on the books channel; a string read the same
+        with_seq["data"][0]["seqId"] = seq
+        assert rest.parse_order_book(_ok(json.dumps(with_seq)), InstrumentId("BTC-USDT"), 5).sequence == 123456789012
+    spec = rest.order_book("BTC-USDT-SWAP", 400)
+    assert (spec.target, spec.endpoint, spec.headers) == (
+        "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400", "market/books", {})
     k_old, k_new = rest.parse_klines(_ok(okx_bytes("rest_candles_response.json")), PERP, "1m", 5)
     assert (k_old.open, k_old.high, k_old.low, k_old.close, k_old.volume, k_old.closed) == (
         3.731,
@@ -259,9 +319,16 @@ def test_market_data_responses_parse(okx_bytes: OkxBytes) -> None:
 
 
 def test_account_responses_parse(okx_bytes: OkxBytes, registry: InstrumentRegistry) -> None:
+    """Balance: total = cashBal (not eq, which holds unrealised PnL), available = availEq (OKX's free margin),
+    unrealized_pnl = upl."""
     (usdt,) = rest.parse_balances(_ok(okx_bytes("rest_balance_response.json")), 5)
-    assert (usdt.asset, usdt.total, usdt.available, usdt.ts_event) == (
-        "USDT", Decimal("4992.890093622894"), Decimal("4834.317093622894"), 1705449605015000000)  # fmt: skip
+    assert (usdt.asset, usdt.total, usdt.available, usdt.unrealized_pnl, usdt.ts_event) == (
+        "USDT", Decimal("4850.435693622894"), Decimal("4834.3170936228935"), Decimal("-7.545600000000006"),
+        1705449605015000000)  # fmt: skip
+    spot_mode = json.loads(okx_bytes("rest_balance_response.json"))
+    spot_mode["data"][0]["details"][0]["availEq"] = ""  # spot mode: OKX leaves availEq empty
+    (usdt,) = rest.parse_balances(_ok(json.dumps(spot_mode)), 5)
+    assert usdt.available == Decimal("4834.317093622894")  # availBal
     (pos,) = rest.parse_positions(_ok(okx_bytes("rest_positions_response.json")), registry, 5)
     assert (pos.instrument, pos.side, pos.size, pos.entry_price, pos.leverage, pos.liquidation_price) == (
         "BTC-USDT", Side.BUY, Decimal("0.00190433573"), Decimal("62961.4"), Decimal("5"), Decimal("53615.448336593756"))  # fmt: skip

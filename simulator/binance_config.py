@@ -1,0 +1,85 @@
+"""Binance twin records shared by simulator.binance and its REST/WS modules: ``BinanceConfig``, the
+per-symbol ``Depth`` (published book and last update id), and ``BinanceTwinLike``, the twin as binance_rest and
+binance_ws see it.
+
+Rule: this module imports none of binance.py, binance_rest.py, binance_ws.py. The twin imports its REST and WS
+modules and hands itself to them; they never import it back (type hints go through ``BinanceTwinLike``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from simulator.binance_auth import LimitState, RateLimits
+from simulator.binance_countdown import Countdowns
+from simulator.book import BookMirror, PublicTrade
+from simulator.instruments import InstrumentSpec
+from simulator.klines import KlineAggregator
+from simulator.twin import Credentials, Twin
+
+__all__ = ["BinanceConfig", "Depth", "BinanceTwinLike"]
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceConfig:
+    """Knobs of the Binance twin (all have venue-realistic defaults).
+
+    ``credentials``: accepted keys (the first is advertised). ``ping_interval_s``: server WS ping period
+    (3 min live). ``max_incoming_per_s``: WS messages per second before the server closes the connection.
+    ``hedge_mode``: the account starts in hedge (dual side) position mode. ``legacy_all_streams``: the
+    unrouted ``/ws`` and ``/stream`` paths serve every stream and user data, as the testnet does; by default
+    they serve ``/public`` data only, as production has since 2026-04-23. ``ip_allowed``: False plays a key
+    used from an IP not on its allow-list: every SIGNED and USER_STREAM request (the listenKey included) is
+    answered -2015 "Invalid API-key, IP, or permissions for action." (HTTP 401), after the key's format check.
+    ``can_trade`` / ``can_withdraw``: what GET /fapi/v1/accountConfig says of the account (by default a
+    well-kept trading key: trading on, withdrawals off).
+    """
+
+    credentials: tuple[Credentials, ...] = ()
+    limits: RateLimits = field(default_factory=RateLimits)
+    ping_interval_s: float = 180.0
+    pong_timeout_s: float = 600.0
+    max_incoming_per_s: int = 10
+    max_streams: int = 1024
+    listen_key_ttl_s: float = 3600.0
+    balance_usdt: Decimal = Decimal(100_000)
+    send_queue: int = 10_000
+    hedge_mode: bool = False
+    legacy_all_streams: bool = False
+    ip_allowed: bool = True
+    can_trade: bool = True
+    can_withdraw: bool = False
+
+
+@dataclass(slots=True)
+class Depth:
+    mirror: BookMirror
+    last_u: int
+    last_bbo: tuple[Any, ...] = ()
+
+
+class BinanceTwinLike(Twin, Protocol):
+    """The twin as its REST and WebSocket modules use it (BinanceTwin implements it)."""
+
+    config: BinanceConfig
+    countdowns: Countdowns
+    depth: dict[str, Depth]
+    keys: dict[str, Credentials]
+    klines: dict[str, dict[str, KlineAggregator]]
+    leverages: dict[str, int]
+    limits: LimitState
+    listen_keys: dict[str, int]
+    margin_types: dict[str, str]
+    min_notional: dict[str, Decimal]
+    specs: dict[str, InstrumentSpec]
+    trades: dict[str, deque[tuple[PublicTrade, int]]]
+
+    def create_listen_key(self) -> str: ...
+    def emit_user_event(self, name: str, **fields: Any) -> dict[str, Any]: ...
+    def expire_listen_keys(self, all_keys: bool = False) -> None: ...
+    def flush_user_events(self, now: int | None = None) -> None: ...
+    def listen_key_valid(self, key: str) -> bool: ...
+    def now_ms(self) -> int: ...
