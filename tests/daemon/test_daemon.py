@@ -80,9 +80,10 @@ class Daemon:
         self.lines: list[dict[str, Any]] = []
         self._used: set[int] = set()
 
-    def read_until(self, pred: Any, timeout: float) -> dict[str, Any]:
-        """The first event (already read or still to come) matching ``pred``."""
-        for ev in self.lines:
+    def read_until(self, pred: Any, timeout: float, since: int = 0) -> dict[str, Any]:
+        """The first event (already read or still to come) matching ``pred``; ``since``: only events from that
+        index of ``lines`` on (what happened after a mark, not an older event that also matches)."""
+        for ev in self.lines[since:]:
             if pred(ev) and id(ev) not in self._used:
                 self._used.add(id(ev))
                 return ev

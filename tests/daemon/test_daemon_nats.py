@@ -100,8 +100,9 @@ def _wait_statuses(d: Daemon, pred: Any, timeout: float) -> None:
         d.read_until(lambda e: e.get("event") in ("OrderUpdate", "status"), left)
 
 
-def _nats_state(d: Daemon, states: tuple[str, ...], timeout: float) -> dict[str, Any]:
-    return d.read_until(lambda e: e.get("event") == "status" and e.get("nats", {}).get("state") in states, timeout)
+def _nats_state(d: Daemon, states: tuple[str, ...], timeout: float, since: int = 0) -> dict[str, Any]:
+    return d.read_until(lambda e: e.get("event") == "status" and e.get("nats", {}).get("state") in states, timeout,
+                        since)
 
 
 def _stop(d: Daemon) -> int:
@@ -169,12 +170,16 @@ def test_strategies_and_venues_in_two_processes_over_nats_survive_kills_and_rest
 
         # 4. nats-server is killed and restarted on the same port and store: both processes report it and
         #    reconnect, and orders flow again.
+        #    A status line only counts from the mark on: an older "connected" line read but not consumed before
+        #    the kill would otherwise pass for the reconnection.
+        marks = {d: len(d.lines) for d in (s2, venues2)}
         server.kill()
-        _nats_state(s2, ("reconnecting", "disconnected"), 15)
-        _nats_state(venues2, ("reconnecting", "disconnected"), 15)
+        _nats_state(s2, ("reconnecting", "disconnected"), 15, marks[s2])
+        _nats_state(venues2, ("reconnecting", "disconnected"), 15, marks[venues2])
+        marks = {d: len(d.lines) for d in (s2, venues2)}
         server.start()
-        _nats_state(s2, ("connected",), 30)
-        _nats_state(venues2, ("connected",), 30)
+        _nats_state(s2, ("connected",), 30, marks[s2])
+        _nats_state(venues2, ("connected",), 30, marks[venues2])
         states = [e["state"] for e in s2.events("nats.state")]
         assert states[-2:] == ["reconnecting", "connected"] or states[-1] == "connected", states
         _strategies_config(tmp_path, server.url, smetrics, batch=2)
@@ -183,7 +188,7 @@ def test_strategies_and_venues_in_two_processes_over_nats_survive_kills_and_rest
         _wait_statuses(s2, lambda u: len({c for c, s in u if s == "submitted"} - set(first) - set(second)) >= 3, 40)
         got = Counter(_published(s1) + _published(s2))  # no duplicate across the NATS restart either
         assert all(n == 1 for n in got.values()), [k for k, n in got.items() if n > 1]
-        last = s2.read_until(lambda e: e.get("event") == "status", 10)["nats"]
+        last = s2.read_until(lambda e: e.get("event") == "status", 10, since=len(s2.lines))["nats"]  # a fresh line
         assert last["state"] == "connected" and last["reconnects"] >= 1 and last["received_js"] >= 9
 
         assert _stop(s2) == 0, s2.stderr[-2000:]
