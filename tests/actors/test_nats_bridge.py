@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from messages import (
     Venue,
     encode_msgpack,
 )
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 INST = InstrumentId("BTC-USDT-PERP")
@@ -61,9 +61,7 @@ class NatsServer:
     def __init__(self, binary: str, store: Path) -> None:
         self.binary = binary
         self.store = store
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = store.parent / f"nats-{self.port}.log"

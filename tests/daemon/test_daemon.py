@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,13 @@ from typing import Any
 
 import pytest
 
+from tests.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _config(tmp_path: Path, *, strategies: str = "", extra: str = "") -> Path:
-    metrics = _free_port()
+    metrics = free_port()
     text = f"""
 [daemon]
 journal = "{tmp_path / 'journal.sqlite'}"

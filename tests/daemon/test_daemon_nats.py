@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.actors.test_nats_bridge import NatsServer, _nats_server_binary
-from tests.daemon.test_daemon import Daemon, _free_port
+from tests.daemon.test_daemon import Daemon
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,7 +45,7 @@ def _venues_config(tmp_path: Path, url: str) -> Path:
 [daemon]
 role = "venues"
 journal = "{tmp_path / 'journal.sqlite'}"
-metrics = "127.0.0.1:{_free_port()}"
+metrics = "127.0.0.1:{free_port()}"
 shutdown_policy = "cancel"
 shutdown_timeout_s = 5
 status_interval_s = 0.5
@@ -123,7 +124,7 @@ def test_strategies_and_venues_in_two_processes_over_nats_survive_kills_and_rest
         pytest.skip("no nats-server binary on PATH (apt-get install nats-server, or set NATS_SERVER_BIN)")
     server = NatsServer(binary, tmp_path / "js")
     server.start()
-    smetrics = _free_port()
+    smetrics = free_port()
     vcfg = _venues_config(tmp_path, server.url)
     scfg = _strategies_config(tmp_path, server.url, smetrics)
     procs: list[Daemon] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -39,6 +38,7 @@ from simulator.matching import Side as TwinSide
 from simulator.matching import TimeInForce as TwinTif
 from simulator.okx import OkxConfig
 from simulator.runner import start_twins
+from tests.ports import free_port
 from venues import Credentials
 from venues.events import Dropped
 from venues.okx.codec import OkxCodec
@@ -221,9 +221,7 @@ async def test_a_switch_the_venue_cannot_turn_off_is_a_warning_and_binance_is_di
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()  # nothing listens there, and no port-0 bind can take it meanwhile
 
 
 def test_unreachable_venues_fail_with_a_reason_each_and_exit_2(tmp_path: Path) -> None:

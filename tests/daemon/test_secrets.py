@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ import anyio
 import pytest
 
 from simulator.runner import start_twins
+from tests.ports import free_port, free_port_base
 
 REPO = Path(__file__).resolve().parents[2]
 VENUES = ["binance", "bybit", "okx", "deribit"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _issued(seed: int) -> list[str]:
@@ -54,7 +48,7 @@ def _assert_absent(values: list[str], *texts: str) -> None:
 @pytest.mark.slow
 def test_no_issued_credential_reaches_output_logs_or_metrics_in_a_normal_run() -> None:
     seed = 5
-    port = _free_port()
+    port = free_port()
     cfg_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"crossbook-secrets-{os.getpid()}"
     cfg_dir.mkdir(exist_ok=True)
     cfg = cfg_dir / "c.toml"
@@ -86,7 +80,7 @@ def test_no_credential_reaches_the_output_when_signatures_are_refused_or_an_acto
     values are not, neither the wrong ones we sent nor the right ones the twins issued."""
     seed = 6
     wrong = {"CB_K": "wrongkey-0123456789abcdef", "CB_S": "wrongsecret-0123456789abcdef", "CB_P": "wrongpass-0123"}
-    port_base = _free_port() - 1
+    port_base = free_port_base((1, 3))
     twins = subprocess.Popen([sys.executable, "-m", "simulator", "--venues", "binance,okx", "--port-base",
                               str(port_base), "--seed", str(seed), "--rate", "5"], cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ports import free_port_base
+from tests.ports import free_port_base
 
 REPO = Path(__file__).resolve().parents[2]
 VENUES = ("binance", "bybit", "okx", "deribit")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ports import free_port_base
+from tests.ports import free_port_base
 
 REPO = Path(__file__).resolve().parents[2]
 DOWN_S = 20.0  # how long the venues stay unreachable (as in the issue: the twins come up 20 s later)

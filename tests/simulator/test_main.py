@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
 
 from twin_helpers import REPO, simulator_process, stop
 
+from tests.ports import free_port_base
+
 
 def _free_base(offset: int = 1) -> int:
     """A ``--port-base`` whose venue at ``offset`` (binance 1, okx 3) gets a port that was just free."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1]) - offset
+    return free_port_base((offset,))
 
 
 def test_main_prints_its_json_line_first_serves_and_exits_zero_on_sigterm() -> None:
