@@ -39,9 +39,9 @@ from simulator import binance_format as fmt
 from simulator import binance_rest, binance_ws
 from simulator.account import Account
 from simulator.binance_auth import LimitState
-from simulator.binance_config import BinanceConfig, Depth
+from simulator.binance_config import BinanceConfig
 from simulator.binance_countdown import Countdowns
-from simulator.book import BookChanges, BookMirror, PublicTrade
+from simulator.book import BookChanges, BookMirror, Depth, PublicTrade
 from simulator.faults import Fault, FaultKind
 from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
@@ -100,9 +100,7 @@ class BinanceTwin(TwinBase):
         books = self.add_books(spec for spec, _ in sized)
         self.min_notional = {spec.symbol: notional for spec, notional in sized}
         self.engine = MatchingEngine(self.specs, books, Account({"USDT": cfg.balance_usdt}, hedge=cfg.hedge_mode))
-        self.depth = {s: Depth(BookMirror(b), self.rng.randint(10**11, 10**12)) for s, b in books.items()}
-        for d in self.depth.values():
-            d.mirror.update_id = d.last_u
+        self.depth = {s: Depth(BookMirror(b, self.rng.randint(10**11, 10**12))) for s, b in books.items()}
         self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=1000) for s in self.specs}
         self.klines = {s: {i: KlineAggregator(ms) for i, ms in INTERVAL_MS.items()} for s in self.specs}
         self.limits = LimitState(cfg.limits)
@@ -213,17 +211,16 @@ class BinanceTwin(TwinBase):
 
     def _publish_book(self, symbol: str, ch: BookChanges, now: int) -> None:
         spec, d = self.specs[symbol], self.depth[symbol]
-        first = d.last_u + self.rng.randint(1, 40)
+        first = d.mirror.update_id + self.rng.randint(1, 40)
         final = first + self.rng.randint(0, 3 * (len(ch.bids) + len(ch.asks)))
-        event = fmt.depth_event(spec, now, first, final, d.last_u, ch.bids, ch.asks)
+        event = fmt.depth_event(spec, now, first, final, d.mirror.update_id, ch.bids, ch.asks)
         d.mirror.apply(ch, final)
-        d.last_u = final
         if self.faults.consume(FaultKind.SKIP_SEQUENCE) is None:
             self.streams.publish_depth(symbol, event, d.mirror, now)
         bb, ba = d.mirror.bids(1), d.mirror.asks(1)
         bbo = (tuple(bb), tuple(ba))
-        if bbo != d.last_bbo and bb and ba:
-            d.last_bbo = bbo
+        if bbo != d.last_top and bb and ba:
+            d.last_top = bbo
             self.streams.publish(f"{symbol.lower()}@bookTicker", lambda: {
                 "e": "bookTicker", "u": final, "s": symbol, "b": fmt.px(spec, bb[0][0]), "B": fmt.qty(spec, bb[0][1]),
                 "a": fmt.px(spec, ba[0][0]), "A": fmt.qty(spec, ba[0][1]), "T": now - 1, "E": now})

@@ -1,6 +1,6 @@
-"""Binance twin records shared by simulator.binance and its REST/WS modules: ``BinanceConfig``, the
-per-symbol ``Depth`` (published book and last update id), and ``BinanceTwinLike``, the twin as binance_rest and
-binance_ws see it.
+"""Binance twin records shared by simulator.binance and its REST/WS modules: ``BinanceConfig`` and
+``BinanceTwinLike``, the twin as binance_rest and binance_ws see it (its per-symbol published books are
+``book.Depth``).
 
 Rule: this module imports none of binance.py, binance_rest.py, binance_ws.py. The twin imports its REST and WS
 modules and hands itself to them; they never import it back (type hints go through ``BinanceTwinLike``).
@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 from simulator.binance_auth import LimitState, RateLimits
 from simulator.binance_countdown import Countdowns
-from simulator.book import BookMirror, PublicTrade
+from simulator.book import Depth, PublicTrade
 from simulator.instruments import InstrumentSpec
 from simulator.klines import KlineAggregator
 from simulator.twin import Credentials, Twin
 
-__all__ = ["BinanceConfig", "Depth", "BinanceTwinLike"]
+__all__ = ["BinanceConfig", "BinanceTwinLike"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +52,6 @@ class BinanceConfig:
     ip_allowed: bool = True
     can_trade: bool = True
     can_withdraw: bool = False
-
-
-@dataclass(slots=True)
-class Depth:
-    mirror: BookMirror
-    last_u: int
-    last_bbo: tuple[Any, ...] = ()
 
 
 class BinanceTwinLike(Twin, Protocol):

@@ -85,6 +85,12 @@ def _symbol(twin: BinanceTwinLike, p: Params, required: bool = True) -> str | No
     return sym
 
 
+def _one_or_all(twin: BinanceTwinLike, p: Params, row: Callable[[BinanceTwinLike, str], dict[str, Any]]) -> Any:
+    """``row`` of the ``symbol`` asked for, or a list of every symbol's rows when none is given."""
+    sym = _symbol(twin, p, required=False)
+    return row(twin, sym) if sym else [row(twin, s) for s in twin.specs]
+
+
 def _decimal(p: Params, name: str) -> Decimal:
     try:
         return Decimal(_mandatory(p, name))
@@ -170,8 +176,7 @@ def _book_ticker_row(twin: BinanceTwinLike, sym: str) -> dict[str, Any]:
 
 
 def _book_ticker(twin: BinanceTwinLike, p: Params) -> Any:
-    sym = _symbol(twin, p, required=False)
-    return _book_ticker_row(twin, sym) if sym else [_book_ticker_row(twin, s) for s in twin.specs]
+    return _one_or_all(twin, p, _book_ticker_row)
 
 
 def _last_price(twin: BinanceTwinLike, sym: str) -> Decimal:
@@ -179,12 +184,12 @@ def _last_price(twin: BinanceTwinLike, sym: str) -> Decimal:
     return trades[-1][0].price if trades else twin.engine.books[sym].mid().quantize(twin.specs[sym].tick)
 
 
-def _price(twin: BinanceTwinLike, p: Params) -> Any:
-    def row(s: str) -> dict[str, Any]:
-        return {"symbol": s, "price": fmt.px(twin.specs[s], _last_price(twin, s)), "time": twin.now_ms()}
+def _price_row(twin: BinanceTwinLike, sym: str) -> dict[str, Any]:
+    return {"symbol": sym, "price": fmt.px(twin.specs[sym], _last_price(twin, sym)), "time": twin.now_ms()}
 
-    sym = _symbol(twin, p, required=False)
-    return row(sym) if sym else [row(s) for s in twin.specs]
+
+def _price(twin: BinanceTwinLike, p: Params) -> Any:
+    return _one_or_all(twin, p, _price_row)
 
 
 def _mark(twin: BinanceTwinLike, sym: str) -> str:
@@ -200,8 +205,7 @@ def _premium_row(twin: BinanceTwinLike, sym: str) -> dict[str, Any]:
 
 
 def _premium(twin: BinanceTwinLike, p: Params) -> Any:
-    sym = _symbol(twin, p, required=False)
-    return _premium_row(twin, sym) if sym else [_premium_row(twin, s) for s in twin.specs]
+    return _one_or_all(twin, p, _premium_row)
 
 
 def mark_price_event(twin: BinanceTwinLike, sym: str, now: int) -> dict[str, Any]:
@@ -231,8 +235,7 @@ def _ticker_row(twin: BinanceTwinLike, sym: str) -> dict[str, Any]:
 
 
 def _ticker24(twin: BinanceTwinLike, p: Params) -> Any:
-    sym = _symbol(twin, p, required=False)
-    return _ticker_row(twin, sym) if sym else [_ticker_row(twin, s) for s in twin.specs]
+    return _one_or_all(twin, p, _ticker_row)
 
 
 def ticker_event(twin: BinanceTwinLike, sym: str, now: int) -> dict[str, Any]:
@@ -427,19 +430,20 @@ def _new_order(twin: BinanceTwinLike, p: Params) -> Any:
     return fmt.order_json(spec, order, with_time=False)
 
 
-def _ids(p: Params) -> tuple[int | None, str | None]:
+def _order_ref(twin: BinanceTwinLike, p: Params) -> tuple[str, int | None, str | None]:
+    """The symbol, orderId and origClientOrderId that name one order (query and cancel)."""
+    sym = _symbol(twin, p)
+    assert sym is not None
     oid, cid = p.get("orderId"), p.get("origClientOrderId")
     if not oid and not cid:
         raise BinanceError(-1102, "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!")
     if oid and not oid.isdigit():
         raise BinanceError(-1102, "Mandatory parameter 'orderId' was not sent, was empty/null, or malformed.")
-    return (int(oid) if oid else None), (cid or None)
+    return sym, (int(oid) if oid else None), (cid or None)
 
 
 def _get_order(twin: BinanceTwinLike, p: Params) -> Any:
-    sym = _symbol(twin, p)
-    assert sym is not None
-    oid, cid = _ids(p)
+    sym, oid, cid = _order_ref(twin, p)
     try:
         order = twin.engine.get(sym, oid, cid)
     except UnknownOrder:
@@ -448,9 +452,7 @@ def _get_order(twin: BinanceTwinLike, p: Params) -> Any:
 
 
 def _cancel_order(twin: BinanceTwinLike, p: Params) -> Any:
-    sym = _symbol(twin, p)
-    assert sym is not None
-    oid, cid = _ids(p)
+    sym, oid, cid = _order_ref(twin, p)
     try:
         order = twin.engine.cancel(sym, twin.now_ms(), oid, cid)
     except UnknownOrder:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from simulator import binance_format as fmt
 from simulator import wsconn
@@ -71,17 +71,12 @@ def _canonical(name: str) -> str:
 
 
 @dataclass(eq=False)
-class _Conn:
-    request: web.Request
-    ws: web.WebSocketResponse
+class _Conn(wsconn.Conn):
     kind: str  # public | market | private | legacy
     combined: bool
-    out: wsconn.DelayLine[wsconn.Outgoing]
-    inbox: wsconn.DelayLine[WSMessage]
     streams: list[str] = field(default_factory=list)
     user_key: str | None = None
     events: frozenset[str] | None = None  # private ``events=`` selection (None: every event type)
-    malformed: bool = False
     last_pong: float = field(default_factory=time.monotonic)
     incoming: deque[float] = field(default_factory=deque)
 
@@ -229,7 +224,7 @@ class StreamHub:
         events = frozenset(filter(None, selected.split("/"))) if selected else None
         ws = await wsconn.accept(request)
         out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
-        conn = _Conn(request, ws, kind, combined, out, inbox, user_key=key, events=events)
+        conn = _Conn(request, ws, out, inbox, kind, combined, user_key=key, events=events)
         for n in names:
             self._subscribe(conn, n)
         wsconn.admit(conn, self.conns, twin.faults)

@@ -1,4 +1,5 @@
-"""L2 order books for the twins: a generated venue book and a mirror of what a twin has published.
+"""L2 order books for the twins: a generated venue book, a mirror of what a twin has published, and the
+``Depth`` record (mirror plus last pushed top of book) the Binance, OKX and Deribit twins keep per instrument.
 
 Invariants:
 - ``VenueBook`` is never crossed: after every mutation, best bid < best ask (both sides non-empty after
@@ -17,10 +18,11 @@ import enum
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from simulator.instruments import InstrumentSpec
 
-__all__ = ["Side", "Level", "PublicTrade", "BookChanges", "VenueBook", "BookMirror", "Fill"]
+__all__ = ["Side", "Level", "PublicTrade", "BookChanges", "VenueBook", "BookMirror", "Depth", "Fill"]
 
 Level = tuple[Decimal, Decimal]
 """(price, size); size 0 in a change deletes the level."""
@@ -285,10 +287,10 @@ class BookMirror:
     always matches the stream: the mirror at update id N is exactly the state after the event ending at N.
     """
 
-    def __init__(self, book: VenueBook) -> None:
+    def __init__(self, book: VenueBook, update_id: int = 0) -> None:
         self.bids_map: dict[Decimal, Decimal] = dict(book.bids())
         self.asks_map: dict[Decimal, Decimal] = dict(book.asks())
-        self.update_id = 0
+        self.update_id = update_id
 
     def apply(self, changes: BookChanges, update_id: int) -> None:
         """Apply published level changes (size 0 deletes) and record the update id they end at."""
@@ -305,3 +307,15 @@ class BookMirror:
 
     def asks(self, limit: int | None = None) -> list[Level]:
         return sorted(self.asks_map.items(), key=lambda lv: lv[0])[:limit]
+
+
+@dataclass(slots=True)
+class Depth:
+    """One instrument's published book as a twin keeps it (Binance, OKX, Deribit).
+
+    ``mirror.update_id`` is the venue's last sequence number (Binance ``u``, OKX ``seqId``, Deribit
+    ``change_id``); ``last_top`` is the best bid/ask last pushed, so a top-of-book stream pushes only on a change.
+    """
+
+    mirror: BookMirror
+    last_top: tuple[Any, ...] = ()

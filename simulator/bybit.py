@@ -55,14 +55,7 @@ from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import AccountEvent, ExecType, MatchingEngine, Order, OrderEvent
-from simulator.twin import (
-    ErrorKind,
-    TwinBase,
-    TwinUrls,
-    book_json,
-    random_credentials,
-    twin_app,
-)
+from simulator.twin import ErrorKind, TwinBase, TwinUrls, book_json, random_credentials, twin_app
 
 __all__ = ["BybitConfig", "BybitTwin", "bybit_specs", "bybit_factory", "VENUE", "DEPTHS", "KLINE_INTERVALS",
            "RECENT_CLOSED"]
@@ -193,7 +186,7 @@ class BybitTwin(TwinBase):
         extra = self.drift_field()
         if extra is None:
             return payload
-        return payload | {"data": _with_field(payload.get("data"), *extra)}
+        return payload | {"data": fmt.with_field(payload.get("data"), *extra)}
 
     def unknown_event(self) -> dict[str, Any]:
         """A push of the topic the UNKNOWN_EVENT fault names, shaped like Bybit's public pushes."""
@@ -435,15 +428,6 @@ class BybitTwin(TwinBase):
                            Decimal(0))
             coins.append((coin, wallet, upnl, pos_im, ord_im, realised))
         return fmt.wallet_json(coins)
-
-
-def _with_field(data: Any, name: str, value: Any) -> Any:
-    """``data`` (an object, or a list of row objects) with ``name: value`` added to the object / each row."""
-    if isinstance(data, dict):
-        return data | {name: value}
-    if isinstance(data, list):
-        return [row | {name: value} if isinstance(row, dict) else row for row in data]
-    return data
 
 
 def _diff(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> dict[Decimal, Decimal]:

@@ -30,7 +30,7 @@ __all__ = [
     "px", "qty", "money", "levels", "order_uuid", "order_int", "STATUS", "TIF", "instrument_json", "order_json",
     "ws_order_json", "execution_json", "position_json", "ws_position_json", "wallet_json", "public_trade_json",
     "recent_trade_json", "kline_row", "kline_json", "envelope", "trade_uuid", "POSITION_IDX", "POSITION_SIDE",
-    "NO_LINK", "link_id",
+    "NO_LINK", "link_id", "with_field",
 ]
 
 _UUID_NS = 0x5EEDB7B1_0000_4000  # high 64 bits of every order UUID (version-4 nibble set)
@@ -50,6 +50,16 @@ _E8 = Decimal("0.00000001")
 def link_id(client_id: str) -> str:
     """The ``orderLinkId`` of an engine order (``""`` for one placed without)."""
     return "" if client_id.startswith(NO_LINK) else client_id
+
+
+def with_field(data: Any, name: str, value: Any) -> Any:
+    """``data`` (an object, or a list of row objects) with ``name: value`` added to the object / each row: where
+    an UNKNOWN_FIELD fault puts its field, in a REST ``result`` and in a push's ``data`` alike."""
+    if isinstance(data, dict):
+        return data | {name: value}
+    if isinstance(data, list):
+        return [row | {name: value} if isinstance(row, dict) else row for row in data]
+    return data
 
 
 def envelope(result: Any, now_ms: int, code: int = 0, msg: str = "OK") -> dict[str, Any]:

@@ -64,14 +64,6 @@ from simulator.order_entry import json_client_ids
 if TYPE_CHECKING:
     from simulator.bybit_config import BybitTwinLike
 
-
-def _with_field(result: Any, name: str, value: Any) -> Any:
-    if isinstance(result, dict):
-        return result | {name: value}
-    if isinstance(result, list):
-        return [row | {name: value} if isinstance(row, dict) else row for row in result]
-    return result
-
 __all__ = ["routes"]
 
 Params = dict[str, Any]
@@ -565,7 +557,7 @@ def _wrap(twin: BybitTwinLike, handler: Handler, private: bool,
             return web.json_response(result.body, headers=headers)
         extra = twin.drift_field()
         if extra is not None:  # UNKNOWN_FIELD: where Bybit puts its own fields, the result object (or rows)
-            result = _with_field(result, *extra)
+            result = fmt.with_field(result, *extra)
         return web.json_response(fmt.envelope(result, now), headers=headers)
 
     return view

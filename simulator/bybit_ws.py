@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from simulator import wsconn
 from simulator.bybit_auth import UNMATCHED_IP, verify_ws_auth
@@ -56,16 +56,11 @@ _PUBLIC = re.compile(r"^(orderbook\.(1|50|200|1000)|publicTrade|tickers|kline\.(
 
 
 @dataclass(eq=False)
-class _Conn:
-    request: web.Request
-    ws: web.WebSocketResponse
+class _Conn(wsconn.Conn):
     private: bool
     conn_id: str
-    out: wsconn.DelayLine[wsconn.Outgoing]
-    inbox: wsconn.DelayLine[WSMessage]
     topics: set[str] = field(default_factory=set)
     authed: bool = False
-    malformed: bool = False
 
 
 class Hub:
@@ -147,7 +142,7 @@ class Hub:
         twin = self.twin
         ws = await wsconn.accept(request)
         out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
-        conn = _Conn(request, ws, private, str(uuid.uuid4()), out, inbox)
+        conn = _Conn(request, ws, out, inbox, private, str(uuid.uuid4()))
         wsconn.admit(conn, self.conns, twin.faults)
         try:
             await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn))

@@ -41,23 +41,16 @@ from aiohttp import web
 from simulator import deribit_format as fmt
 from simulator import deribit_rest, deribit_ws
 from simulator.account import Account
-from simulator.book import BookChanges, BookMirror, Level, PublicTrade, Side
+from simulator.book import BookChanges, BookMirror, Depth, Level, PublicTrade, Side
 from simulator.deribit_auth import CreditLimiter, DeribitError, TokenStore
-from simulator.deribit_config import RESOLUTIONS, Depth, DeribitConfig
+from simulator.deribit_config import RESOLUTIONS, DeribitConfig
 from simulator.deribit_drift import with_unknown_field
 from simulator.deribit_market import index_json
 from simulator.faults import Fault, FaultKind
 from simulator.klines import KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import AccountEvent, MatchingEngine, Order
-from simulator.twin import (
-    ErrorKind,
-    TwinBase,
-    TwinUrls,
-    book_json,
-    random_credentials,
-    twin_app,
-)
+from simulator.twin import ErrorKind, TwinBase, TwinUrls, book_json, random_credentials, twin_app
 
 __all__ = ["DeribitConfig", "DeribitTwin", "deribit_twin", "VENUE", "RESOLUTIONS", "BOOK_STATES"]
 
@@ -92,9 +85,7 @@ class DeribitTwin(TwinBase):
         books = self.add_books(i.spec for i in self.instruments.values())
         self.engine = MatchingEngine(self.specs, books, Account(dict(cfg.balances)), maker_fee=cfg.maker_fee,
                                      taker_fee=cfg.taker_fee)
-        self.depth = {s: Depth(BookMirror(b), self.rng.randint(10**10, 4 * 10**10)) for s, b in books.items()}
-        for d in self.depth.values():
-            d.mirror.update_id = d.change_id
+        self.depth = {s: Depth(BookMirror(b, self.rng.randint(10**10, 4 * 10**10))) for s, b in books.items()}
         self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=2000) for s in self.specs}
         self.klines = {s: {r: KlineAggregator(ms) for r, ms in RESOLUTIONS.items()} for s in self.specs}
         self._last_px: dict[str, tuple[Decimal, int]] = {}
@@ -298,12 +289,11 @@ class DeribitTwin(TwinBase):
         d = self.depth[name]
         if not (ch.bids or ch.asks):
             return
-        prev = d.change_id
+        prev = d.mirror.update_id
         new = prev + self.rng.randint(1, 60)
         bids = self._actions(d.mirror.bids_map, ch.bids, True)
         asks = self._actions(d.mirror.asks_map, ch.asks, False)
         d.mirror.apply(ch, new)
-        d.change_id = new
         if self.faults.consume(FaultKind.SKIP_SEQUENCE) is None:
             data = {"type": "change", "timestamp": now, "prev_change_id": prev, "instrument_name": name,
                     "change_id": new, "bids": bids, "asks": asks}

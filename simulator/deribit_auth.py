@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from simulator.twin import Credentials
 
 __all__ = [
-    "DeribitError", "rpc_error", "sign", "client_signature_payload", "rest_signature_payload",
+    "DeribitError", "rpc_error", "rpc_request", "rpc_params", "sign", "client_signature_payload", "rest_signature_payload",
     "parse_hmac_header", "verify_hmac_header", "Token", "TokenStore", "RateLimits", "CreditLimiter",
     "MATCHING_ENGINE_METHODS",
 ]
@@ -74,6 +75,33 @@ def rpc_error(code: int, reason: str | None = None, param: str | None = None) ->
     if reason is not None:
         data = {"reason": reason} | ({"param": param} if param else {})
     return DeribitError(code, data=data)
+
+
+def rpc_request(text: str) -> dict[str, Any]:
+    """The JSON-RPC request object in ``text`` (an HTTP POST body or a WebSocket frame).
+
+    Raises:
+        DeribitError: -32700 for invalid JSON, -32600 for a non-object.
+    """
+    try:
+        request = json.loads(text)
+    except json.JSONDecodeError:
+        raise DeribitError(-32700) from None
+    if not isinstance(request, dict):
+        raise DeribitError(-32600)
+    return request
+
+
+def rpc_params(request: dict[str, Any]) -> dict[str, Any]:
+    """The request's ``params`` object (``{}`` when it has none).
+
+    Raises:
+        DeribitError: -32602 when ``params`` is not an object.
+    """
+    params = request.get("params", {})
+    if not isinstance(params, dict):
+        raise DeribitError(-32602)
+    return params
 
 
 def sign(secret: str, payload: str) -> str:

@@ -1,5 +1,4 @@
-"""Deribit twin records: ``DeribitConfig``, chart ``RESOLUTIONS``, the per-instrument ``Depth`` (published
-book, change_id, last quote), and the protocols deribit_market, deribit_rest, deribit_trading and deribit_ws type
+"""Deribit twin records: ``DeribitConfig``, chart ``RESOLUTIONS``, and the protocols deribit_market, deribit_rest, deribit_trading and deribit_ws type
 the twin (``DeribitTwinLike``) and its hub (``PrivateStreams``) with.
 
 Rule: deribit.py imports those modules and passes itself in; none of them imports deribit.py.
@@ -14,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from simulator import deribit_format as fmt
-from simulator.book import BookMirror, PublicTrade
+from simulator.book import Depth, PublicTrade
 from simulator.deribit_auth import CreditLimiter, DeribitError, RateLimits, TokenStore
 from simulator.instruments import InstrumentSpec
 from simulator.klines import KlineAggregator
@@ -22,7 +21,7 @@ from simulator.market import MarketModel
 from simulator.matching import Order
 from simulator.twin import Credentials, Twin
 
-__all__ = ["DeribitConfig", "Depth", "RESOLUTIONS", "PrivateStreams", "DeribitTwinLike"]
+__all__ = ["DeribitConfig", "RESOLUTIONS", "PrivateStreams", "DeribitTwinLike"]
 
 
 RESOLUTIONS: dict[str, int] = {
@@ -61,13 +60,6 @@ class DeribitConfig:
     send_queue: int = 10_000
     api_version: str = "1.2.26"
     ip_allowed: bool = True
-
-
-@dataclass(slots=True)
-class Depth:
-    mirror: BookMirror
-    change_id: int
-    last_quote: tuple[Any, ...] = ()
 
 
 class PrivateStreams(Protocol):

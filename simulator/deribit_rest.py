@@ -21,12 +21,18 @@ Invariants:
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from simulator.deribit_auth import MATCHING_ENGINE_METHODS, DeribitError, Token, verify_hmac_header
+from simulator.deribit_auth import (
+    MATCHING_ENGINE_METHODS,
+    DeribitError,
+    Token,
+    rpc_params,
+    rpc_request,
+    verify_hmac_header,
+)
 from simulator.deribit_market import DEFAULT_SCOPE, PUBLIC_METHODS, Call
 from simulator.deribit_trading import PRIVATE_METHODS
 
@@ -124,14 +130,8 @@ def _parse_body(raw_body: str) -> tuple[dict[str, Any], bool]:
     """
     if not raw_body.strip():
         return {}, False
-    try:
-        body = json.loads(raw_body)
-    except json.JSONDecodeError:
-        raise DeribitError(-32700) from None
-    if not isinstance(body, dict):
-        raise DeribitError(-32600)
-    if not isinstance(body.get("params", {}), dict):
-        raise DeribitError(-32602)
+    body = rpc_request(raw_body)
+    rpc_params(body)
     return body, "id" in body
 
 

@@ -31,7 +31,6 @@ Invariants:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,12 +39,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from simulator import deribit_format as fmt
 from simulator import wsconn
 from simulator.book import Side
-from simulator.deribit_auth import DeribitError, rpc_error
+from simulator.deribit_auth import DeribitError, rpc_error, rpc_params, rpc_request
 from simulator.deribit_drift import is_market_channel, unknown_event, with_unknown_field
 from simulator.deribit_market import Call, p_int, quote_json, ticker_json
 from simulator.deribit_rest import dispatch, received_placement
@@ -75,16 +74,11 @@ _PRIVATE = [re.compile(p) for p in (
 
 
 @dataclass(eq=False)
-class _Conn:
+class _Conn(wsconn.Conn):
     cid: int  # the connection's id in the twin (orders record the one they were created via)
-    request: web.Request
-    ws: web.WebSocketResponse
-    out: wsconn.DelayLine[wsconn.Outgoing]
-    inbox: wsconn.DelayLine[WSMessage]
     channels: set[str] = field(default_factory=set)
     token: str | None = None
     cancel_on_disconnect: bool = False
-    malformed: bool = False
     heartbeat_s: float | None = None
     awaiting_test: bool = False
     hb_changed: anyio.Event = field(default_factory=anyio.Event)
@@ -149,8 +143,8 @@ class DeribitHub:
                 self.publish(channel, ticker)
         d = self.twin.depth[name]
         bbo = (tuple(d.mirror.bids(1)), tuple(d.mirror.asks(1)))
-        if bbo != d.last_quote:
-            d.last_quote = bbo
+        if bbo != d.last_top:
+            d.last_top = bbo
             self.publish(f"quote.{name}", lambda: quote_json(self.twin, name, now))
 
     def publish_chart(self, name: str, now: int) -> None:
@@ -206,7 +200,7 @@ class DeribitHub:
         twin = self.twin
         ws = await wsconn.accept(request)
         out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
-        conn = _Conn(self._next_cid, request, ws, out, inbox, cancel_on_disconnect=twin.cod_account)
+        conn = _Conn(request, ws, out, inbox, self._next_cid, cancel_on_disconnect=twin.cod_account)
         self._next_cid += 1
         wsconn.admit(conn, self.conns, twin.faults)
         self._unknown_event({conn})  # armed while no connection was open (or for a duration)
@@ -273,16 +267,9 @@ class DeribitHub:
         req_id: Any = None
         placement = False
         try:
-            try:
-                req = json.loads(text)
-            except json.JSONDecodeError:
-                raise DeribitError(-32700) from None
-            if not isinstance(req, dict):
-                raise DeribitError(-32600)
+            req = rpc_request(text)
             req_id = req.get("id")
-            params = req.get("params", {})
-            if not isinstance(params, dict):
-                raise DeribitError(-32602)
+            params = rpc_params(req)
             if faults_error := self._fault_error():
                 raise faults_error
             call = Call(str(req.get("method", "")), params, "ws", conn=conn)

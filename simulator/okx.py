@@ -42,7 +42,7 @@ from aiohttp import web
 from simulator import okx_format as fmt
 from simulator import okx_rest, okx_ws
 from simulator.account import Account
-from simulator.book import BookChanges, BookMirror, PublicTrade
+from simulator.book import BookChanges, BookMirror, Depth, PublicTrade
 from simulator.faults import Fault, FaultKind
 from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
@@ -51,7 +51,7 @@ from simulator.matching import AccountEvent, ExecType, MatchingEngine, Order, Or
 from simulator.okx_auth import RATE_LIMIT_MSG, LimitState
 from simulator.okx_caa import CancelAllAfter
 from simulator.okx_caa import admin_routes as caa_admin_routes
-from simulator.okx_config import Depth, OkxConfig
+from simulator.okx_config import OkxConfig
 from simulator.twin import (
     Credentials,
     ErrorKind,
@@ -115,9 +115,7 @@ class OkxTwin(TwinBase):
                                      Account(dict(cfg.balances), leverage=cfg.leverage, hedge=cfg.hedge),
                                      first_order_id=680_800_019_749_904_384)
         self.instrument_states = dict(cfg.instrument_states)
-        self.depth = {s: Depth(BookMirror(b), self.rng.randint(10**9, 10**10)) for s, b in books.items()}
-        for d in self.depth.values():
-            d.mirror.update_id = d.seq
+        self.depth = {s: Depth(BookMirror(b, self.rng.randint(10**9, 10**10))) for s, b in books.items()}
         self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=1000) for s in self.specs}
         self.klines = {s: {bar: KlineAggregator(INTERVAL_MS[k]) for bar, k in fmt.BARS.items()} for s in self.specs}
         self.order_meta: dict[int, fmt.OrderMeta] = {}
@@ -241,10 +239,10 @@ class OkxTwin(TwinBase):
     def _publish(self, symbol: str, ch: BookChanges, now: int) -> None:
         spec, d = self.specs[symbol], self.depth[symbol]
         if ch.bids or ch.asks:
-            prev = d.seq
-            d.seq = prev + self.rng.randint(1, 12)
-            d.mirror.apply(ch, d.seq)
-            row = self.book_update(symbol, d.seq, prev, fmt.levels(ch.bids), fmt.levels(ch.asks), now)
+            prev = d.mirror.update_id
+            seq = prev + self.rng.randint(1, 12)
+            d.mirror.apply(ch, seq)
+            row = self.book_update(symbol, seq, prev, fmt.levels(ch.bids), fmt.levels(ch.asks), now)
             if self._fires(FaultKind.CORRUPT_CHECKSUM, symbol):
                 check = row["checksum"]
                 row["checksum"] = check - 1 if check > -(1 << 31) else check + 1
@@ -252,13 +250,13 @@ class OkxTwin(TwinBase):
                 self.streams.publish("books", symbol, [row], action="update")
             self.streams.publish("books5", symbol, lambda: [{
                 "asks": fmt.levels(d.mirror.asks(5)), "bids": fmt.levels(d.mirror.bids(5)), "instId": symbol,
-                "ts": str(now), "seqId": d.seq}])
+                "ts": str(now), "seqId": seq}])
             bb, ba = d.mirror.bids(1), d.mirror.asks(1)
             bbo = (tuple(bb), tuple(ba))
-            if bbo != d.last_bbo and bb and ba:
-                d.last_bbo = bbo
+            if bbo != d.last_top and bb and ba:
+                d.last_top = bbo
                 self.streams.publish("bbo-tbt", symbol, lambda: [{
-                    "asks": fmt.levels(ba), "bids": fmt.levels(bb), "ts": str(now), "seqId": d.seq}])
+                    "asks": fmt.levels(ba), "bids": fmt.levels(bb), "ts": str(now), "seqId": seq}])
                 self.streams.publish("tickers", symbol, lambda: [self.ticker(symbol, now)])
         for t in ch.trades:
             self.trades[symbol].append((t, now))

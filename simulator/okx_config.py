@@ -1,5 +1,5 @@
-"""OKX twin records: ``OkxConfig``, the per-instrument ``Depth`` (published book, seqId, last bbo), and
-``OkxTwinLike``, the surface okx_rest, okx_ws and okx_account use of the twin.
+"""OKX twin records: ``OkxConfig`` and ``OkxTwinLike``, the surface okx_rest, okx_ws and okx_account use of the
+twin (its per-instrument published books are ``book.Depth``).
 
 Rule: okx.py imports its REST/WS/account modules; they import this module for types, never okx.py.
 """
@@ -13,7 +13,7 @@ from decimal import Decimal
 from random import Random
 from typing import Any, Protocol
 
-from simulator.book import BookMirror, PublicTrade
+from simulator.book import Depth, PublicTrade
 from simulator.instruments import InstrumentSpec
 from simulator.klines import KlineAggregator
 from simulator.okx_auth import LimitState, RateLimits
@@ -21,7 +21,7 @@ from simulator.okx_caa import CancelAllAfter
 from simulator.okx_format import LastFill, OrderMeta
 from simulator.twin import Credentials, Twin
 
-__all__ = ["OkxConfig", "Depth", "OkxTwinLike"]
+__all__ = ["OkxConfig", "OkxTwinLike"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +54,6 @@ class OkxConfig:
     perm: str = "read_only,trade"
     key_ips: str = ""
     ip_allowed: bool = True
-
-
-@dataclass(slots=True)
-class Depth:
-    mirror: BookMirror
-    seq: int
-    last_bbo: tuple[Any, ...] = ()
 
 
 class OkxTwinLike(Twin, Protocol):

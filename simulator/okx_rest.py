@@ -354,34 +354,35 @@ def _batch(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"code": "2", "msg": "Batch operation partially succeeded", "data": results}
 
 
-def _place(twin: OkxTwinLike, body: Any) -> Any:
-    result = _batch([_place_one(twin, body, twin.now_ms())])
+def _each(twin: OkxTwinLike, one: Callable[[OkxTwinLike, Any, int], dict[str, Any]], items: list[Any]) -> Any:
+    """``one`` on every item at one server time, as one batch answer; then the private pushes."""
+    now = twin.now_ms()
+    result = _batch([one(twin, it, now) for it in items])
     twin.flush_user_events()
     return result
+
+
+def _items(body: Any) -> list[Any]:
+    return body if isinstance(body, list) else [body]
+
+
+def _place(twin: OkxTwinLike, body: Any) -> Any:
+    return _each(twin, _place_one, [body])
 
 
 def _place_batch(twin: OkxTwinLike, body: Any) -> Any:
-    items = body if isinstance(body, list) else [body]
+    items = _items(body)
     if len(items) > 20:
         raise OkxError("50025", "Parameter orders count exceeds the limit 20.")
-    now = twin.now_ms()
-    result = _batch([_place_one(twin, it, now) for it in items])
-    twin.flush_user_events()
-    return result
+    return _each(twin, _place_one, items)
 
 
 def _cancel(twin: OkxTwinLike, body: Any) -> Any:
-    result = _batch([_cancel_one(twin, body, twin.now_ms())])
-    twin.flush_user_events()
-    return result
+    return _each(twin, _cancel_one, [body])
 
 
 def _cancel_batch(twin: OkxTwinLike, body: Any) -> Any:
-    items = body if isinstance(body, list) else [body]
-    now = twin.now_ms()
-    result = _batch([_cancel_one(twin, it, now) for it in items])
-    twin.flush_user_events()
-    return result
+    return _each(twin, _cancel_one, _items(body))
 
 
 def _get_order(twin: OkxTwinLike, p: Params) -> Any:

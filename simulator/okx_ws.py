@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from simulator import okx_format as fmt
 from simulator import wsconn
@@ -50,17 +50,12 @@ Data = list[dict[str, Any]] | list[list[str]]
 
 
 @dataclass(eq=False)
-class _Conn:
-    request: web.Request
-    ws: web.WebSocketResponse
+class _Conn(wsconn.Conn):
     path: str
     conn_id: str
-    out: wsconn.DelayLine[wsconn.Outgoing]
-    inbox: wsconn.DelayLine[WSMessage]
     subs: set[tuple[str, str]] = field(default_factory=set)
     private: list[dict[str, str]] = field(default_factory=list)
     logged_in: bool = False
-    malformed: bool = False
     last_in: float = field(default_factory=time.monotonic)
     last_out: float = field(default_factory=time.monotonic)
 
@@ -157,7 +152,7 @@ class OkxStreams:
         twin = self.twin
         ws = await wsconn.accept(request)
         out, inbox = wsconn.lines(twin.latency, twin.config.send_queue)
-        conn = _Conn(request, ws, path, f"{twin.rng.getrandbits(32):08x}", out, inbox)
+        conn = _Conn(request, ws, out, inbox, path, f"{twin.rng.getrandbits(32):08x}")
         wsconn.admit(conn, self.conns, twin.faults)
         unknown = twin.faults.active(FaultKind.UNKNOWN_EVENT)  # armed while no public connection was open
         if unknown is not None and self.push_unknown_channel(str(unknown.params.get("event", "x_new_event")),
@@ -270,7 +265,7 @@ class OkxStreams:
         if channel == "books" and twin.config.book_snapshot:
             d = twin.depth[inst]
             bids, asks = fmt.levels(d.mirror.bids(400)), fmt.levels(d.mirror.asks(400))
-            row = twin.book_update(inst, d.seq, -1, bids, asks, twin.now_ms())
+            row = twin.book_update(inst, d.mirror.update_id, -1, bids, asks, twin.now_ms())
             out.append({"arg": {"channel": channel, "instId": inst}, "action": "snapshot",
                         "data": twin.drift_rows([row])})
         return out

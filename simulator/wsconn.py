@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine, Iterable, MutableSet
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import anyio
 from aiohttp import WSMessage, web
@@ -115,12 +115,18 @@ class DelayLine(Generic[T]):
         self._recv.close()
 
 
-class Conn(Protocol):
+@dataclass(eq=False)
+class Conn:
+    """What every hub's connection record holds; each hub's record adds its venue's session state after these.
+
+    ``malformed``: MALFORMED_FRAME is armed, the next frame sent goes out truncated (``write``).
+    """
+
     request: web.Request
     ws: web.WebSocketResponse
     out: DelayLine[Outgoing]
     inbox: DelayLine[WSMessage]
-    malformed: bool
+    malformed: bool = field(default=False, kw_only=True)
 
 
 def enqueue(conn: Conn, frame: Outgoing) -> None:

@@ -59,13 +59,13 @@ async def test_client_following_the_documented_procedure_rebuilds_the_twin_book_
                 _apply(book, ev)
                 prev_u = ev["u"]
                 applied += 1
-            twins_rate_stop = rt.twin.depth["BTCUSDT"].last_u  # type: ignore[attr-defined]
+            twins_rate_stop = rt.twin.depth["BTCUSDT"].mirror.update_id  # type: ignore[attr-defined]
             while prev_u != twins_rate_stop:  # catch up to the twin's published state
                 ev = (await _recv_json(ws))["data"]
                 assert ev["pu"] == prev_u
                 _apply(book, ev)
                 prev_u = ev["u"]
-                twins_rate_stop = rt.twin.depth["BTCUSDT"].last_u  # type: ignore[attr-defined]
+                twins_rate_stop = rt.twin.depth["BTCUSDT"].mirror.update_id  # type: ignore[attr-defined]
             truth = rt.twin.book_json("BTCUSDT", 100000)
             assert truth is not None and truth["update_id"] == prev_u
             mine_bids = sorted(book["bids"].items(), reverse=True)

@@ -64,7 +64,7 @@ async def test_ccxt_pro_watch_order_book_syncs_with_the_twin() -> None:
                 ob = await ex.watch_order_book("BTC/USDT:USDT")
             assert ob["bids"][0][0] < ob["asks"][0][0] and len(ob["bids"]) >= 50
             nonce = ob["nonce"]
-            assert nonce <= rt.twin.depth["BTCUSDT"].last_u  # type: ignore[attr-defined]
+            assert nonce <= rt.twin.depth["BTCUSDT"].mirror.update_id  # type: ignore[attr-defined]
         finally:
             await ex.close()
 

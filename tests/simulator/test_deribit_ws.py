@@ -61,7 +61,7 @@ async def test_book_stream_chains_change_ids_over_thousands_of_updates_and_rebui
             seen: list[dict[str, Any]] = []
             for _ in range(40):
                 twins.step(50)
-                last = _twin(twins).depth["BTC-PERPETUAL"].change_id
+                last = _twin(twins).depth["BTC-PERPETUAL"].mirror.update_id
                 for data in await _drain(rpc, last):
                     follower.feed(data)
                     seen.append(data)
@@ -100,14 +100,14 @@ async def test_rest_snapshot_change_id_sits_on_the_stream() -> None:
             twins.step(5)
             _, book = await http_get(s, rt.rest, "public/get_order_book", {"instrument_name": "BTC-PERPETUAL", "depth": 10000})
             twins.step(5)
-            changes = await _drain(rpc, _twin(twins).depth["BTC-PERPETUAL"].change_id)
+            changes = await _drain(rpc, _twin(twins).depth["BTC-PERPETUAL"].mirror.update_id)
         follower = BookFollower()
         follower.feed({"type": "snapshot", "change_id": book["result"]["change_id"],
                        "bids": [["new", *lv] for lv in book["result"]["bids"]], "asks": [["new", *lv] for lv in book["result"]["asks"]]})
         for data in changes:
             if data["change_id"] > book["result"]["change_id"]:
                 follower.feed(data)
-        assert follower.changes_applied == 5 and follower.change_id == _twin(twins).depth["BTC-PERPETUAL"].change_id
+        assert follower.changes_applied == 5 and follower.change_id == _twin(twins).depth["BTC-PERPETUAL"].mirror.update_id
 
 
 async def test_skip_sequence_fault_breaks_the_chain_once() -> None:
@@ -118,7 +118,7 @@ async def test_skip_sequence_fault_breaks_the_chain_once() -> None:
             twins.step(2)
             _twin(twins).faults.inject(FaultKind.SKIP_SEQUENCE)
             twins.step(3)
-            seen = await _drain(rpc, _twin(twins).depth["BTC-PERPETUAL"].change_id)
+            seen = await _drain(rpc, _twin(twins).depth["BTC-PERPETUAL"].mirror.update_id)
         links = [b["prev_change_id"] == a["change_id"] for a, b in zip(seen, seen[1:], strict=False)]
         assert links == [True, True, False, True] and _twin(twins).faults.snapshot() == []
 
