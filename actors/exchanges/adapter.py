@@ -5,14 +5,15 @@ joining its sans-IO code (venues/<v>/: codec, REST builders and parsers, session
 never branches on a venue name: every difference is an adapter method or a session effect. Adapters do no
 I/O and hold no connection state: what a connection must remember is in the venue's session.
 
-``AdapterBase`` holds what the four adapters do alike (their registry, endpoints and codec, the market data
-they were configured with); each adapter subclasses it once and adds its venue's requests and parsers.
+``AdapterBase`` holds what the four adapters do alike (their registry, endpoints and codec, the options every
+venue takes, ``CommonOptions``, with their defaults); each adapter subclasses it once and adds its venue's
+options, requests and parsers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypedDict, TypeVar
 
 import msgspec
 
@@ -27,7 +28,7 @@ from venues.http import RequestSpec, Response
 from venues.session import VenueSession
 from venues.symbols import InstrumentRegistry
 
-__all__ = ["VenueContext", "VenueAdapter", "AdapterBase", "Endpoints"]
+__all__ = ["VenueContext", "VenueAdapter", "AdapterBase", "CommonOptions", "Endpoints"]
 
 
 class Endpoints(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -160,39 +161,75 @@ class VenueAdapter(Protocol):
     # or None. The actor follows lists to their last page (``MAX_PAGES`` at most) and a query once.
 
 
+class CommonOptions(TypedDict, total=False):
+    """The keyword options every adapter takes alike (the daemon passes them from each venue's section); an
+    adapter's ``**common`` is these, and the defaults of those left out are ``AdapterBase.__init__``'s.
+
+    Keys:
+        stale_after_s: no market data on a stream for this long and its socket is replaced.
+        trades: whether trades are subscribed (Trade messages).
+        klines: kline intervals in any spelling the venue accepts.
+        emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.<venue>.*``).
+        dead_mans_switch_s: the venue's dead-man's switch window (0: off); each adapter states its range.
+    """
+
+    stale_after_s: float
+    trades: bool
+    klines: Sequence[str]
+    emit_deltas: bool
+    dead_mans_switch_s: float
+
+
 class _Books(Protocol):
     def book_state(self, instrument: InstrumentId) -> BookState: ...
 
 
 CodecT = TypeVar("CodecT", bound=_Books)
+CodecT_co = TypeVar("CodecT_co", bound=_Books, covariant=True)
+
+
+class _CodecFactory(Protocol[CodecT_co]):
+    """A venue's codec class (or one with its venue options bound): what ``AdapterBase`` builds it with."""
+
+    def __call__(self, registry: InstrumentRegistry, *, emit_deltas: bool) -> CodecT_co: ...
 
 
 class AdapterBase(Generic[CodecT]):
-    """What every adapter shares: its registry, endpoints and codec, the instrument look-up and the check of a
-    SubscribeMarketData against the channels it was built with. A venue's adapter subclasses it once and sets
-    ``venue`` and ``switch_off_by_api``."""
+    """What every adapter shares: its registry, endpoints and codec, the ``CommonOptions``, the instrument look-up
+    and the check of a SubscribeMarketData against the channels it was built with. A venue's adapter subclasses it
+    once, naming its ``venue`` and ``switch_off_by_api`` in the class statement:
+    ``class BinanceAdapter(AdapterBase[BinanceCodec], venue=Venue.BINANCE, switch_off_by_api=True)``."""
 
     venue: Venue
     switch_off_by_api: bool
 
-    def __init__(self, registry: InstrumentRegistry, endpoints: Endpoints, codec: CodecT, *, trades: bool,
-                 klines: Sequence[str], wire: Callable[[str], str]) -> None:
+    def __init_subclass__(cls, *, venue: Venue, switch_off_by_api: bool, **kwargs: object) -> None:
+        """Both are required: a subclass that leaves one out is a TypeError when it is defined, not an
+        AttributeError when the doctor first asks."""
+        super().__init_subclass__(**kwargs)
+        cls.venue = venue
+        cls.switch_off_by_api = switch_off_by_api
+
+    def __init__(self, registry: InstrumentRegistry, endpoints: Endpoints, codec: _CodecFactory[CodecT], *,
+                 wire: Callable[[str], str], stale_after_s: float = 1.0, trades: bool = True,
+                 klines: Sequence[str] = (), emit_deltas: bool = False, dead_mans_switch_s: float = 0.0) -> None:
         """
         Args:
-            codec: the venue's codec, shared with every session the adapter makes.
-            trades: whether trades are subscribed.
-            klines: kline intervals in any spelling the venue accepts.
+            codec: makes the venue's codec (given ``emit_deltas``), shared with every session the adapter makes.
             wire: maps an accepted interval spelling to the venue's own name.
+            stale_after_s, trades, klines, emit_deltas, dead_mans_switch_s: ``CommonOptions``.
 
         Raises:
             ConfigError: from ``wire``, for an interval the venue does not offer.
         """
         self.endpoints = endpoints
         self.registry = registry
-        self.codec = codec
+        self.codec = codec(registry, emit_deltas=emit_deltas)
+        self._stale_after_s = stale_after_s
         self._trades = trades
         self._wire = wire
         self._klines = tuple(dict.fromkeys(wire(i) for i in klines))  # in the venue's names, each once
+        self._dead_mans_switch_s = dead_mans_switch_s
 
     def book_state_live(self, instrument: InstrumentId) -> bool:
         return self.codec.book_state(instrument) is BookState.LIVE

@@ -36,8 +36,9 @@ goes out only while the switch is armed (the actor checks) and its symbol's coun
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Unpack
 
-from actors.exchanges.adapter import AdapterBase, Endpoints, VenueContext
+from actors.exchanges.adapter import AdapterBase, CommonOptions, Endpoints, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
 from messages.account import Balance, Position
 from messages.base import InstrumentId, Venue
@@ -98,37 +99,22 @@ def _binance_interval(interval: str) -> str:
     return interval
 
 
-class BinanceAdapter(AdapterBase[BinanceCodec]):
-    venue = Venue.BINANCE
-    switch_off_by_api = True
-
-    def __init__(
-        self,
-        registry: InstrumentRegistry,
-        endpoints: Endpoints = LIVE_ENDPOINTS,
-        *,
-        depth_speed_ms: int = 100,
-        stale_after_s: float = 1.0,
-        snapshot_limit: int = 1000,
-        trades: bool = True,
-        klines: Sequence[str] = (),
-        emit_deltas: bool = False,
-        ws_routing: str = "routed",
-        balance_refresh_s: float = 1.0,
-        dead_mans_switch_s: float = 0.0,
-    ) -> None:
+class BinanceAdapter(AdapterBase[BinanceCodec], venue=Venue.BINANCE, switch_off_by_api=True):
+    def __init__(self, registry: InstrumentRegistry, endpoints: Endpoints = LIVE_ENDPOINTS, *,
+                 depth_speed_ms: int = 100, snapshot_limit: int = 1000, ws_routing: str = "routed",
+                 balance_refresh_s: float = 1.0, **common: Unpack[CommonOptions]) -> None:
         """
         Args:
             ws_routing: "routed" (production): each stream's base is a routed path (``.../public``,
                 ``.../market``, ``.../private``) and the URL is ``<base>/ws`` or ``<base>/ws?listenKey=<key>``.
                 "legacy" (testnet): the base is the bare host and the URL is ``<base>/ws`` or
                 ``<base>/ws/<listenKey>``.
-            klines: kline intervals ("1m", "5m", "1h", ...) subscribed on the market stream per instrument.
-            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.binance.*``).
             balance_refresh_s: after an ACCOUNT_UPDATE, wait this long and read GET /fapi/v3/balance once
                 (the event carries no free margin; a burst of fills costs one read).
-            dead_mans_switch_s: countdownCancelAll window per traded symbol (0: off; else SWITCH_MIN_S ..
-                SWITCH_MAX_S, whole milliseconds are sent). Needs credentials; without them there is no switch.
+            common: ``CommonOptions``. ``klines``: intervals ("1m", "5m", "1h", ...) subscribed on the market
+                stream per instrument. ``dead_mans_switch_s``: countdownCancelAll window per traded symbol (0:
+                off; else SWITCH_MIN_S .. SWITCH_MAX_S, whole milliseconds are sent). Needs credentials; without
+                them there is no switch.
 
         Raises:
             ConfigError: an interval Binance does not offer, an unknown ``ws_routing``, or a dead-man's switch
@@ -137,16 +123,16 @@ class BinanceAdapter(AdapterBase[BinanceCodec]):
         if ws_routing not in WS_ROUTINGS:
             msg = f"expected one of {', '.join(WS_ROUTINGS)} for Binance ws_routing, got {ws_routing!r}"
             raise ConfigError(msg)
-        super().__init__(registry, endpoints, BinanceCodec(registry, emit_deltas=emit_deltas), trades=trades,
-                         klines=klines, wire=_binance_interval)
+        super().__init__(registry, endpoints, BinanceCodec, wire=_binance_interval, **common)
+        dead_mans_switch_s = self._dead_mans_switch_s
         if dead_mans_switch_s != 0 and not SWITCH_MIN_S <= dead_mans_switch_s <= SWITCH_MAX_S:
             msg = (f"expected 0 (off) or {SWITCH_MIN_S:g}..{SWITCH_MAX_S:g} s for the binance dead_mans_switch_s "
                    f"(countdownCancelAll window), got {dead_mans_switch_s!r}")
             raise ConfigError(msg)
         self.ws_routing = ws_routing
         self._options = SessionOptions(dict(endpoints.ws), ws_routing=ws_routing, depth_speed_ms=depth_speed_ms,
-                                       stale_after_s=stale_after_s, snapshot_limit=snapshot_limit, trades=trades,
-                                       klines=self._klines, balance_refresh_s=balance_refresh_s,
+                                       stale_after_s=self._stale_after_s, snapshot_limit=snapshot_limit,
+                                       trades=self._trades, klines=self._klines, balance_refresh_s=balance_refresh_s,
                                        dead_mans_switch_s=dead_mans_switch_s)
         self._session: BinanceSession | None = None
 

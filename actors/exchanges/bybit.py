@@ -46,9 +46,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Unpack
 from urllib.parse import parse_qsl
 
-from actors.exchanges.adapter import AdapterBase, Endpoints, VenueContext
+from actors.exchanges.adapter import AdapterBase, CommonOptions, Endpoints, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
 from messages.account import Balance, Position, PositionMode
 from messages.base import InstrumentId, Venue
@@ -93,61 +95,40 @@ def _kline_wire(interval: str) -> str:
     return interval if interval in codes.KLINE_INTERVALS else codes.kline_interval_to_wire(interval)
 
 
-class BybitAdapter(AdapterBase[BybitCodec]):
-    venue = Venue.BYBIT
-    switch_off_by_api = False  # DCP has no off by API (see disarm_switch)
-
-    def __init__(
-        self,
-        registry: InstrumentRegistry,
-        endpoints: Endpoints = LIVE_ENDPOINTS,
-        *,
-        depth: int = 50,
-        stale_after_s: float = 1.0,
-        ping_interval_s: float = 20.0,
-        private_stale_after_s: float = 45.0,
-        auth_expires_ms: int = 10_000,
-        category: str = "linear",
-        settle_coins: Sequence[str] = rest.SETTLE_COINS,
-        contiguous_u: bool = True,
-        ip_ban_s: float = rest.IP_BAN_MS / 1000,
-        trades: bool = True,
-        klines: Sequence[str] = (),
-        emit_deltas: bool = False,
-        retry_base_s: float = 1.0,
-        retry_cap_s: float = 30.0,
-        dead_mans_switch_s: float = 0.0,
-        dcp_recheck_s: float = 10.0,
-    ) -> None:
+# switch_off_by_api=False: DCP has no off by API (see disarm_switch)
+class BybitAdapter(AdapterBase[BybitCodec], venue=Venue.BYBIT, switch_off_by_api=False):
+    def __init__(self, registry: InstrumentRegistry, endpoints: Endpoints = LIVE_ENDPOINTS, *, depth: int = 50,
+                 ping_interval_s: float = 20.0, private_stale_after_s: float = 45.0, auth_expires_ms: int = 10_000,
+                 category: str = "linear", settle_coins: Sequence[str] = rest.SETTLE_COINS, contiguous_u: bool = True,
+                 ip_ban_s: float = rest.IP_BAN_MS / 1000, retry_base_s: float = 1.0, retry_cap_s: float = 30.0,
+                 dcp_recheck_s: float = 10.0, **common: Unpack[CommonOptions]) -> None:
         """
         Args:
-            trades: subscribe ``publicTrade.{symbol}`` per instrument (Trade messages).
-            klines: kline intervals ("1m", "5m", "1h", "1d", or Bybit's own "1", "60", "D") subscribed on the
-                public stream per instrument.
-            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.bybit.*``).
             settle_coins: the linear settle coins whose orders and positions are listed and read.
             retry_base_s, retry_cap_s: backoff of a refused subscribe or login (doubling from the base).
-            dead_mans_switch_s: Bybit's disconnection protection (DCP) window, whole seconds in [3, 300];
-                0 (the default) leaves it off. With credentials, orders go out only while it is armed.
             dcp_recheck_s: how long before the account's DCP setting is read again when it does not show our
                 window yet (Bybit: "query or set again after 10 seconds").
+            common: ``CommonOptions``. ``trades``: ``publicTrade.{symbol}`` per instrument. ``klines``: "1m",
+                "5m", "1h", "1d", or Bybit's own "1", "60", "D", subscribed on the public stream per instrument.
+                ``dead_mans_switch_s``: Bybit's disconnection protection (DCP) window, whole seconds in [3, 300];
+                0 (the default) leaves it off. With credentials, orders go out only while it is armed.
 
         Raises:
             ConfigError: an interval Bybit does not offer; a DCP window that is not whole seconds in [3, 300].
         """
         # Bybit's update ids are "generally continuous": a jump is treated as a gap (one cheap resubscribe).
-        codec = BybitCodec(registry, depth=depth, category=category, contiguous_u=contiguous_u, emit_deltas=emit_deltas)
-        super().__init__(registry, endpoints, codec, trades=trades, klines=klines, wire=_kline_wire)
-        dcp_window = check_window(dead_mans_switch_s) if dead_mans_switch_s else 0
+        codec = partial(BybitCodec, depth=depth, category=category, contiguous_u=contiguous_u)
+        super().__init__(registry, endpoints, codec, wire=_kline_wire, **common)
+        dcp_window = check_window(self._dead_mans_switch_s) if self._dead_mans_switch_s else 0
         self._category = category
         self._settle = tuple(settle_coins)
         self._ip_ban_ms = int(ip_ban_s * 1000)  # an HTTP 403 carries no end: requests pause this long
         self.orders = KnownOrders(_KNOWN_ORDERS)  # shared with every session, like the codec
         self.modes = PositionModes()  # each symbol's position mode, shared with every session
         self._limit_owner: dict[int, str] = {}  # X-Bapi-Limit value -> endpoint of the last request built with it
-        self._options = SessionOptions(dict(endpoints.ws), depth=depth, stale_after_s=stale_after_s,
+        self._options = SessionOptions(dict(endpoints.ws), depth=depth, stale_after_s=self._stale_after_s,
                                        ping_interval_s=ping_interval_s, private_stale_after_s=private_stale_after_s,
-                                       auth_expires_ms=auth_expires_ms, trades=trades, klines=self._klines,
+                                       auth_expires_ms=auth_expires_ms, trades=self._trades, klines=self._klines,
                                        category=category, settle_coins=self._settle, retry_base_s=retry_base_s,
                                        retry_cap_s=retry_cap_s, dcp_window_s=dcp_window, dcp_recheck_s=dcp_recheck_s)
 

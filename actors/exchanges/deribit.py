@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Unpack
 
-from actors.exchanges.adapter import AdapterBase, Endpoints, VenueContext
+from actors.exchanges.adapter import AdapterBase, CommonOptions, Endpoints, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
 from messages.account import Balance, Position
 from messages.base import InstrumentId, Venue
@@ -85,43 +86,21 @@ def chart_resolution(interval: str) -> str:
     return res
 
 
-class DeribitAdapter(AdapterBase[DeribitCodec]):
-    venue = Venue.DERIBIT
-    switch_off_by_api = True
-
-    def __init__(
-        self,
-        registry: InstrumentRegistry,
-        endpoints: Endpoints = LIVE_ENDPOINTS,
-        *,
-        stale_after_s: float = 1.0,
-        heartbeat_s: int = 10,
-        book_interval: Interval = Interval.MS100,
-        trades: bool = True,
-        positions_stream: bool = False,
-        cancel_on_disconnect: bool = False,
-        currencies: Sequence[str] = ("any",),
-        instrument_kind: str | None = "future",
-        credit_pool: int = 50_000,
-        credit_refill_per_s: int = 10_000,
-        matching_engine_per_s: float = 5.0,
-        matching_engine_burst: int = 20,
-        control_rate_per_s: float = 5.0,
-        klines: Sequence[str] = (),
-        emit_deltas: bool = False,
-        session_refresh_s: float = 300.0,
-        dead_mans_switch_s: float = 0.0,
-    ) -> None:
+class DeribitAdapter(AdapterBase[DeribitCodec], venue=Venue.DERIBIT, switch_off_by_api=True):
+    def __init__(self, registry: InstrumentRegistry, endpoints: Endpoints = LIVE_ENDPOINTS, *, heartbeat_s: int = 10,
+                 book_interval: Interval = Interval.MS100, positions_stream: bool = False,
+                 cancel_on_disconnect: bool = False, currencies: Sequence[str] = ("any",),
+                 instrument_kind: str | None = "future", credit_pool: int = 50_000, credit_refill_per_s: int = 10_000,
+                 matching_engine_per_s: float = 5.0, matching_engine_burst: int = 20, control_rate_per_s: float = 5.0,
+                 session_refresh_s: float = 300.0, **common: Unpack[CommonOptions]) -> None:
         """
         Args:
             registry: The instrument registry the actor loads (the codec maps symbols with it).
             endpoints: Real Deribit by default. ``ws["main"]`` is the one socket URL (any single entry, e.g.
                 a twin's ``public``, is accepted).
-            stale_after_s: No market or private data for this long and the socket is replaced.
             heartbeat_s: ``public/set_heartbeat`` interval (Deribit's minimum is 10).
             book_interval: 100ms (public) or raw (subscribed once logged in; 100ms without credentials or when
                 the login fails).
-            trades: also subscribe to each instrument's public trades.
             positions_stream: subscribe to user.changes (orders, fills and positions) instead of
                 user.orders + user.trades.
             cancel_on_disconnect: enable Deribit's cancel-on-disconnect for the connection after login.
@@ -130,15 +109,16 @@ class DeribitAdapter(AdapterBase[DeribitCodec]):
             credit_pool, credit_refill_per_s: the non-matching-engine credit bucket (500 credits a request).
             matching_engine_per_s, matching_engine_burst: the buy/sell/edit/cancel bucket (tier-based).
             control_rate_per_s: pace of WS control frames (subscriptions are limited on Deribit).
-            klines: candle intervals ("1m", "5m", "1h", "1d", or resolutions "1", "60", "1D"): each
-                instrument's ``chart.trades.{instrument}.{resolution}`` is subscribed too.
-            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.deribit.*``).
             session_refresh_s: while logged in, renew the socket's session with its refresh token this often
                 (the access token lives 900 s).
-            dead_mans_switch_s: the dead-man's switch's window (0: off): with credentials, cancel-on-disconnect
-                on the main socket, ``public/set_heartbeat`` at this interval (whole seconds; ``heartbeat_s``
-                is then not used) so a hung process is cut within about the window, and orders sent on the
-                socket. At least 10 (Deribit's minimum heartbeat).
+            common: ``CommonOptions``. ``stale_after_s``: no market or private data for this long and the
+                socket is replaced. ``trades``: each instrument's public trades. ``klines``: candle intervals
+                ("1m", "5m", "1h", "1d", or resolutions "1", "60", "1D"): each instrument's
+                ``chart.trades.{instrument}.{resolution}`` is subscribed too. ``dead_mans_switch_s``: the
+                dead-man's switch's window (0: off): with credentials, cancel-on-disconnect on the main socket,
+                ``public/set_heartbeat`` at this interval (whole seconds; ``heartbeat_s`` is then not used) so a
+                hung process is cut within about the window, and orders sent on the socket. At least 10
+                (Deribit's minimum heartbeat).
 
         Raises:
             ConfigError: heartbeat_s or dead_mans_switch_s below Deribit's minimum heartbeat, or a resolution
@@ -147,21 +127,21 @@ class DeribitAdapter(AdapterBase[DeribitCodec]):
         if heartbeat_s < frames.MIN_HEARTBEAT_S:
             msg = f"deribit heartbeat_s must be >= {frames.MIN_HEARTBEAT_S}, got {heartbeat_s}"
             raise ConfigError(msg)
+        super().__init__(registry, endpoints, DeribitCodec, wire=chart_resolution, **common)
+        dead_mans_switch_s = self._dead_mans_switch_s
         if dead_mans_switch_s != 0 and not (math.isfinite(dead_mans_switch_s)
                                             and dead_mans_switch_s >= frames.MIN_HEARTBEAT_S):
             msg = (f"deribit dead_mans_switch_s must be 0 (off) or >= {frames.MIN_HEARTBEAT_S} s (Deribit's minimum "
                    f"heartbeat interval), got {dead_mans_switch_s}")
             raise ConfigError(msg)
-        super().__init__(registry, endpoints, DeribitCodec(registry, emit_deltas=emit_deltas), trades=trades,
-                         klines=klines, wire=chart_resolution)
         self._currencies = tuple(currencies)
         self._kind = instrument_kind
         self._credits = (credit_pool, credit_refill_per_s)
         self._me = (matching_engine_per_s, matching_engine_burst)
         ws = endpoints.ws
         self._options = SessionOptions(
-            ws.get(MAIN) or next(iter(ws.values())), stale_after_s=stale_after_s, heartbeat_s=heartbeat_s,
-            book_interval=book_interval, trades=trades, positions_stream=positions_stream,
+            ws.get(MAIN) or next(iter(ws.values())), stale_after_s=self._stale_after_s, heartbeat_s=heartbeat_s,
+            book_interval=book_interval, trades=self._trades, positions_stream=positions_stream,
             cancel_on_disconnect=cancel_on_disconnect, resolutions=self._klines,
             control_rate_per_s=control_rate_per_s, refresh_s=session_refresh_s,
             dead_mans_switch_s=dead_mans_switch_s,

@@ -37,11 +37,12 @@ Rules (OKX docs, /work/shared/PROTOCOLS.md section 3):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Unpack
 from urllib.parse import parse_qsl
 
 import msgspec
 
-from actors.exchanges.adapter import AdapterBase, Endpoints, VenueContext
+from actors.exchanges.adapter import AdapterBase, CommonOptions, Endpoints, VenueContext
 from actors.ratelimit import Bucket, VenueLimiter
 from messages.account import Balance, Position
 from messages.base import InstrumentId, Venue
@@ -120,53 +121,34 @@ def _switch_refresh(window: int, refresh_s: float) -> float:
     return refresh_s
 
 
-class OkxAdapter(AdapterBase[OkxCodec]):
-    venue = Venue.OKX
-    switch_off_by_api = True
-
-    def __init__(
-        self,
-        registry: InstrumentRegistry,
-        endpoints: Endpoints = LIVE_ENDPOINTS,
-        *,
-        stale_after_s: float = 1.0,
-        ping_interval_s: float = 20.0,
-        private_heartbeat_s: float = 20.0,
-        trades: bool = True,
-        inst_type: str = "SWAP",
-        td_mode: str = "cross",
-        klines: Sequence[str] = (),
-        emit_deltas: bool = False,
-        demo: bool = False,
-        config_refresh_s: float = 60.0,
-        dead_mans_switch_s: float = 0.0,
-        dead_mans_switch_refresh_s: float = 0.0,
-    ) -> None:
+class OkxAdapter(AdapterBase[OkxCodec], venue=Venue.OKX, switch_off_by_api=True):
+    def __init__(self, registry: InstrumentRegistry, endpoints: Endpoints = LIVE_ENDPOINTS, *,
+                 ping_interval_s: float = 20.0, private_heartbeat_s: float = 20.0, inst_type: str = "SWAP",
+                 td_mode: str = "cross", demo: bool = False, config_refresh_s: float = 60.0,
+                 dead_mans_switch_refresh_s: float = 0.0, **common: Unpack[CommonOptions]) -> None:
         """
         Args:
-            klines: candle intervals ("1m", "5m", "1h", "1d", or OKX bars such as "1H") subscribed per
-                instrument on the ``business`` stream (``okx_bar`` maps them).
-            emit_deltas: the codec also returns BookSnapshot / BookDelta messages (``md.delta.okx.*``).
             demo: OKX demo trading: every REST request carries ``x-simulated-trading: 1`` (use with
                 ``TESTNET_ENDPOINTS`` and demo-trading API keys).
             config_refresh_s: how often the session reads the account config (position mode) again.
-            dead_mans_switch_s: OKX Cancel All After window in seconds: 0 (off) or whole seconds from 10 to
-                120; with credentials, no order leaves until OKX confirmed it.
-            dead_mans_switch_refresh_s: how often it is sent again (0: a third of the window).
+            dead_mans_switch_refresh_s: how often the switch is sent again (0: a third of the window).
+            common: ``CommonOptions``. ``klines``: candle intervals ("1m", "5m", "1h", "1d", or OKX bars such as
+                "1H") subscribed per instrument on the ``business`` stream (``okx_bar`` maps them).
+                ``dead_mans_switch_s``: OKX Cancel All After window in seconds: 0 (off) or whole seconds from
+                10 to 120; with credentials, no order leaves until OKX confirmed it.
 
         Raises:
             ConfigError: an interval OKX does not offer; a switch window or refresh OKX cannot take.
         """
-        super().__init__(registry, endpoints, OkxCodec(registry, emit_deltas=emit_deltas), trades=trades,
-                         klines=klines, wire=okx_bar)
+        super().__init__(registry, endpoints, OkxCodec, wire=okx_bar, **common)
         self._inst_type = inst_type
         self._td_mode = td_mode
         self.demo = demo
-        window = rest.cancel_all_after_timeout(dead_mans_switch_s)
+        window = rest.cancel_all_after_timeout(self._dead_mans_switch_s)
         refresh = _switch_refresh(window, dead_mans_switch_refresh_s)
-        self._options = SessionOptions(dict(endpoints.ws), stale_after_s=stale_after_s,
+        self._options = SessionOptions(dict(endpoints.ws), stale_after_s=self._stale_after_s,
                                        ping_interval_s=ping_interval_s, private_heartbeat_s=private_heartbeat_s,
-                                       trades=trades, bars=self._klines, inst_type=inst_type,
+                                       trades=self._trades, bars=self._klines, inst_type=inst_type,
                                        config_refresh_s=config_refresh_s, demo=demo, dead_mans_switch_s=window,
                                        switch_refresh_s=refresh)
         self._session: OkxSession | None = None  # the last one made: parse_place reads its order-state memo

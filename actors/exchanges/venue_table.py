@@ -2,8 +2,8 @@
 what else the adapter needs to talk to the testnet. The daemon builds every adapter from this table; nothing
 branches on a venue name to find one.
 
-Every adapter takes the same daemon options (``stale_after_s``, ``trades``, ``klines``, ``emit_deltas``,
-``dead_mans_switch_s``), so the table holds only what differs between venues. Testnet options:
+Every adapter takes the same daemon options (``CommonOptions`` in adapter.py: ``stale_after_s``, ``trades``,
+``klines``, ``emit_deltas``, ``dead_mans_switch_s``), so the table holds only what differs between venues. Testnet options:
 - Binance ``ws_routing="legacy"``: its testnet has only the /ws paths (actors/exchanges/binance.py).
 - OKX ``demo=True``: the ``x-simulated-trading: 1`` header on every REST request (actors/exchanges/okx.py).
 """
