@@ -218,20 +218,19 @@ class AggregatorCore:
         return self._evaluate_groups(slot.groups, now_ns, msg.ts, msg.ts)
 
     def on_circuit(self, msg: CircuitChanged, now_ns: int) -> list[Output]:
-        is_open = msg.current is CircuitState.OPEN
-        if self._circuit_open.get(msg.venue, False) == is_open:
-            return []
-        self._circuit_open[msg.venue] = is_open
-        self._update_venue_blocked(msg.venue)
-        return self._evaluate_venue(msg.venue, now_ns, msg.ts)
+        return self._set_venue_flag(self._circuit_open, msg.venue, msg.current is CircuitState.OPEN, now_ns, msg.ts)
 
     def on_health(self, msg: VenueHealth, now_ns: int) -> list[Output]:
-        down = msg.status is HealthStatus.DOWN
-        if self._down.get(msg.venue, False) == down:
+        return self._set_venue_flag(self._down, msg.venue, msg.status is HealthStatus.DOWN, now_ns, msg.ts)
+
+    def _set_venue_flag(self, flags: dict[Venue, bool], venue: Venue, value: bool, now_ns: int,
+                        ts: int) -> list[Output]:
+        """Record one venue-state flag (circuit open, venue down); re-evaluate the venue only if it changed."""
+        if flags.get(venue, False) == value:
             return []
-        self._down[msg.venue] = down
-        self._update_venue_blocked(msg.venue)
-        return self._evaluate_venue(msg.venue, now_ns, msg.ts)
+        flags[venue] = value
+        self._update_venue_blocked(venue)
+        return self._evaluate_venue(venue, now_ns, ts)
 
     def refresh(self, now_ns: int) -> list[Output]:
         """Re-check every group without new data (staleness); publish only where something changed."""

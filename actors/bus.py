@@ -71,20 +71,14 @@ class Bus:
     # -- subscribing ------------------------------------------------------------------------------
     def subscribe(self, pattern: str, target: Deliverable, *, name: str = "") -> Subscription:
         """Deliver every message published on a topic matching ``pattern`` to ``target``."""
-        sub = Subscription(self, pattern, name or pattern, target, None)
-        self._subs.append(sub)
-        self._cache.clear()
-        return sub
+        return self._add(Subscription(self, pattern, name or pattern, target, None))
 
     def subscribe_conflating(
         self, pattern: str, *, name: str = "", max_keys: int = 65_536, signal: Signal | None = None
     ) -> Subscription:
         """A new conflating mailbox (newest value per topic) subscribed to ``pattern``."""
         tx, rx = conflating_mailbox(name or pattern, max_keys=max_keys, signal=signal)
-        sub = Subscription(self, pattern, name or pattern, tx, rx)
-        self._subs.append(sub)
-        self._cache.clear()
-        return sub
+        return self._add(Subscription(self, pattern, name or pattern, tx, rx))
 
     def subscribe_events(
         self, pattern: str, *, name: str = "", capacity: int = 10_000, signal: Signal | None = None
@@ -92,9 +86,11 @@ class Bus:
         """A new bounded event mailbox subscribed to ``pattern``: when full, messages are dropped and the
         receiver gets a MailboxOverflow notice with the count."""
         tx, rx = fifo_mailbox(capacity, name or pattern, overflow="notify", signal=signal)
-        sub = Subscription(self, pattern, name or pattern, tx, rx)
+        return self._add(Subscription(self, pattern, name or pattern, tx, rx))
+
+    def _add(self, sub: Subscription) -> Subscription:
         self._subs.append(sub)
-        self._cache.clear()
+        self._cache.clear()  # the cached target lists may now miss this subscriber
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:

@@ -25,7 +25,7 @@ import msgspec
 
 from actors.clock import Clock
 from messages import CircuitChanged, CircuitState, Venue
-from venues.machine import step
+from venues.machine import step, table
 
 __all__ = [
     "CircuitInput",
@@ -49,23 +49,16 @@ class CircuitInput(enum.StrEnum):
 
 _S = CircuitState
 _I = CircuitInput
-CIRCUIT_TABLE: dict[tuple[CircuitState, CircuitInput], CircuitState] = {
-    (_S.CLOSED, _I.FAILURE): _S.CLOSED,
-    (_S.CLOSED, _I.TRIP): _S.OPEN,
-    (_S.CLOSED, _I.SUCCESS): _S.CLOSED,
-    (_S.CLOSED, _I.HARD_DOWN): _S.OPEN,
+CIRCUIT_TABLE: dict[tuple[CircuitState, CircuitInput], CircuitState] = table({
+    _S.CLOSED: {_I.FAILURE: _S.CLOSED, _I.TRIP: _S.OPEN, _I.SUCCESS: _S.CLOSED, _I.HARD_DOWN: _S.OPEN},
     # open: late results of requests already in flight change nothing; probes are not allowed
-    (_S.OPEN, _I.FAILURE): _S.OPEN,
-    (_S.OPEN, _I.SUCCESS): _S.OPEN,
-    (_S.OPEN, _I.HARD_DOWN): _S.OPEN,
-    (_S.OPEN, _I.COOLDOWN_ELAPSED): _S.HALF_OPEN,
+    _S.OPEN: {_I.FAILURE: _S.OPEN, _I.SUCCESS: _S.OPEN, _I.HARD_DOWN: _S.OPEN, _I.COOLDOWN_ELAPSED: _S.HALF_OPEN},
     # half-open: only the probe decides; any failure or hard signal sends it back
-    (_S.HALF_OPEN, _I.FAILURE): _S.OPEN,
-    (_S.HALF_OPEN, _I.SUCCESS): _S.HALF_OPEN,
-    (_S.HALF_OPEN, _I.HARD_DOWN): _S.OPEN,
-    (_S.HALF_OPEN, _I.PROBE_OK): _S.CLOSED,
-    (_S.HALF_OPEN, _I.PROBE_FAILED): _S.OPEN,
-}
+    _S.HALF_OPEN: {
+        _I.FAILURE: _S.OPEN, _I.SUCCESS: _S.HALF_OPEN, _I.HARD_DOWN: _S.OPEN,
+        _I.PROBE_OK: _S.CLOSED, _I.PROBE_FAILED: _S.OPEN,
+    },
+})
 # Illegal by design: TRIP outside CLOSED (no count is kept there), COOLDOWN_ELAPSED outside OPEN (no
 # cool-down is running), PROBE_* outside HALF_OPEN (a probe in CLOSED is a plain success/failure, and no
 # probe decides anything while OPEN).

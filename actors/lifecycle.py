@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from venues.machine import step
+from venues.machine import step, table
 
 __all__ = ["ActorState", "ActorInput", "LIFECYCLE_TABLE", "next_actor_state"]
 
@@ -33,22 +33,14 @@ class ActorInput(enum.StrEnum):
 
 _S = ActorState
 _I = ActorInput
-LIFECYCLE_TABLE: dict[tuple[ActorState, ActorInput], ActorState] = {
-    (_S.NEW, _I.START): _S.STARTING,
-    (_S.NEW, _I.STOP): _S.STOPPED,
-    (_S.STARTING, _I.STARTED): _S.RUNNING,
-    (_S.STARTING, _I.STOP): _S.STOPPING,
-    (_S.STARTING, _I.FAIL): _S.FAILED,
-    (_S.RUNNING, _I.STOP): _S.STOPPING,
-    (_S.RUNNING, _I.STOPPED): _S.STOPPED,
-    (_S.RUNNING, _I.FAIL): _S.FAILED,
-    (_S.STOPPING, _I.STOP): _S.STOPPING,
-    (_S.STOPPING, _I.STOPPED): _S.STOPPED,
-    (_S.STOPPING, _I.FAIL): _S.FAILED,
-    (_S.STOPPED, _I.STOP): _S.STOPPED,
-    (_S.FAILED, _I.STOP): _S.FAILED,
-}
-
+LIFECYCLE_TABLE: dict[tuple[ActorState, ActorInput], ActorState] = table({
+    _S.NEW: {_I.START: _S.STARTING, _I.STOP: _S.STOPPED},
+    _S.STARTING: {_I.STARTED: _S.RUNNING, _I.STOP: _S.STOPPING, _I.FAIL: _S.FAILED},
+    _S.RUNNING: {_I.STOP: _S.STOPPING, _I.STOPPED: _S.STOPPED, _I.FAIL: _S.FAILED},
+    _S.STOPPING: {_I.STOP: _S.STOPPING, _I.STOPPED: _S.STOPPED, _I.FAIL: _S.FAILED},
+    _S.STOPPED: {_I.STOP: _S.STOPPED},
+    _S.FAILED: {_I.STOP: _S.FAILED},
+})
 
 def next_actor_state(state: ActorState, event: ActorInput) -> ActorState:
     """Raises IllegalTransition for a pair not in the table (e.g. starting an actor twice)."""

@@ -109,6 +109,11 @@ def token(value: str) -> str:
     return value
 
 
+def _last(prefix: str, value: str) -> str:
+    """``prefix.value``, the last token checked unless it is the ``*`` wildcard."""
+    return f"{prefix}.{value if value == '*' else token(value)}"
+
+
 def any_venue() -> str:
     return "*"
 
@@ -157,11 +162,11 @@ def arb(group: str = ALL) -> str:
 
 
 def venue_health(venue: Venue | str = "*") -> str:
-    return f"venue.health.{venue if venue == '*' else token(venue)}"
+    return _last("venue.health", venue)
 
 
 def circuit(venue: Venue | str = "*") -> str:
-    return f"venue.circuit.{venue if venue == '*' else token(venue)}"
+    return _last("venue.circuit", venue)
 
 
 def book_integrity(venue: Venue | str = "*", instrument: InstrumentId | str = "*") -> str:
@@ -171,11 +176,11 @@ def book_integrity(venue: Venue | str = "*", instrument: InstrumentId | str = "*
 
 
 def rate_limit(venue: Venue | str = "*") -> str:
-    return f"venue.ratelimit.{venue if venue == '*' else token(venue)}"
+    return _last("venue.ratelimit", venue)
 
 
 def venue_signal(venue: Venue | str = "*") -> str:
-    return f"venue.signal.{venue if venue == '*' else token(venue)}"
+    return _last("venue.signal", venue)
 
 
 def failover() -> str:
@@ -192,7 +197,7 @@ def order_intent() -> str:
 
 
 def order_update(venue: Venue | str = "*") -> str:
-    return f"orders.update.{venue if venue == '*' else token(venue)}"
+    return _last("orders.update", venue)
 
 
 def order_rejected() -> str:
@@ -200,32 +205,32 @@ def order_rejected() -> str:
 
 
 def orders_at_risk(venue: Venue | str = "*") -> str:
-    return f"orders.at_risk.{venue if venue == '*' else token(venue)}"
+    return _last("orders.at_risk", venue)
 
 
 def reconcile(venue: Venue | str = "*") -> str:
-    return f"orders.reconcile.{venue if venue == '*' else token(venue)}"
+    return _last("orders.reconcile", venue)
 
 
 def fill(venue: Venue | str = "*") -> str:
-    return f"orders.fill.{venue if venue == '*' else token(venue)}"
+    return _last("orders.fill", venue)
 
 
 def balance(venue: Venue | str = "*") -> str:
-    return f"account.balance.{venue if venue == '*' else token(venue)}"
+    return _last("account.balance", venue)
 
 
 def position(venue: Venue | str = "*") -> str:
-    return f"account.position.{venue if venue == '*' else token(venue)}"
+    return _last("account.position", venue)
 
 
 def account_config(venue: Venue | str = "*") -> str:
-    return f"account.config.{venue if venue == '*' else token(venue)}"
+    return _last("account.config", venue)
 
 
 def switch(venue: Venue | str = "*") -> str:
     """A venue's dead-man's switch state (DeadMansSwitch)."""
-    return f"venue.switch.{venue if venue == '*' else token(venue)}"
+    return _last("venue.switch", venue)
 
 
 def account_view() -> str:
@@ -238,7 +243,7 @@ LOCAL_PREFIX = "stats."
 
 def exchange_stats(venue: Venue | str = "*") -> str:
     """An exchange actor's counters (ExchangeStats), every second while it runs."""
-    return f"stats.exchange.{venue if venue == '*' else token(venue)}"
+    return _last("stats.exchange", venue)
 
 
 def router_stats() -> str:

@@ -27,6 +27,7 @@ import yarl
 
 from actors.backoff import Backoff
 from actors.clock import Clock, LiveClock
+from actors.pacing import Pacing
 from venues.errors import RemoteError, VenueUnavailable
 from venues.http import RequestSpec, Response
 
@@ -86,9 +87,7 @@ class WsTransport:
         self._url = url
         self._handler = handler
         self._session = session
-        self._clock = clock or LiveClock()
-        self._rng = rng or random.Random()
-        self._backoff = backoff
+        self._pacing = Pacing(clock or LiveClock(), rng or random.Random(), backoff)
         self._ping_interval = ping_interval_s
         self._ping_frame = ping_frame
         self._heartbeat = protocol_heartbeat_s
@@ -128,7 +127,7 @@ class WsTransport:
 
     async def run(self) -> None:
         """Connect and read forever, reconnecting with jittered backoff. Cancel to stop."""
-        clock = self._clock
+        clock = self._pacing.clock
         while True:
             started = clock.monotonic()
             reason = "closed by venue"
@@ -168,9 +167,9 @@ class WsTransport:
             self.stats.disconnects += 1
             self.stats.last_reason = reason
             self._handler.on_disconnected(reason)
-            if clock.monotonic() - started >= self._backoff.reset_after_s:
+            if clock.monotonic() - started >= self._pacing.backoff.reset_after_s:
                 self.attempt = 0
-            delay = self._backoff.delay(self.attempt, self._rng)
+            delay = self._pacing.delay(self.attempt)
             self.attempt += 1
             self.delays.append(delay)
             if len(self.delays) > 1000:

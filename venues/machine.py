@@ -1,6 +1,7 @@
 """State machines as tables: the one lookup every machine uses, and its error.
 
-A machine is a ``dict[(state, input), next state]``; what is not in the table is illegal. The book sync
+A machine is a ``dict[(state, input), next state]``; what is not in the table is illegal. ``table`` builds
+one from rows (per state: the inputs it allows and where each leads), so a machine reads like its diagram. The book sync
 (venues/book.py), the circuit breaker (actors/circuit.py), the actor lifecycle (actors/lifecycle.py) and
 the order journal (actors/journal.py) are tables read through ``step``.
 """
@@ -13,7 +14,7 @@ from typing import TypeVar
 
 from venues.errors import LocalError
 
-__all__ = ["IllegalTransition", "step"]
+__all__ = ["IllegalTransition", "step", "table"]
 
 S = TypeVar("S", bound=enum.Enum)
 I = TypeVar("I", bound=enum.Enum)  # noqa: E741 - the input of a machine
@@ -39,3 +40,15 @@ def step(table: Mapping[tuple[S, I], S], machine: str, state: S, event: I) -> S:
         return table[(state, event)]
     except KeyError:
         raise IllegalTransition(machine, state, event) from None
+
+
+def table(rows: Mapping[S, Mapping[I, S]]) -> dict[tuple[S, I], S]:
+    """A machine's table from its rows.
+
+    Args:
+        rows: Per state, the inputs allowed in it and the state each leads to.
+
+    Returns:
+        The flat ``(state, input) -> state`` map that ``step`` reads.
+    """
+    return {(state, event): nxt for state, row in rows.items() for event, nxt in row.items()}

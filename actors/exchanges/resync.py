@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from actors.backoff import Backoff
 from actors.clock import Clock
 from actors.mailbox import fifo_mailbox
+from actors.pacing import Pacing
 from venues.errors import InstrumentError, RemoteError
 from venues.session import Fetch, Reconnect, Send
 
@@ -45,9 +46,7 @@ class ResyncWorker:
         self.name = name
         self._perform = perform
         self._failed = failed
-        self.clock = clock
-        self._rng = rng
-        self._backoff = backoff
+        self._pacing = Pacing(clock, rng, backoff)
         self._tx, self._rx = fifo_mailbox(65_536, f"{name}.resync")
         self._pending: set[str] = set()
         self._failures: dict[str, int] = {}  # fetch key -> failures in a row (the backoff grows with them)
@@ -82,7 +81,7 @@ class ResyncWorker:
                 self.failures += 1
                 n = self._failures[key] = self._failures.get(key, 0) + 1
                 log.warning("%s: %s failed (%d in a row): %s", self.name, _describe(item), n, exc)
-                await self.clock.sleep(self._backoff.delay(n, self._rng))
+                await self._pacing.sleep(n)
                 self._failed(item, exc)
             else:
                 self._failures.pop(key, None)

@@ -26,6 +26,7 @@ from aiolimiter import AsyncLimiter
 
 from actors.backoff import Backoff
 from actors.clock import Clock
+from actors.pacing import Pacing
 from actors.transport import WsTransport
 from messages import SignalKind
 from venues.errors import VenueUnavailable
@@ -82,22 +83,22 @@ class StreamSet:
         self._owner = owner
         self._session = session
         self.clock = clock
-        self._rng = rng
-        self._backoff = backoff
+        self._pacing = Pacing(clock, rng, backoff)  # every stream's transport reconnects with it
         self.streams: dict[str, Stream] = {}
 
     def add(self, spec: StreamSpec, url: Callable[[], Awaitable[str]], ping_frame: Callable[[], bytes]) -> Stream:
         """A stream and its transport (started by the caller with ``run``)."""
         st = Stream(spec)
         self.streams[spec.name] = st
+        p = self._pacing
         st.transport = WsTransport(
             f"{self.name}.{spec.name}",
             url,
             _Handler(self, st),
             self._session,
-            clock=self.clock,
-            rng=self._rng,
-            backoff=self._backoff,
+            clock=p.clock,
+            rng=p.rng,
+            backoff=p.backoff,
             ping_interval_s=spec.ping_interval_s,
             ping_frame=ping_frame,
             protocol_heartbeat_s=spec.protocol_heartbeat_s,

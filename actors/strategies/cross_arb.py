@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -81,20 +82,17 @@ class _Role(enum.StrEnum):
     UNWIND = "unwind"
 
 
+@dataclass(slots=True, eq=False)
 class _Order:
-    __slots__ = ("cid", "attempt", "role", "inst", "side", "qty", "px", "filled", "status")
-
-    def __init__(self, cid: ClientOrderId, attempt: _Attempt, role: _Role, inst: Instrument, side: Side,
-                 qty: Decimal, px: Decimal) -> None:
-        self.cid = cid
-        self.attempt = attempt
-        self.role = role
-        self.inst = inst
-        self.side = side
-        self.qty = qty
-        self.px = px
-        self.filled = _ZERO
-        self.status = OrderStatus.PENDING
+    cid: ClientOrderId
+    attempt: _Attempt
+    role: _Role
+    inst: Instrument
+    side: Side
+    qty: Decimal
+    px: Decimal
+    filled: Decimal = _ZERO
+    status: OrderStatus = OrderStatus.PENDING
 
     @property
     def done(self) -> bool:
