@@ -55,6 +55,8 @@ class AccountConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 class AccountBook(Actor):
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(
         self,
         sources: Mapping[Venue, AccountSource],
@@ -66,7 +68,6 @@ class AccountBook(Actor):
         name: str = "account",
     ) -> None:
         super().__init__(name, bus=bus, clock=clock)
-        self._bus = bus
         self._sources = dict(sources)
         self._instruments = instruments
         self.config = config or AccountConfig()
@@ -136,7 +137,7 @@ class AccountBook(Actor):
                 tg.start_soon(one, venue, source, name=f"{self.name}:{venue}")
         view = self._build(stale=tuple(v for v in self._sources if v not in answered))
         self.view = view
-        self._bus.publish(topics.account_view(), view)
+        self.bus.publish(topics.account_view(), view)
         return view
 
     def _build(self, stale: tuple[Venue, ...]) -> AccountView:

@@ -30,6 +30,8 @@ its own Refresh."""
 _REFRESH_MSG = Refresh()
 
 class Aggregator(Actor):
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(
         self,
         config: AggregatorConfig,
@@ -41,7 +43,6 @@ class Aggregator(Actor):
     ) -> None:
         super().__init__(name, bus=bus, clock=clock)
         self.core = AggregatorCore(config, instruments)
-        self._bus = bus
         self._interval = config.refresh_interval_s
 
     async def on_start(self) -> None:
@@ -65,7 +66,7 @@ class Aggregator(Actor):
             out = self.core.refresh(now)
         else:
             out = self.core.on_message(msg, now)
-        publish = self._bus.publish
+        publish = self.bus.publish
         for topic, result in out:
             publish(topic, result)
         return None

@@ -51,7 +51,6 @@ from messages import (
     GetActiveVenue,
     HealthStatus,
     MailboxOverflow,
-    Message,
     RateLimited,
     SignalKind,
     Venue,
@@ -202,6 +201,8 @@ class VenueTracker:
 class HealthMonitor(Actor):
     """Watches every configured venue, keeps their breakers and health, and drives the selectors."""
 
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(
         self,
         config: HealthConfig,
@@ -224,7 +225,6 @@ class HealthMonitor(Actor):
         self._first_choice_at = math.inf  # the first active venue waits for every venue's first probe, until then
         self.selectors = list(selectors) if selectors is not None else [VenueSelector(SelectionConfig(venues=list(config.venues)))]
         self.failovers: list[Failover] = []
-        self._bus = bus
         self._next_publish = 0.0
         self._wake: anyio.CancelScope | None = None
         self._sleeping_until = math.inf
@@ -343,8 +343,6 @@ class HealthMonitor(Actor):
         self._circuit(tr, tr.breaker.hard_down(why))
         self._refresh(cause=why, detected_ns=detected_ns)
 
-    def _publish(self, msg: Message) -> None:
-        self._bus.publish(topics.topic_for(msg), msg)
 
     def _circuit(self, tr: VenueTracker, tn: Transition | None) -> None:
         if tn is not None:
@@ -353,7 +351,7 @@ class HealthMonitor(Actor):
                 # the window they would hold the venue DEGRADED (error rate) for up to window_s and block the
                 # failback. The error rate counts again from here.
                 tr.outcomes.clear()
-            self._publish(tn.event(tr.venue, self.clock.time_ns()))
+            self.bus.publish_msg(tn.event(tr.venue, self.clock.time_ns()))
 
     def _refresh(self, *, cause: str, detected_ns: int | None, only: VenueTracker | None = None) -> None:
         """Re-evaluate statuses (all, or one venue), publish changes, then run the selectors."""
@@ -363,7 +361,7 @@ class HealthMonitor(Actor):
             tr.status, tr.reason = tr.evaluate(now)
             if tr.status is not tr.published_status:
                 tr.published_status = tr.status
-                self._publish(tr.health(ts))
+                self.bus.publish_msg(tr.health(ts))
         views = {v: tr.view() for v, tr in self.trackers.items()}
         if now < self._first_choice_at and any(not tr.reached and not tr.outcomes for tr in self.trackers.values()):
             self._poke()  # the first choice waits for every venue's first probe (not the quickest to answer)
@@ -372,7 +370,7 @@ class HealthMonitor(Actor):
             fo = sel.update(views, now, ts, detected_ns, cause)
             if fo is not None:
                 self.failovers.append(fo)
-                self._publish(fo)
+                self.bus.publish_msg(fo)
         self._poke()
 
     def _next_deadline(self) -> float:
@@ -427,7 +425,7 @@ class HealthMonitor(Actor):
         if publish:
             ts = self.clock.time_ns()
             for tr in self.trackers.values():
-                self._publish(tr.health(ts))
+                self.bus.publish_msg(tr.health(ts))
             self._next_publish = max(self._next_publish + self.config.publish_interval_s, now)
 
     async def _probe(self, tr: VenueTracker) -> None:

@@ -27,14 +27,15 @@ log = logging.getLogger("crossbook.intents")
 class IntentPublisher(Actor):
     refusals = (TypeError,)  # a wrong message is refused (an asker gets the error), never fatal
 
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(self, *, bus: Bus, clock: Clock | None = None, name: str = "intents") -> None:
         super().__init__(name, bus=bus, clock=clock)
-        self._bus = bus
         self.published = 0
 
     async def handle(self, msg: IntentPublisherMessage) -> Any:
         if isinstance(msg, OrderIntent):
-            self._bus.publish(topics.order_intent(), msg)
+            self.bus.publish(topics.order_intent(), msg)
             self.published += 1
             return None
         text = f"{self.name}: only OrderIntents go to the remote router, got {type(msg).__name__}"  # type: ignore[unreachable]

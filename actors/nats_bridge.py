@@ -86,6 +86,8 @@ class NatsBridge(Actor):
     Start with ``await tg.start(bridge.run)``; read ``status()`` at any time; stop with ``bridge.ref.stop()``.
     """
 
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(
         self,
         config: NatsBridgeConfig,
@@ -100,7 +102,6 @@ class NatsBridge(Actor):
             topics.validate_pattern(p)
         self.config = config
         self.node = topics.token(config.node or name)
-        self._bus = bus
         self._rng = rng or random.Random()
         self._prefix = config.subject_prefix
         self._js_in, self._core_in = split_inbound(config.subscribe, config.jetstream_topics)
@@ -174,7 +175,7 @@ class NatsBridge(Actor):
         self._md_tx, self._md_rx = conflating_mailbox(f"{self.name}.core_out", max_keys=cfg.md_max_keys)
         self._js_tx, self._js_rx = fifo_mailbox(cfg.order_buffer, f"{self.name}.js_out", overflow="notify")
         if cfg.publish:
-            self._sub = self._bus.subscribe(topics.ALL, _Outbound(self), name=f"{self.name}:out")
+            self._sub = self.bus.subscribe(topics.ALL, _Outbound(self), name=f"{self.name}:out")
         self.start_soon(self._connect_loop)
         self.publish_every(cfg.stats_interval_s, topics.bridge_stats(), self.status)
         self.start_soon(self._core_pump)
@@ -324,7 +325,7 @@ class NatsBridge(Actor):
         topic = subject[len(self._prefix):]
         self._injecting = True
         try:
-            self._bus.publish(topic, msg)
+            self.bus.publish(topic, msg)
         finally:
             self._injecting = False
         return True

@@ -210,6 +210,8 @@ class OrderRouter(Actor):
 
     refusals = (IntentRejected,)
 
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(
         self,
         journal: Journal,
@@ -233,7 +235,6 @@ class OrderRouter(Actor):
         self.config = config or RouterConfig()
         self.active: Venue | None = self.config.initial_venue
         self.registries = dict(registries or {})
-        self._bus = bus
         self._id_makers = dict(id_makers or {})
         self._after_journal = after_journal
         self._after_send = after_send
@@ -262,7 +263,7 @@ class OrderRouter(Actor):
             # They are told to ourselves, so they take exactly the told path (refusals published, not fatal).
             rx = self._intent_source
             if rx is None:
-                sub = self._bus.subscribe_events(topics.order_intent(), name=f"{self.name}:intents", capacity=10_000)
+                sub = self.bus.subscribe_events(topics.order_intent(), name=f"{self.name}:intents", capacity=10_000)
                 self._subs.append(sub)  # cancelled with the others when the router stops
                 rx = sub.receiver
             self.start_soon(self._intake, rx, name=f"{self.name}:intents")
@@ -274,7 +275,7 @@ class OrderRouter(Actor):
             if venue not in self.venues:
                 ids = tuple(e.client_order_id for e in entries if e.order.venue is venue)
                 log.error("%s: %d journaled orders on %s, which has no exchange actor", self.name, len(ids), venue)
-                self._bus.publish_msg(OrdersAtRisk(venue=venue, client_order_ids=ids, ts=self.clock.time_ns()))
+                self.bus.publish_msg(OrdersAtRisk(venue=venue, client_order_ids=ids, ts=self.clock.time_ns()))
                 continue
             self._reconcile_soon(venue)
         if self._active_venue is not None and self.active is None:
@@ -446,7 +447,7 @@ class OrderRouter(Actor):
     def _refuse(self, intent: OrderIntent, venue: Venue | None, code: str, text: str) -> NoReturn:
         rej = OrderRejected(venue=venue, instrument=intent.instrument, client_order_id=intent.client_order_id,
                             code=code, text=f"{intent.strategy}: {text}", ts=self.clock.time_ns())
-        self._bus.publish_msg(rej)
+        self.bus.publish_msg(rej)
         raise IntentRejected(rej)
 
     # -- sending and resolving ---------------------------------------------------------------------
@@ -499,7 +500,7 @@ class OrderRouter(Actor):
                 await self._final(o, JournalState.DONE, f"{outcome.code}: {outcome.text}", status=OrderStatus.REJECTED)
             case LocalError():  # refused while building the request: it never left
                 await self._final(o, JournalState.NOT_PLACED, str(outcome))
-                self._bus.publish_msg(OrderRejected(venue=o.venue, instrument=o.order.instrument, client_order_id=cid,
+                self.bus.publish_msg(OrderRejected(venue=o.venue, instrument=o.order.instrument, client_order_id=cid,
                                                     code=NOT_PLACED, text=str(outcome), ts=self.clock.time_ns()))
             case _:  # anything else: we cannot tell whether it left, so treat it as unknown
                 log.error("%s: sending %s: %r", self.name, cid, outcome)
@@ -531,7 +532,7 @@ class OrderRouter(Actor):
                        "venue failed over" if o.venue in self.down else f"{o.sends} sends")
                 text = f"{o.venue} does not know {o.client_order_id} {waited:.1f} s after the last send ({why})"
                 await self._final(o, JournalState.NOT_PLACED, text)
-                self._bus.publish_msg(OrderRejected(venue=o.venue, instrument=o.order.instrument,
+                self.bus.publish_msg(OrderRejected(venue=o.venue, instrument=o.order.instrument,
                                                     client_order_id=o.client_order_id, code=NOT_PLACED, text=text,
                                                     ts=self.clock.time_ns()))
                 return
@@ -637,7 +638,7 @@ class OrderRouter(Actor):
             return
         self.down.add(failed)
         ids = tuple(o.client_order_id for o in self.orders.values() if o.venue is failed and not o.state.is_final)
-        self._bus.publish_msg(OrdersAtRisk(venue=failed, client_order_ids=ids, ts=self.clock.time_ns()))
+        self.bus.publish_msg(OrdersAtRisk(venue=failed, client_order_ids=ids, ts=self.clock.time_ns()))
         if ids:
             self._reconcile_soon(failed)
 

@@ -29,7 +29,6 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from actors import topics
 from actors.backoff import Backoff
 from actors.base import Actor
 from actors.bus import Bus
@@ -43,7 +42,6 @@ from messages import (
     ActorStopped,
     ChildStatus,
     GetChildren,
-    Message,
     StopChild,
     Venue,
 )
@@ -139,6 +137,8 @@ class Directory:
 class Supervisor(Actor):
     """An actor whose job is other actors: it starts ``specs`` in order (more by ``ChildSpec`` messages)."""
 
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(
         self,
         name: str,
@@ -150,15 +150,12 @@ class Supervisor(Actor):
         directory: Directory | None = None,
     ) -> None:
         super().__init__(name, bus=bus, clock=clock)
-        self._bus = bus
         self._rng = rng or random.Random()
         self._specs = tuple(specs)
         self.directory = directory or Directory()
         self.children = self.directory.children
         self._order: list[str] = []
 
-    def _publish(self, msg: Message) -> None:
-        self._bus.publish(topics.topic_for(msg), msg)
 
     async def on_start(self) -> None:
         for spec in self._specs:
@@ -197,14 +194,14 @@ class Supervisor(Actor):
                     h.actor = actor
                     async with anyio.create_task_group() as tg:
                         await tg.start(actor.run)
-                        self._publish(ActorStarted(name=spec.name, ts=clock.time_ns(), venue=spec.venue))
+                        self.bus.publish_msg(ActorStarted(name=spec.name, ts=clock.time_ns(), venue=spec.venue))
                         if not reported:
                             reported = True
                             task_status.started()
                 except Exception as exc:  # noqa: BLE001 - every failure is reported and decided on
                     failed = _leaf(exc)
                     h.last_error = f"{type(failed).__name__}: {failed}"
-                    self._publish(
+                    self.bus.publish_msg(
                         ActorFailed(
                             name=spec.name,
                             error_type=type(failed).__name__,
@@ -231,7 +228,7 @@ class Supervisor(Actor):
                     h.restarts.popleft()
                 if spec.intensity is not None and len(h.restarts) > spec.intensity.max_restarts:
                     h.gave_up = True
-                    self._publish(
+                    self.bus.publish_msg(
                         ActorGaveUp(
                             name=spec.name,
                             restarts=len(h.restarts),
@@ -244,7 +241,7 @@ class Supervisor(Actor):
                 delay = spec.backoff.delay(h.attempt, self._rng)
                 h.attempt += 1
                 h.total_restarts += 1
-                self._publish(
+                self.bus.publish_msg(
                     ActorRestarted(name=spec.name, attempt=h.attempt, delay_s=delay, ts=clock.time_ns(), venue=spec.venue)
                 )
                 h.next_try_ns = clock.time_ns() + int(delay * 1e9)
@@ -252,7 +249,7 @@ class Supervisor(Actor):
                 h.next_try_ns = 0
         h.finished = True
         h.done.set()
-        self._publish(ActorStopped(name=spec.name, ts=clock.time_ns(), venue=spec.venue))
+        self.bus.publish_msg(ActorStopped(name=spec.name, ts=clock.time_ns(), venue=spec.venue))
 
     async def stop_child(self, name: str) -> None:
         """Stop one child (within its shutdown timeout, then cancel it) and wait for its runner to end."""

@@ -14,7 +14,9 @@ topic maps to a NATS subject one to one. Nobody formats a topic by hand: call th
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import Any
 
 from messages import (
     AccountConfig,
@@ -276,69 +278,70 @@ def orders() -> str:
 
 def topic_for(msg: Message) -> str:
     """The topic a message is published on, from its own fields."""
-    match msg:
-        case Quote(venue=v, instrument=i):
-            return _vi("quote", v, i)
-        case Trade(venue=v, instrument=i):
-            return _vi("trade", v, i)
-        case BookDelta(venue=v, instrument=i):
-            return _vi("delta", v, i)
-        case BookSnapshot(venue=v, instrument=i):
-            return _vi("book", v, i)
-        case Kline(venue=v, instrument=i):
-            return _vi("kline", v, i)
-        case BestBidAsk(group=g):
-            return best(g)
-        case ArbOpportunity(group=g):
-            return arb(g)
-        case VenueHealth(venue=v):
-            return venue_health(v)
-        case CircuitChanged(venue=v):
-            return circuit(v)
-        case BookIntegrity(venue=v, instrument=i):
-            return book_integrity(v, i)
-        case RateLimited(venue=v):
-            return rate_limit(v)
-        case VenueSignal(venue=v):
-            return venue_signal(v)
-        case Failover():
-            return failover()
-        case ActorStarted(name=n) | ActorFailed(name=n) | ActorRestarted(name=n) | ActorGaveUp(name=n) | ActorStopped(
-            name=n
-        ):
-            return actor(n)
-        case OrderIntent():
-            return order_intent()
-        case OrderUpdate(venue=v):
-            return order_update(v)
-        case OrderRejected():
-            return order_rejected()
-        case OrdersAtRisk(venue=v):
-            return orders_at_risk(v)
-        case ReconcileNeeded(venue=v):
-            return reconcile(v)
-        case Fill(venue=v):
-            return fill(v)
-        case Balance(venue=v):
-            return balance(v)
-        case Position(venue=v):
-            return position(v)
-        case AccountView():
-            return account_view()
-        case AccountConfig(venue=v):
-            return account_config(v)
-        case DeadMansSwitch(venue=v):
-            return switch(v)
-        case ExchangeStats(venue=v):
-            return exchange_stats(v)
-        case RouterStats():
-            return router_stats()
-        case NatsBridgeStatus():
-            return bridge_stats()
-        case MailboxOverflow(subscriber=s):
-            return f"control.overflow.{token(s)}"
-    msg_ = f"no topic rule for {type(msg).__name__}"
-    raise ValueError(msg_)
+    try:
+        rule = _RULES[type(msg)]
+    except KeyError:
+        rule = _inherited_rule(type(msg))
+    return rule(msg)
+
+
+def _inherited_rule(cls: type) -> Callable[[Any], str]:
+    """A subclass of a message publishes where its message type does (remembered after the first look)."""
+    for base in cls.__mro__[1:]:
+        if base in _RULES:
+            _RULES[cls] = _RULES[base]
+            return _RULES[cls]
+    msg = f"no topic rule for {cls.__name__}"
+    raise ValueError(msg)
+
+
+# The topic of each message type, as tables: market data by kind, per-venue topics by their builder, fixed
+# topics, and the few that key on something else. ``topic_for`` is one dict lookup per published message.
+_MARKET: dict[type, str] = {Quote: "quote", Trade: "trade", BookDelta: "delta", BookSnapshot: "book", Kline: "kline"}
+_PER_VENUE: dict[type, Callable[[str], str]] = {
+    VenueHealth: venue_health, CircuitChanged: circuit, RateLimited: rate_limit, VenueSignal: venue_signal,
+    OrderUpdate: order_update, OrdersAtRisk: orders_at_risk, ReconcileNeeded: reconcile, Fill: fill,
+    Balance: balance, Position: position, AccountConfig: account_config, DeadMansSwitch: switch,
+    ExchangeStats: exchange_stats,
+}  # fmt: skip
+_FIXED: dict[type, str] = {
+    Failover: failover(), OrderIntent: order_intent(), OrderRejected: order_rejected(),
+    AccountView: account_view(), RouterStats: router_stats(), NatsBridgeStatus: bridge_stats(),
+}  # fmt: skip
+_ACTOR_EVENTS = (ActorStarted, ActorFailed, ActorRestarted, ActorGaveUp, ActorStopped)
+
+
+def _market_topic(kind: str, m: Any) -> str:
+    return _vi(kind, m.venue, m.instrument)
+
+
+def _venue_topic(build: Callable[[str], str], m: Any) -> str:
+    return build(m.venue)
+
+
+def _fixed_topic(topic: str, m: Any) -> str:
+    return topic
+
+
+def _rules() -> dict[type, Callable[[Any], str]]:
+    rules: dict[type, Callable[[Any], str]] = {
+        BestBidAsk: lambda m: best(m.group),
+        ArbOpportunity: lambda m: arb(m.group),
+        BookIntegrity: lambda m: book_integrity(m.venue, m.instrument),
+        MailboxOverflow: lambda m: f"control.overflow.{token(m.subscriber)}",
+    }
+    for cls, kind in _MARKET.items():
+        rules[cls] = partial(_market_topic, kind)
+    for cls, build in _PER_VENUE.items():
+        rules[cls] = partial(_venue_topic, build)
+    for cls, topic in _FIXED.items():
+        rules[cls] = partial(_fixed_topic, topic)
+    for cls in _ACTOR_EVENTS:
+        rules[cls] = lambda m: actor(m.name)
+    return rules
+
+
+_RULES = _rules()
 
 
 def validate_pattern(pattern: str) -> tuple[str, ...]:

@@ -138,6 +138,8 @@ class ExchangeActor(Actor):
     observe_response: Callable[[RequestSpec, Response], None] | None = None
     """Sees every REST answer before it is checked (the doctor's strict reading; None in the daemon)."""
 
+    bus: Bus  # always given (the base class's is optional)
+
     def __init__(
         self,
         adapter: VenueAdapter,
@@ -155,7 +157,6 @@ class ExchangeActor(Actor):
         self.config = config
         self.credentials = credentials
         self.registry = adapter.registry  # one registry: the codec maps symbols with what the actor loaded
-        self._bus = bus
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
         self._rest: RestGateway | None = None
@@ -248,7 +249,7 @@ class ExchangeActor(Actor):
             await self._streams.reconnect(stream, reason)
 
     def signal(self, kind: SignalKind, value: float, detail: str, stream: str = "") -> None:
-        self._publish(VenueSignal(venue=self.venue, kind=kind, value=value, detail=detail, ts=self.clock.time_ns(),
+        self.bus.publish_msg(VenueSignal(venue=self.venue, kind=kind, value=value, detail=detail, ts=self.clock.time_ns(),
                                   stream=stream))
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ class ExchangeActor(Actor):
         settings = RestSettings(timeout_s=cfg.rest_timeout_s, retries=cfg.rest_retries,
                                 max_pause_wait_s=cfg.max_pause_wait_s, backoff=cfg.backoff)
         self._rest = RestGateway(self.adapter, self._session, settings, clock=self.clock, rng=self._rng,
-                                 publish=self._publish, send_frame=self._send_request_frame,
+                                 publish=self.bus.publish_msg, send_frame=self._send_request_frame,
                                  observe=self.observe_response)
         await self._rest.sync_clock()
         for spec in self.adapter.instruments_requests():
@@ -353,7 +354,7 @@ class ExchangeActor(Actor):
                     topic = self._quote_topics.get(o.instrument)
                     if topic is None:
                         topic = self._quote_topics[o.instrument] = topics.topic_for(o)
-                    self._bus.publish(topic, o)
+                    self.bus.publish(topic, o)
                     st.last_data = self._mono()
                     return
             if self._dispatch(outs, name):
@@ -362,7 +363,7 @@ class ExchangeActor(Actor):
     def _dispatch(self, outs: Sequence[Out], stream: str) -> bool:
         """Publish messages, act on codec notices and execute session effects; True when data was published
         (or a book update superseded by its snapshot arrived: the stream carries data)."""
-        publish = self._bus.publish
+        publish = self.bus.publish
         cache = self._topics
         data = False
         for o in outs:
@@ -438,8 +439,6 @@ class ExchangeActor(Actor):
 
         self.start_soon(fire, name=f"{self.name}:timer:{key}")
 
-    def _publish(self, msg: Message) -> None:
-        self._bus.publish(topics.topic_for(msg), msg)
 
     def _on_event(self, ev: CodecEvent, stream: str) -> None:
         """A codec notice: counted or reported here (venue-agnostic), then handed to the session."""
@@ -494,7 +493,7 @@ class ExchangeActor(Actor):
             return
         self._reconcile_asked_at = self._mono()
         self.reconciles += 1
-        self._publish(ReconcileNeeded(venue=self.venue, reason=reason, ts=self.clock.time_ns()))
+        self.bus.publish_msg(ReconcileNeeded(venue=self.venue, reason=reason, ts=self.clock.time_ns()))
 
     # -- stream callbacks (StreamOwner) ------------------------------------------------------------
     async def on_stream_up(self, st: Stream) -> None:
@@ -545,7 +544,7 @@ class ExchangeActor(Actor):
         """Every ``depth_interval_s``: a top-N BookSnapshot of every live book whose topic anyone subscribes
         to (nobody listening: nothing is built, not even the top-N read)."""
         n = self.config.depth_levels
-        bus = self._bus
+        bus = self.bus
         book_topics: dict[InstrumentId, str] = {}
 
         def topic_of(inst: InstrumentId) -> str:
@@ -632,7 +631,7 @@ class ExchangeActor(Actor):
             text = f"placing {order.client_order_id} on {self.venue}: {exc}; outcome unknown"
             raise OutcomeUnknown(str(self.venue), "unknown_outcome", text) from None
         except VenueReject as exc:
-            self._publish(OrderRejected(venue=self.venue, instrument=order.instrument,
+            self.bus.publish_msg(OrderRejected(venue=self.venue, instrument=order.instrument,
                                         client_order_id=order.client_order_id, code=exc.code, text=exc.text,
                                         ts=self.clock.time_ns()))
             raise

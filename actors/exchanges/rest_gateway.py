@@ -91,7 +91,7 @@ class RestGateway:
         *,
         clock: Clock,
         rng: random.Random,
-        publish: Callable[[Message], None],
+        publish: Callable[[Message], object],
         send_frame: SendFrame | None = None,
         observe: Callable[[RequestSpec, Response], None] | None = None,
     ) -> None:

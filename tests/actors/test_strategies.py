@@ -59,9 +59,10 @@ class Collector(Actor):
 class FakeRouter(Actor):
     """Records intents and answers on the bus with OrderUpdates: fills, unless the venue is told to reject."""
 
+    bus: Bus
+
     def __init__(self, bus: Bus, reject: set[Venue] | None = None) -> None:
         super().__init__("router", bus=bus)
-        self._bus = bus
         self.reject = reject or set()
         self.intents: list[OrderIntent] = []
 
@@ -78,7 +79,7 @@ class FakeRouter(Actor):
                     filled_qty=Decimal(0) if rejected else msg.quantity, avg_price=None if rejected else px,
                     price=msg.price, ts_event=1, ts_recv=1,
                 )
-                self._bus.publish(topics.topic_for(update), update)
+                self.bus.publish_msg(update)
         return None
 
 
