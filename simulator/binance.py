@@ -29,7 +29,6 @@ import random
 import secrets
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +51,6 @@ from simulator.twin import (
     TwinBase,
     TwinUrls,
     ban_remaining_s,
-    book_json,
     random_credentials,
     twin_app,
 )
@@ -77,7 +75,7 @@ def binance_specs(underlyings: list[str]) -> list[tuple[InstrumentSpec, Decimal]
     return out
 
 
-class BinanceTwin(TwinBase):
+class BinanceTwin(TwinBase[BinanceConfig]):
     """Binance USD-M twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -91,11 +89,9 @@ class BinanceTwin(TwinBase):
 
     def __init__(self, model: MarketModel, config: BinanceConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0) -> None:
-        cfg = config or BinanceConfig()
-        if not cfg.credentials:
-            cfg = replace(cfg, credentials=(random_credentials(seed ^ 0xB1, 64, 64),))
-        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0xB17A))
-        self.config = cfg
+        super().__init__(model, config or BinanceConfig(), clock_ms, random.Random(seed ^ 0xB17A),
+                         lambda: random_credentials(seed ^ 0xB1, 64, 64))
+        cfg = self.config
         sized = binance_specs(model.underlyings)
         books = self.add_books(spec for spec, _ in sized)
         self.min_notional = {spec.symbol: notional for spec, notional in sized}
@@ -123,13 +119,9 @@ class BinanceTwin(TwinBase):
             "legacy": base_ws,
         })
 
-    def book_json(self, symbol: str, depth: int) -> dict[str, Any] | None:
+    def _published(self, symbol: str) -> tuple[InstrumentSpec, BookMirror] | None:
         d = self.depth.get(symbol.upper())
-        if d is None:
-            return None
-        spec = self.specs[symbol.upper()]
-        return book_json([(fmt.px(spec, p), fmt.qty(spec, s)) for p, s in d.mirror.bids(depth)],
-                         [(fmt.px(spec, p), fmt.qty(spec, s)) for p, s in d.mirror.asks(depth)], d.mirror.update_id)
+        return None if d is None else (self.specs[symbol.upper()], d.mirror)
 
     def error_response(self, kind: str, status: int) -> web.Response:
         if kind == ErrorKind.BANNED:  # as LimitState's own ban: 418, -1003 "banned until <ms>", Retry-After
@@ -195,12 +187,9 @@ class BinanceTwin(TwinBase):
                 self.streams.expire_user(key, {"e": "listenKeyExpired", "E": now, "listenKey": key})
 
     # -- market -------------------------------------------------------------------------------------------
-    def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
-        """Publish one model step: match resting orders, depth/bookTicker/trade/kline/mark streams, user data."""
-        now = self.skewed(now_ms)
-        for symbol, ch in changes.items():
-            ch = self.engine.match(symbol, ch, now)
-            self._publish_book(symbol, ch, now)
+    # ``on_market`` (TwinBase): per symbol depth/bookTicker/trade/kline streams, then user data, the
+    # once-a-second mark/ticker streams and listen-key expiry.
+    def _after_step(self, now: int) -> None:
         self.flush_user_events(now)
         if now - self._last_slow_ms >= 1000:
             self._last_slow_ms = now
@@ -209,7 +198,7 @@ class BinanceTwin(TwinBase):
         if self.listen_keys:
             self.expire_listen_keys()
 
-    def _publish_book(self, symbol: str, ch: BookChanges, now: int) -> None:
+    def _publish(self, symbol: str, ch: BookChanges, now: int) -> None:
         spec, d = self.specs[symbol], self.depth[symbol]
         first = d.mirror.update_id + self.rng.randint(1, 40)
         final = first + self.rng.randint(0, 3 * (len(ch.bids) + len(ch.asks)))

@@ -8,23 +8,19 @@ modules and hands itself to them; they never import it back (type hints go throu
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from simulator.binance_auth import LimitState, RateLimits
 from simulator.binance_countdown import Countdowns
-from simulator.book import Depth, PublicTrade
-from simulator.instruments import InstrumentSpec
-from simulator.klines import KlineAggregator
-from simulator.twin import Credentials, Twin
+from simulator.twin import BookTwinLike, TwinConfig
 
 __all__ = ["BinanceConfig", "BinanceTwinLike"]
 
 
 @dataclass(frozen=True, slots=True)
-class BinanceConfig:
+class BinanceConfig(TwinConfig):
     """Knobs of the Binance twin (all have venue-realistic defaults).
 
     ``credentials``: accepted keys (the first is advertised). ``ping_interval_s``: server WS ping period
@@ -38,7 +34,6 @@ class BinanceConfig:
     well-kept trading key: trading on, withdrawals off).
     """
 
-    credentials: tuple[Credentials, ...] = ()
     limits: RateLimits = field(default_factory=RateLimits)
     ping_interval_s: float = 180.0
     pong_timeout_s: float = 600.0
@@ -46,33 +41,24 @@ class BinanceConfig:
     max_streams: int = 1024
     listen_key_ttl_s: float = 3600.0
     balance_usdt: Decimal = Decimal(100_000)
-    send_queue: int = 10_000
     hedge_mode: bool = False
     legacy_all_streams: bool = False
-    ip_allowed: bool = True
     can_trade: bool = True
     can_withdraw: bool = False
 
 
-class BinanceTwinLike(Twin, Protocol):
+class BinanceTwinLike(BookTwinLike[BinanceConfig], Protocol):
     """The twin as its REST and WebSocket modules use it (BinanceTwin implements it)."""
 
-    config: BinanceConfig
     countdowns: Countdowns
-    depth: dict[str, Depth]
-    keys: dict[str, Credentials]
-    klines: dict[str, dict[str, KlineAggregator]]
     leverages: dict[str, int]
     limits: LimitState
     listen_keys: dict[str, int]
     margin_types: dict[str, str]
     min_notional: dict[str, Decimal]
-    specs: dict[str, InstrumentSpec]
-    trades: dict[str, deque[tuple[PublicTrade, int]]]
 
     def create_listen_key(self) -> str: ...
     def emit_user_event(self, name: str, **fields: Any) -> dict[str, Any]: ...
     def expire_listen_keys(self, all_keys: bool = False) -> None: ...
     def flush_user_events(self, now: int | None = None) -> None: ...
     def listen_key_valid(self, key: str) -> bool: ...
-    def now_ms(self) -> int: ...

@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import msgspec
@@ -36,11 +36,9 @@ from aiohttp import WSMsgType, web
 
 from simulator import binance_format as fmt
 from simulator import wsconn
+from simulator.binance_config import BinanceTwinLike
 from simulator.book import BookMirror
 from simulator.faults import FaultKind
-
-if TYPE_CHECKING:
-    from simulator.binance_config import BinanceTwinLike
 
 __all__ = ["StreamHub", "stream_kind"]
 
@@ -81,13 +79,8 @@ class _Conn(wsconn.Conn):
     incoming: deque[float] = field(default_factory=deque)
 
 
-class StreamHub:
+class StreamHub(wsconn.Hub[BinanceTwinLike, str, _Conn]):
     """All WebSocket connections of one Binance twin and the stream -> connections index."""
-
-    def __init__(self, twin: BinanceTwinLike) -> None:
-        self.twin = twin
-        self.conns: set[_Conn] = set()
-        self._index: dict[str, set[_Conn]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -102,9 +95,6 @@ class StreamHub:
         ]
 
     # -- publishing ---------------------------------------------------------------------------------------
-    def has_subscribers(self, stream: str) -> bool:
-        return bool(self._index.get(stream))
-
     def publish(self, stream: str, payload: Callable[[], dict[str, Any]] | dict[str, Any]) -> None:
         """Send ``payload`` (or the result of the factory, built only if someone listens) on ``stream``."""
         conns = self._index.get(stream)
@@ -132,7 +122,7 @@ class StreamHub:
         for n in (5, 10, 20):
             for speed in _DEPTH_SPEEDS:
                 name = f"{low}@depth{n}{speed}"
-                if self.has_subscribers(name):
+                if self.has(name):
                     self.publish(name, {**event, "b": fmt.levels(spec, mirror.bids(n)), "a": fmt.levels(spec, mirror.asks(n))})
 
     def publish_slow(self, symbol: str, now: int) -> None:
@@ -179,17 +169,6 @@ class StreamHub:
                 wsconn.enqueue(conn, _encode({"stream": key, "data": payload}) if conn.combined else _encode(payload))
                 wsconn.end_after(conn, 1000, b"listenKey expired")
 
-    # -- faults -------------------------------------------------------------------------------------------
-    def drop_all(self) -> None:
-        """Abort every connection's TCP transport (no close frame)."""
-        wsconn.abort_all(self.conns)
-
-    def mark_malformed(self) -> None:
-        wsconn.mark_malformed(self.conns)
-
-    async def close_all(self) -> None:
-        await wsconn.close_all(self.conns)
-
     # -- connection lifecycle -----------------------------------------------------------------------------
     def _make(self, kind: str, combined: bool) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -235,8 +214,7 @@ class StreamHub:
         try:
             await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn), keeper=lambda: self._pinger(conn))
         finally:
-            for n in list(conn.streams):
-                self._index.get(n, set()).discard(conn)
+            self._unindex(conn, conn.streams)
         return ws
 
     def _delivers(self, kind: str, name: str) -> bool:

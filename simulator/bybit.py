@@ -37,7 +37,6 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -55,7 +54,7 @@ from simulator.instruments import InstrumentSpec
 from simulator.klines import INTERVAL_MS, KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import AccountEvent, ExecType, MatchingEngine, Order, OrderEvent
-from simulator.twin import ErrorKind, TwinBase, TwinUrls, book_json, random_credentials, twin_app
+from simulator.twin import ErrorKind, TwinBase, TwinUrls, random_credentials, twin_app
 
 __all__ = ["BybitConfig", "BybitTwin", "bybit_specs", "bybit_factory", "VENUE", "DEPTHS", "KLINE_INTERVALS",
            "RECENT_CLOSED"]
@@ -88,7 +87,7 @@ def bybit_specs(underlyings: list[str], settle_coins: tuple[str, ...] = ("USDT",
     return out
 
 
-class BybitTwin(TwinBase):
+class BybitTwin(TwinBase[BybitConfig]):
     """Bybit v5 linear twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -102,11 +101,9 @@ class BybitTwin(TwinBase):
 
     def __init__(self, model: MarketModel, config: BybitConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0) -> None:
-        cfg = config or BybitConfig()
-        if not cfg.credentials:
-            cfg = replace(cfg, credentials=(random_credentials(seed ^ 0xB7B1, 18, 36),))
-        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0xB7B17))
-        self.config = cfg
+        super().__init__(model, config or BybitConfig(), clock_ms, random.Random(seed ^ 0xB7B17),
+                         lambda: random_credentials(seed ^ 0xB7B1, 18, 36))
+        cfg = self.config
         sized = bybit_specs(model.underlyings, cfg.settle_coins)
         books = self.add_books(spec for spec, _ in sized)
         self.min_notional = {spec.symbol: notional for spec, notional in sized}
@@ -143,13 +140,9 @@ class BybitTwin(TwinBase):
     def urls(self, base_http: str, base_ws: str) -> TwinUrls:
         return TwinUrls(base_http, {"public": f"{base_ws}/v5/public/linear", "private": f"{base_ws}/v5/private"})
 
-    def book_json(self, symbol: str, depth: int) -> dict[str, Any] | None:
+    def _published(self, symbol: str) -> tuple[InstrumentSpec, BookMirror] | None:
         st = self.state.get(symbol.upper())
-        if st is None:
-            return None
-        spec = self.specs[symbol.upper()]
-        return book_json([(fmt.px(spec, p), fmt.qty(spec, s)) for p, s in st.mirror.bids(depth)],
-                         [(fmt.px(spec, p), fmt.qty(spec, s)) for p, s in st.mirror.asks(depth)], st.mirror.update_id)
+        return None if st is None else (self.specs[symbol.upper()], st.mirror)
 
     def error_response(self, kind: str, status: int) -> web.Response:
         now = self.now_ms()
@@ -252,15 +245,17 @@ class BybitTwin(TwinBase):
         return self.book_message(symbol, view, "snapshot", bids, asks, now)
 
     # -- market -------------------------------------------------------------------------------------------
-    def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
-        """Publish one model step: fill resting orders, book/trade/kline/ticker topics, private topics."""
-        now = self.skewed(now_ms)
+    # ``on_market`` (TwinBase): DCP countdowns first, then per symbol book/trade/kline/ticker topics, then
+    # private topics.
+    def _before_step(self, now: int) -> None:
         self.dcp_tick(now)
-        for symbol, ch in changes.items():
-            ch = self.engine.match(symbol, ch, now)
-            self._publish_book(symbol, ch, now)
-            self._publish_trades(symbol, ch.trades, now)
-            self._publish_ticker(symbol, now)
+
+    def _publish(self, symbol: str, ch: BookChanges, now: int) -> None:
+        self._publish_book(symbol, ch, now)
+        self._publish_trades(symbol, ch.trades, now)
+        self._publish_ticker(symbol, now)
+
+    def _after_step(self, now: int) -> None:
         self.flush_private(now)
 
     def _publish_book(self, symbol: str, ch: BookChanges, now: int) -> None:

@@ -16,20 +16,17 @@ from simulator.account import PositionSide
 from simulator.book import BookMirror, PublicTrade
 from simulator.bybit_auth import LimitState, RateLimits
 from simulator.bybit_dcp import DcpState, Fired
-from simulator.instruments import InstrumentSpec
-from simulator.klines import KlineAggregator
 from simulator.matching import Order
-from simulator.twin import Credentials, Twin
+from simulator.twin import TwinConfig, TwinLike
 
 __all__ = ["BybitConfig", "DepthView", "SymbolState", "BybitTwinLike"]
 
 
 @dataclass(frozen=True, slots=True)
-class BybitConfig:
+class BybitConfig(TwinConfig):
     """Knobs of the Bybit twin (venue-realistic defaults).
 
     ``idle_timeout_s``: a WebSocket that sends nothing for this long is dropped (10 min live).
-    ``send_queue``: frames buffered per connection before a slow consumer is dropped.
     ``settle_coins``: ``("USDT",)``, or ``("USDT", "USDC")`` to list USDC perpetuals too (each coin's wallet
     starts at ``balance_usdt`` / ``balance_usdc``). ``hedge``: start in hedge mode. ``page_size``: at most this
     many rows per list page (0: the venue's limits only). ``dcp_enabled``: the account has disconnection
@@ -39,19 +36,16 @@ class BybitConfig:
     check your API key's bound IP addresses." (docs/v5/error.mdx).
     """
 
-    credentials: tuple[Credentials, ...] = ()
     limits: RateLimits = field(default_factory=RateLimits)
     idle_timeout_s: float = 600.0
     balance_usdt: Decimal = Decimal(100_000)
     balance_usdc: Decimal = Decimal(100_000)
-    send_queue: int = 10_000
     level1_repeat_ms: int = 3000
     settle_coins: tuple[str, ...] = ("USDT",)
     hedge: bool = False
     page_size: int = 0
     dcp_enabled: bool = True
     dcp_apply_delay_s: float = 0.0
-    ip_allowed: bool = True
 
 
 @dataclass(slots=True)
@@ -76,16 +70,13 @@ class SymbolState:
     tick_dir: str = "ZeroPlusTick"
 
 
-class BybitTwinLike(Twin, Protocol):
+class BybitTwinLike(TwinLike[BybitConfig], Protocol):
     """The twin as its REST and WebSocket modules use it (BybitTwin implements it)."""
 
     cancel_types: dict[int, str]
-    config: BybitConfig
     dcp: DcpState
     extra_count: int
     extra_orders: dict[int, tuple[Order, str]]
-    keys: dict[str, Credentials]
-    klines: dict[str, dict[str, KlineAggregator]]
     launch_ms: int
     limits: LimitState
     link_ids: set[tuple[str, str]]
@@ -94,7 +85,6 @@ class BybitTwinLike(Twin, Protocol):
     refuse_logins: int
     refuse_subscribes: int
     reject_reasons: dict[int, str]
-    specs: dict[str, InstrumentSpec]
     state: dict[str, SymbolState]
     trades: dict[str, deque[tuple[PublicTrade, int, int]]]
 
@@ -104,7 +94,6 @@ class BybitTwinLike(Twin, Protocol):
     def flush_private(self, now: int | None = None) -> None: ...
     def hedged(self, symbol: str) -> bool: ...
     def next_unlinked(self) -> int: ...
-    def now_ms(self) -> int: ...
     def position_item(self, symbol: str, side: PositionSide, *, ws: bool) -> dict[str, Any]: ...
     def position_sides(self, symbol: str) -> tuple[PositionSide, ...]: ...
     def publish_killed(self, order: Order, reason: str) -> None: ...

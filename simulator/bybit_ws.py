@@ -33,7 +33,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import msgspec
@@ -41,11 +41,9 @@ from aiohttp import WSMsgType, web
 
 from simulator import wsconn
 from simulator.bybit_auth import UNMATCHED_IP, verify_ws_auth
+from simulator.bybit_config import BybitTwinLike
 from simulator.bybit_dcp import TOPICS as DCP_TOPICS
 from simulator.faults import FaultKind
-
-if TYPE_CHECKING:
-    from simulator.bybit_config import BybitTwinLike
 
 __all__ = ["Hub", "PRIVATE_TOPICS", "ALL_IN_ONE"]
 
@@ -63,21 +61,13 @@ class _Conn(wsconn.Conn):
     authed: bool = False
 
 
-class Hub:
+class Hub(wsconn.Hub[BybitTwinLike, str, _Conn]):
     """All WebSocket connections of one Bybit twin and the topic -> connections index."""
-
-    def __init__(self, twin: BybitTwinLike) -> None:
-        self.twin = twin
-        self.conns: set[_Conn] = set()
-        self._index: dict[str, set[_Conn]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/v5/public/linear", self._public), web.get("/v5/private", self._private)]
 
     # -- publishing ---------------------------------------------------------------------------------------
-    def has(self, topic: str) -> bool:
-        return bool(self._index.get(topic))
-
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         """Send one message to every subscriber of a public topic."""
         conns = self._index.get(topic)
@@ -109,10 +99,6 @@ class Hub:
                 self.twin.dcp.lost(DCP_TOPICS[t], now)
 
     # -- faults -------------------------------------------------------------------------------------------
-    def drop_all(self) -> None:
-        """Abort every connection's TCP transport (no close frame)."""
-        wsconn.abort_all(self.conns)
-
     def push_unknown_event(self) -> None:
         """UNKNOWN_EVENT: one push of an undocumented topic on every public connection, then the fault is used
         up; with no public connection yet, the next one to subscribe gets it."""
@@ -126,10 +112,7 @@ class Hub:
 
     def mark_malformed(self) -> None:
         self.twin.faults.consume(FaultKind.MALFORMED_FRAME)
-        wsconn.mark_malformed(self.conns)
-
-    async def close_all(self) -> None:
-        await wsconn.close_all(self.conns)
+        super().mark_malformed()
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def _public(self, request: web.Request) -> web.StreamResponse:
@@ -147,8 +130,7 @@ class Hub:
         try:
             await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn))
         finally:
-            for t in conn.topics:
-                self._index.get(t, set()).discard(conn)
+            self._unindex(conn, conn.topics)
             self._dcp_released(conn.topics, twin.now_ms())
         return ws
 

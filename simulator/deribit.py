@@ -32,7 +32,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -47,10 +46,11 @@ from simulator.deribit_config import RESOLUTIONS, DeribitConfig
 from simulator.deribit_drift import with_unknown_field
 from simulator.deribit_market import index_json
 from simulator.faults import Fault, FaultKind
+from simulator.instruments import InstrumentSpec
 from simulator.klines import KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import AccountEvent, MatchingEngine, Order
-from simulator.twin import ErrorKind, TwinBase, TwinUrls, book_json, random_credentials, twin_app
+from simulator.twin import ErrorKind, TwinBase, TwinUrls, random_credentials, twin_app
 
 __all__ = ["DeribitConfig", "DeribitTwin", "deribit_twin", "VENUE", "RESOLUTIONS", "BOOK_STATES"]
 
@@ -59,7 +59,7 @@ BOOK_STATES = ("open", "locked", "settlement", "delivered", "inactive", "halted"
 """Deribit's order book lifecycle states (release of 2026-01-13)."""
 
 
-class DeribitTwin(TwinBase):
+class DeribitTwin(TwinBase[DeribitConfig]):
     """Deribit v2 twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -75,11 +75,9 @@ class DeribitTwin(TwinBase):
     def __init__(self, model: MarketModel, config: DeribitConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        cfg = config or DeribitConfig()
-        if not cfg.credentials:
-            cfg = replace(cfg, credentials=(random_credentials(seed ^ 0xDE, 8, 43, "-_"),))
-        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0xDE1B))
-        self.config = cfg
+        super().__init__(model, config or DeribitConfig(), clock_ms, random.Random(seed ^ 0xDE1B),
+                         lambda: random_credentials(seed ^ 0xDE, 8, 43, "-_"))
+        cfg = self.config
         self.monotonic = monotonic
         self.instruments = {i.name: i for i in fmt.deribit_instruments(model.underlyings)}
         books = self.add_books(i.spec for i in self.instruments.values())
@@ -117,11 +115,12 @@ class DeribitTwin(TwinBase):
     def urls(self, base_http: str, base_ws: str) -> TwinUrls:
         return TwinUrls(base_http, {"public": f"{base_ws}/ws/api/v2", "private": f"{base_ws}/ws/api/v2"})
 
-    def book_json(self, symbol: str, depth: int) -> dict[str, Any] | None:
+    def _published(self, symbol: str) -> tuple[InstrumentSpec, BookMirror] | None:
         d = self.depth.get(symbol)
-        if d is None:
-            return None
-        return book_json(d.mirror.bids(depth), d.mirror.asks(depth), d.mirror.update_id)
+        return None if d is None else (self.specs[symbol], d.mirror)
+
+    def _print_level(self, spec: InstrumentSpec, price: Decimal, size: Decimal) -> tuple[str, str]:
+        return str(price), str(size)  # as the book stores them
 
     def error_response(self, kind: str, status: int) -> web.Response:
         err = DeribitError(10028) if kind in (ErrorKind.RATE_LIMITED, ErrorKind.BANNED) else self.server_error(status)
@@ -262,14 +261,14 @@ class DeribitTwin(TwinBase):
             self.hub.push_unknown_event()
 
     # -- market -------------------------------------------------------------------------------------------
-    def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
-        """Publish one model step: match resting orders, book/trades/ticker/quote/chart channels, user data."""
-        now = self.skewed(now_ms)
-        for name, ch in changes.items():
-            ch = self.engine.match(name, ch, now)
-            self._publish_book(name, ch, now)
-            self._publish_trades(name, ch.trades, now)
-            self.hub.publish_market_slow(name, now)
+    # ``on_market`` (TwinBase): per instrument book/trades/ticker/quote/chart channels, then price indexes and
+    # user data.
+    def _publish(self, symbol: str, ch: BookChanges, now: int) -> None:
+        self._publish_book(symbol, ch, now)
+        self._publish_trades(symbol, ch.trades, now)
+        self.hub.publish_market_slow(symbol, now)
+
+    def _after_step(self, now: int) -> None:
         for u in sorted({i.price_index for i in self.instruments.values()}):
             if self.hub.has(f"deribit_price_index.{u}"):
                 self.hub.publish(f"deribit_price_index.{u}", index_json(self, u, now))

@@ -6,20 +6,16 @@ Rule: deribit.py imports those modules and passes itself in; none of them import
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from simulator import deribit_format as fmt
-from simulator.book import Depth, PublicTrade
 from simulator.deribit_auth import CreditLimiter, DeribitError, RateLimits, TokenStore
-from simulator.instruments import InstrumentSpec
-from simulator.klines import KlineAggregator
 from simulator.market import MarketModel
 from simulator.matching import Order
-from simulator.twin import Credentials, Twin
+from simulator.twin import BookTwinLike, TwinConfig
 
 __all__ = ["DeribitConfig", "RESOLUTIONS", "PrivateStreams", "DeribitTwinLike"]
 
@@ -36,7 +32,7 @@ def _default_balances() -> dict[str, Decimal]:
 
 
 @dataclass(frozen=True, slots=True)
-class DeribitConfig:
+class DeribitConfig(TwinConfig):
     """Knobs of the Deribit twin (venue-realistic defaults).
 
     ``heartbeat_unit_s`` scales ``public/set_heartbeat``'s interval (1.0 = seconds; tests shrink it so a
@@ -46,7 +42,6 @@ class DeribitConfig:
     ``forbidden`` (deribit_rest.dispatch has why that code).
     """
 
-    credentials: tuple[Credentials, ...] = ()
     limits: RateLimits = field(default_factory=RateLimits)
     token_ttl_s: int = 900
     signature_window_ms: int = 60_000
@@ -57,9 +52,7 @@ class DeribitConfig:
     maker_fee: Decimal = Decimal("0")
     taker_fee: Decimal = Decimal("0.0005")
     testnet: bool = False
-    send_queue: int = 10_000
     api_version: str = "1.2.26"
-    ip_allowed: bool = True
 
 
 class PrivateStreams(Protocol):
@@ -69,27 +62,21 @@ class PrivateStreams(Protocol):
                         only_raw: bool) -> None: ...
 
 
-class DeribitTwinLike(Twin, Protocol):
+class DeribitTwinLike(BookTwinLike[DeribitConfig], Protocol):
     """The twin as its REST and WebSocket modules use it (DeribitTwin implements it)."""
 
     account_created_ms: int
     book_states: dict[str, str]
     cancel_reasons: dict[int, str]
     cod_account: bool
-    config: DeribitConfig
     created_via: dict[int, int]
-    depth: dict[str, Depth]
     instruments: dict[str, fmt.DeribitInstrument]
-    keys: dict[str, Credentials]
-    klines: dict[str, dict[str, KlineAggregator]]
     labels: dict[int, str]
     limiter: CreditLimiter
     model: MarketModel
     monotonic: Callable[[], float]
     replaced: set[int]
-    specs: dict[str, InstrumentSpec]
     tokens: TokenStore
-    trades: dict[str, deque[tuple[PublicTrade, int]]]
 
     def engine_client_id(self, label: str) -> str: ...
     def envelope(self, req_id: Any, *, result: Any = None, error: DeribitError | None = None,
@@ -100,7 +87,6 @@ class DeribitTwinLike(Twin, Protocol):
     def hub(self) -> PrivateStreams: ...
     def index_price(self, name: str) -> float: ...
     def mark(self, name: str) -> Decimal: ...
-    def now_ms(self) -> int: ...
     def now_us(self) -> int: ...
     def order_json(self, o: Order, context: str) -> dict[str, Any]: ...
     def portfolio(self, currency: str) -> dict[str, Any]: ...

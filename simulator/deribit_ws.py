@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import msgspec
@@ -45,14 +45,12 @@ from simulator import deribit_format as fmt
 from simulator import wsconn
 from simulator.book import Side
 from simulator.deribit_auth import DeribitError, rpc_error, rpc_params, rpc_request
+from simulator.deribit_config import DeribitTwinLike
 from simulator.deribit_drift import is_market_channel, unknown_event, with_unknown_field
 from simulator.deribit_market import Call, p_int, quote_json, ticker_json
 from simulator.deribit_rest import dispatch, received_placement
 from simulator.faults import FaultKind
 from simulator.order_entry import lost_answer
-
-if TYPE_CHECKING:
-    from simulator.deribit_config import DeribitTwinLike
 
 __all__ = ["DeribitHub"]
 
@@ -84,22 +82,17 @@ class _Conn(wsconn.Conn):
     hb_changed: anyio.Event = field(default_factory=anyio.Event)
 
 
-class DeribitHub:
+class DeribitHub(wsconn.Hub[DeribitTwinLike, str, _Conn]):
     """All WebSocket connections of one Deribit twin and the channel -> connections index."""
 
     def __init__(self, twin: DeribitTwinLike) -> None:
-        self.twin = twin
-        self.conns: set[_Conn] = set()
-        self._index: dict[str, set[_Conn]] = {}
+        super().__init__(twin)
         self._next_cid = 1
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/ws/api/v2", self._serve), web.get("/ws/api/v2/", self._serve)]
 
     # -- publishing ---------------------------------------------------------------------------------------
-    def has(self, channel: str) -> bool:
-        return bool(self._index.get(channel))
-
     def publish(self, channel: str, data: Callable[[], Any] | Any) -> None:
         """Notify ``channel``'s subscribers (``data`` may be a factory, built only if someone listens)."""
         conns = self._index.get(channel)
@@ -161,7 +154,7 @@ class DeribitHub:
     # -- faults -------------------------------------------------------------------------------------------
     def drop_all(self) -> None:
         """Abort every connection's TCP transport (no close frame)."""
-        wsconn.abort_all(self.conns)
+        super().drop_all()
         fault = self.twin.faults.active(FaultKind.DROP_WS)
         if fault is not None and fault.until is None:
             self.twin.faults.consume(FaultKind.DROP_WS)  # one-shot: new connections are fine again
@@ -189,12 +182,6 @@ class DeribitHub:
         if fault.until is None:
             faults.consume(FaultKind.UNKNOWN_EVENT)
 
-    def mark_malformed(self) -> None:
-        wsconn.mark_malformed(self.conns)
-
-    async def close_all(self) -> None:
-        await wsconn.close_all(self.conns)
-
     # -- connection lifecycle -----------------------------------------------------------------------------
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         twin = self.twin
@@ -208,8 +195,7 @@ class DeribitHub:
             await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn),
                                keeper=lambda: self._heartbeat(conn))
         finally:
-            for channel in list(conn.channels):
-                self._index.get(channel, set()).discard(conn)
+            self._unindex(conn, conn.channels)
             if conn.cancel_on_disconnect:  # not after private/logout, which turned it off
                 self._cancel_on_disconnect(conn)
         return ws

@@ -57,7 +57,6 @@ from simulator.twin import (
     ErrorKind,
     TwinBase,
     TwinUrls,
-    book_json,
     twin_app,
 )
 
@@ -87,7 +86,16 @@ def okx_specs(underlyings: list[str]) -> list[InstrumentSpec]:
     return out
 
 
-class OkxTwin(TwinBase):
+def _okx_credentials(seed: int) -> Credentials:
+    """OKX-shaped credentials drawn from ``seed``: a UUID-like key, a 32-hex-digit secret and a passphrase."""
+    rng = random.Random(seed)
+    hexd = "0123456789abcdef"
+    key = "-".join("".join(rng.choice(hexd) for _ in range(n)) for n in (8, 4, 4, 4, 12))
+    secret = "".join(rng.choice("0123456789ABCDEF") for _ in range(32))
+    return Credentials(key, secret, "Twin-Passphrase1")
+
+
+class OkxTwin(TwinBase[OkxConfig]):
     """OKX v5 SWAP twin (implements ``simulator.twin.Twin``).
 
     Args:
@@ -101,15 +109,9 @@ class OkxTwin(TwinBase):
 
     def __init__(self, model: MarketModel, config: OkxConfig | None = None,
                  clock_ms: Callable[[], int] | None = None, seed: int = 0) -> None:
-        cfg = config or OkxConfig()
-        if not cfg.credentials:
-            rng_key = random.Random(seed ^ 0x0C5)
-            hexd = "0123456789abcdef"
-            key = "-".join("".join(rng_key.choice(hexd) for _ in range(n)) for n in (8, 4, 4, 4, 12))
-            secret = "".join(rng_key.choice("0123456789ABCDEF") for _ in range(32))
-            cfg = replace(cfg, credentials=(Credentials(key, secret, "Twin-Passphrase1"),))
-        super().__init__(model, cfg.credentials, clock_ms, random.Random(seed ^ 0x0C51))
-        self.config = cfg
+        super().__init__(model, config or OkxConfig(), clock_ms, random.Random(seed ^ 0x0C51),
+                         lambda: _okx_credentials(seed ^ 0x0C5))
+        cfg = self.config
         books = self.add_books(okx_specs(model.underlyings))
         self.engine = MatchingEngine(self.specs, books,
                                      Account(dict(cfg.balances), leverage=cfg.leverage, hedge=cfg.hedge),
@@ -133,12 +135,12 @@ class OkxTwin(TwinBase):
     def urls(self, base_http: str, base_ws: str) -> TwinUrls:
         return TwinUrls(base_http, {p: f"{base_ws}/ws/v5/{p}" for p in ("public", "business", "private")})
 
-    def book_json(self, symbol: str, depth: int) -> dict[str, Any] | None:
+    def _published(self, symbol: str) -> tuple[InstrumentSpec, BookMirror] | None:
         d = self.depth.get(symbol.upper())
-        if d is None:
-            return None
-        return book_json([(fmt.num(p), fmt.num(s)) for p, s in d.mirror.bids(depth)],
-                         [(fmt.num(p), fmt.num(s)) for p, s in d.mirror.asks(depth)], d.mirror.update_id)
+        return None if d is None else (self.specs[symbol.upper()], d.mirror)
+
+    def _print_level(self, spec: InstrumentSpec, price: Decimal, size: Decimal) -> tuple[str, str]:
+        return fmt.num(price), fmt.num(size)
 
     def error_response(self, kind: str, status: int) -> web.Response:
         if kind in (ErrorKind.RATE_LIMITED, ErrorKind.BANNED):  # OKX documents no timed IP ban: its 50011 / 429
@@ -228,12 +230,8 @@ class OkxTwin(TwinBase):
         return self.instrument_states.get(symbol, "live")
 
     # -- market -------------------------------------------------------------------------------------------
-    def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
-        """Publish one model step: match resting orders, books/books5/bbo-tbt/trades/tickers/candles, private."""
-        now = self.skewed(now_ms)
-        for symbol, ch in changes.items():
-            ch = self.engine.match(symbol, ch, now)
-            self._publish(symbol, ch, now)
+    # ``on_market`` (TwinBase): per symbol books/books5/bbo-tbt/trades/tickers/candles, then private channels.
+    def _after_step(self, now: int) -> None:
         self.flush_user_events(now)
 
     def _publish(self, symbol: str, ch: BookChanges, now: int) -> None:

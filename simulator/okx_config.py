@@ -6,26 +6,22 @@ Rule: okx.py imports its REST/WS/account modules; they import this module for ty
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from random import Random
 from typing import Any, Protocol
 
-from simulator.book import Depth, PublicTrade
-from simulator.instruments import InstrumentSpec
-from simulator.klines import KlineAggregator
 from simulator.okx_auth import LimitState, RateLimits
 from simulator.okx_caa import CancelAllAfter
 from simulator.okx_format import LastFill, OrderMeta
-from simulator.twin import Credentials, Twin
+from simulator.twin import BookTwinLike, TwinConfig
 
 __all__ = ["OkxConfig", "OkxTwinLike"]
 
 
 @dataclass(frozen=True, slots=True)
-class OkxConfig:
+class OkxConfig(TwinConfig):
     """Knobs of the OKX twin (all have venue-realistic defaults).
 
     ``timestamp_window_s``: allowed REST/login clock difference (30 s live). ``idle_timeout_s``: a WebSocket
@@ -38,14 +34,12 @@ class OkxConfig:
     so every signed REST request and the private WS login are refused with 50110.
     """
 
-    credentials: tuple[Credentials, ...] = ()
     limits: RateLimits = field(default_factory=RateLimits)
     timestamp_window_s: float = 30.0
     idle_timeout_s: float = 30.0
     balances: Mapping[str, Decimal] = field(default_factory=lambda: {
         "USDT": Decimal(100_000), "BTC": Decimal(2), "ETH": Decimal(40)})
     leverage: int = 20
-    send_queue: int = 10_000
     uid: str = "614488474791936"
     book_snapshot: bool = True
     real_checksum: bool = False
@@ -53,24 +47,17 @@ class OkxConfig:
     instrument_states: Mapping[str, str] = field(default_factory=dict)
     perm: str = "read_only,trade"
     key_ips: str = ""
-    ip_allowed: bool = True
 
 
-class OkxTwinLike(Twin, Protocol):
+class OkxTwinLike(BookTwinLike[OkxConfig], Protocol):
     """The twin as its REST and WebSocket modules use it (OkxTwin implements it)."""
 
     caa: CancelAllAfter
-    config: OkxConfig
-    depth: dict[str, Depth]
-    keys: dict[str, Credentials]
-    klines: dict[str, dict[str, KlineAggregator]]
     last_fill: dict[int, LastFill]
     limits: LimitState
     list_time_ms: int
     order_meta: dict[int, OrderMeta]
     rng: Random
-    specs: dict[str, InstrumentSpec]
-    trades: dict[str, deque[tuple[PublicTrade, int]]]
 
     def book_update(self, symbol: str, seq: int, prev: int, bids: list[list[str]], asks: list[list[str]],
                     ts: int) -> dict[str, Any]: ...
@@ -79,7 +66,6 @@ class OkxTwinLike(Twin, Protocol):
     def instrument_state(self, symbol: str) -> str: ...
     def last_price(self, symbol: str) -> Decimal: ...
     def mark(self, symbol: str) -> Decimal: ...
-    def now_ms(self) -> int: ...
     def order_json(self, order_id: int) -> dict[str, Any]: ...
     def ticker(self, symbol: str, now: int) -> dict[str, Any]: ...
     def usd_price(self, ccy: str) -> Decimal: ...

@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import msgspec
@@ -35,9 +35,7 @@ from simulator import okx_format as fmt
 from simulator import wsconn
 from simulator.faults import FaultKind
 from simulator.okx_auth import OkxError, ip_not_allowed, verify_login
-
-if TYPE_CHECKING:
-    from simulator.okx_config import OkxTwinLike
+from simulator.okx_config import OkxTwinLike
 
 __all__ = ["OkxStreams", "PUBLIC_CHANNELS", "PRIVATE_CHANNELS"]
 
@@ -64,13 +62,8 @@ def _sent(conn: _Conn) -> None:
     conn.last_out = time.monotonic()
 
 
-class OkxStreams:
+class OkxStreams(wsconn.Hub[OkxTwinLike, tuple[str, str], _Conn]):
     """All WebSocket connections of one OKX twin and the (channel, instId) -> connections index."""
-
-    def __init__(self, twin: OkxTwinLike) -> None:
-        self.twin = twin
-        self.conns: set[_Conn] = set()
-        self._index: dict[tuple[str, str], set[_Conn]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(f"/ws/v5/{p}", self._make(p)) for p in _PATH_CHANNELS]
@@ -118,10 +111,6 @@ class OkxStreams:
                 wsconn.enqueue(conn, _encode(push | {"data": rows}).decode())
 
     # -- faults -------------------------------------------------------------------------------------------
-    def drop_all(self) -> None:
-        """Abort every connection's TCP transport (no close frame)."""
-        wsconn.abort_all(self.conns)
-
     def push_unknown_channel(self, channel: str, now_ms: int, conns: Iterable[_Conn] | None = None) -> int:
         """UNKNOWN_EVENT: one push of a channel OKX does not document, shaped like its pushes (``arg`` naming
         the channel and an instrument, one ``data`` row), on every public and business connection (or on
@@ -134,12 +123,6 @@ class OkxStreams:
                 wsconn.enqueue(conn, frame.decode())
                 pushed += 1
         return pushed
-
-    def mark_malformed(self) -> None:
-        wsconn.mark_malformed(self.conns)
-
-    async def close_all(self) -> None:
-        await wsconn.close_all(self.conns)
 
     # -- connection lifecycle -----------------------------------------------------------------------------
     def _make(self, path: str) -> Callable[[web.Request], Any]:
@@ -162,8 +145,7 @@ class OkxStreams:
             await wsconn.serve(conn, self.conns, twin.faults, lambda: self._reader(conn),
                                keeper=lambda: self._watchdog(conn), sent=lambda: _sent(conn))
         finally:
-            for key in conn.subs:
-                self._index.get(key, set()).discard(conn)
+            self._unindex(conn, conn.subs)
         return ws
 
     async def _watchdog(self, conn: _Conn) -> None:

@@ -6,9 +6,13 @@ Invariants:
 - The runner calls ``twin.on_market(changes, now_ms)`` after every model step; the twin pushes to its own
   subscribers. Every twin serves the admin API under ``/__admin`` (never subject to faults, limits or
   latency).
-- ``TwinBase`` is the skeleton the four twins share: credentials by API key, the injected clock (plus any
-  CLOCK_SKEW fault), faults, latency, received placements, the venue's books in the shared model; ``twin_app``
-  assembles the app (fault middleware, admin API, then the venue's routes).
+- ``TwinBase`` is the skeleton the four twins share: the config (``TwinConfig`` fields first; credentials drawn
+  from the seed when none were given), credentials by API key, the injected clock (plus any CLOCK_SKEW fault),
+  faults, latency, received placements, the venue's books in the shared model, and ``on_market``'s one step
+  (skewed clock, each symbol matched then published, then the venue's after-step work, through its hooks);
+  ``twin_app`` assembles the app (fault middleware, admin API, then the venue's routes).
+- ``TwinLike`` is what every venue's REST/WS modules use of their twin; each venue's ``<venue>_config.py``
+  extends it with the rest of its surface.
 - The venue decides how faults look on its wire through the ``error_response`` hook.
 - ``fault_middleware`` is the one place REST requests are delayed (``twin.latency``: inbound before anything
   else but a refused connection, outbound after the answer is built) and the one place a placement's answer
@@ -20,24 +24,28 @@ from __future__ import annotations
 import json
 import random
 import time
+from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from simulator.book import BookChanges, VenueBook
+from simulator.book import BookChanges, BookMirror, Depth, Level, PublicTrade, VenueBook
 from simulator.faults import FaultController, FaultKind
 from simulator.instruments import InstrumentSpec
+from simulator.klines import KlineAggregator
 from simulator.latency import Latency, LatencyProfile
 from simulator.market import MarketModel
 from simulator.matching import MatchingEngine
 from simulator.order_entry import PLACEMENT, ReceivedOrders, lost_answer
 
-__all__ = ["Credentials", "TwinUrls", "Twin", "TwinBase", "ErrorKind", "admin_routes", "fault_middleware",
-           "twin_app", "book_json", "ban_remaining_s", "random_credentials"]
+__all__ = ["Credentials", "TwinConfig", "TwinUrls", "Twin", "TwinLike", "BookTwinLike", "TwinBase", "ErrorKind",
+           "admin_routes", "fault_middleware", "twin_app", "ban_remaining_s", "random_credentials"]
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -62,6 +70,24 @@ def random_credentials(seed: int, key_len: int, secret_len: int, secret_extra: s
     rng = random.Random(seed)
     return Credentials("".join(rng.choice(_ALNUM) for _ in range(key_len)),
                        "".join(rng.choice(_ALNUM + secret_extra) for _ in range(secret_len)))
+
+
+@dataclass(frozen=True, slots=True)
+class TwinConfig:
+    """The knobs every twin's config has (each venue's config record adds its own after these).
+
+    ``credentials``: the keys the twin accepts (none: the twin draws one set from its seed).
+    ``send_queue``: frames buffered per WebSocket connection before a slow consumer is dropped.
+    ``ip_allowed``: False plays a key used from an IP not on its allow-list (the venue's config says how it
+    answers).
+    """
+
+    credentials: tuple[Credentials, ...] = ()
+    send_queue: int = 10_000
+    ip_allowed: bool = True
+
+
+ConfigT = TypeVar("ConfigT", bound=TwinConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,22 +148,46 @@ class Twin(Protocol):
         ...
 
 
-class TwinBase:
+class TwinLike(Twin, Protocol[ConfigT]):
+    """What a venue's REST and WebSocket modules use of every twin (``TwinBase`` and the venue provide it)."""
+
+    config: ConfigT
+    keys: dict[str, Credentials]
+    klines: dict[str, dict[str, KlineAggregator]]
+    specs: dict[str, InstrumentSpec]
+
+    def now_ms(self) -> int: ...
+
+
+class BookTwinLike(TwinLike[ConfigT], Protocol[ConfigT]):
+    """A twin that publishes each symbol's book through a ``Depth`` and keeps its recent public trades."""
+
+    depth: dict[str, Depth]
+    trades: dict[str, deque[tuple[PublicTrade, int]]]
+
+
+class TwinBase(ABC, Generic[ConfigT]):
     """What every venue twin holds before its venue's own state (see the module invariants).
 
     Args:
         model: The shared market model.
-        credentials: The keys the twin accepts (the first is advertised as ``credentials``).
+        config: The venue's config; with no ``credentials``, ``draw_credentials()`` makes the one set accepted
+            (the first credentials are advertised as ``credentials``).
         clock_ms: Wall clock in epoch ms (None: the system clock).
         rng: The twin's seeded source of ids.
+        draw_credentials: The venue's credentials, drawn from the twin's seed.
     """
 
     venue: str
+    engine: MatchingEngine
 
-    def __init__(self, model: MarketModel, credentials: tuple[Credentials, ...], clock_ms: Callable[[], int] | None,
-                 rng: random.Random) -> None:
-        self.credentials = credentials[0]
-        self.keys = {c.api_key: c for c in credentials}
+    def __init__(self, model: MarketModel, config: ConfigT, clock_ms: Callable[[], int] | None,
+                 rng: random.Random, draw_credentials: Callable[[], Credentials]) -> None:
+        if not config.credentials:
+            config = replace(config, credentials=(draw_credentials(),))
+        self.config = config
+        self.credentials = config.credentials[0]
+        self.keys = {c.api_key: c for c in config.credentials}
         self.model = model
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self.rng = rng
@@ -161,6 +211,48 @@ class TwinBase:
         """Server time: the injected clock plus any CLOCK_SKEW fault."""
         return self.skewed(self._clock_ms())
 
+    def book_json(self, symbol: str, depth: int) -> dict[str, Any] | None:
+        """The admin book (the Twin protocol): ``symbol``'s published book, ``depth`` levels a side printed as
+        the venue prints them (``_print_level``); None for an unknown symbol."""
+        published = self._published(symbol)
+        if published is None:
+            return None
+        spec, mirror = published
+
+        def rows(levels: list[Level]) -> list[list[str]]:
+            return [list(self._print_level(spec, p, s)) for p, s in levels]
+
+        return {"update_id": mirror.update_id, "bids": rows(mirror.bids(depth)), "asks": rows(mirror.asks(depth))}
+
+    @abstractmethod
+    def _published(self, symbol: str) -> tuple[InstrumentSpec, BookMirror] | None:
+        """The spec and published book of ``symbol`` as the admin API names it (None if unknown)."""
+
+    def _print_level(self, spec: InstrumentSpec, price: Decimal, size: Decimal) -> tuple[str, str]:
+        """A level's price and size as the venue prints them (by default to the tick's and lot's exponents, as
+        Binance and Bybit do)."""
+        return str(price.quantize(spec.tick)), str(size.quantize(spec.lot))
+
+    def on_market(self, changes: dict[str, BookChanges], now_ms: int) -> None:
+        """Publish one model step at the skewed time: ``_before_step``, then each symbol's changes matched
+        against resting orders and ``_publish``ed, then ``_after_step`` (user data and the venue's other pushes)."""
+        now = self.skewed(now_ms)
+        self._before_step(now)
+        for symbol, ch in changes.items():
+            self._publish(symbol, self.engine.match(symbol, ch, now), now)
+        self._after_step(now)
+
+    def _before_step(self, now: int) -> None:
+        """Venue work due before this step's matching (none by default)."""
+
+    @abstractmethod
+    def _publish(self, symbol: str, ch: BookChanges, now: int) -> None:
+        """Publish one symbol's changes (after matching) on the venue's market channels."""
+
+    @abstractmethod
+    def _after_step(self, now: int) -> None:
+        """Venue work after every symbol was published: flush user data, slower channels."""
+
 
 def twin_app(twin: Twin, *routes: Iterable[web.RouteDef]) -> web.Application:
     """The twin's app: the fault middleware, the admin API, then ``routes`` in order."""
@@ -179,11 +271,6 @@ def ban_remaining_s(faults: FaultController, default_s: float = 60.0) -> float:
     if fault.until is None:
         return default_s
     return max(0.0, fault.until - faults.now())
-
-
-def book_json(bids: list[tuple[Any, Any]], asks: list[tuple[Any, Any]], update_id: int) -> dict[str, Any]:
-    """Admin book payload: price/size strings exactly as the venue prints them."""
-    return {"update_id": update_id, "bids": [[str(p), str(s)] for p, s in bids], "asks": [[str(p), str(s)] for p, s in asks]}
 
 
 def admin_routes(twin: Twin) -> list[web.RouteDef]:

@@ -15,6 +15,8 @@ Rules:
   registers it (aborting it at once under DROP_WS: its handler still runs, to clean up), then serves it: writer,
   pump and the hub's optional keeper task (pinger, watchdog, heartbeat) run beside the hub's reader; when the
   reader returns the others are cancelled, the connection leaves the hub's set and its lines are disposed.
+- ``Hub`` is what every venue's hub holds and does alike: its twin, its connections, the subscription index
+  (key -> connections; a connection leaves it when it ends), and the fault actions on all connections.
 - Pushing never blocks the market driver: a connection whose ``out`` is full is too slow and is aborted, as
   a venue would drop it; pushing to a closed connection is a no-op.
 """
@@ -22,7 +24,8 @@ Rules:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine, Iterable, MutableSet
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Hashable, Iterable, MutableSet
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -33,10 +36,12 @@ from simulator.faults import FaultController, FaultKind
 from simulator.latency import Latency
 
 __all__ = ["Conn", "DelayLine", "End", "Outgoing", "INBOX_SIZE", "enqueue", "abort", "abort_all", "end_after",
-           "write", "read", "lines", "accept", "admit", "serve", "mark_malformed", "close_all"]
+           "write", "read", "lines", "accept", "admit", "serve", "mark_malformed", "close_all", "Hub"]
 
 T = TypeVar("T")
 C = TypeVar("C", bound="Conn")
+K = TypeVar("K", bound=Hashable)
+TwinT = TypeVar("TwinT")
 INBOX_SIZE = 1024
 """Client messages a connection buffers before the pump stops reading its socket (TCP backpressure)."""
 
@@ -244,3 +249,43 @@ async def close_all(conns: Iterable[Conn]) -> None:
     """Close every connection with a normal close frame (the twin is shutting down)."""
     for conn in list(conns):
         await conn.ws.close()
+
+
+class Hub(ABC, Generic[TwinT, K, C]):
+    """All WebSocket connections of one twin and its subscription index (``K``: what a subscription is keyed
+    by, e.g. a stream name); the venue's hub adds routes, publishing and request handling.
+
+    Args:
+        twin: The twin whose connections these are.
+    """
+
+    def __init__(self, twin: TwinT) -> None:
+        self.twin = twin
+        self.conns: set[C] = set()
+        self._index: dict[K, set[C]] = {}
+
+    @abstractmethod
+    def routes(self) -> list[web.RouteDef]:
+        """The hub's WebSocket routes."""
+
+    def has(self, key: K) -> bool:
+        """Whether any connection is subscribed to ``key``."""
+        return bool(self._index.get(key))
+
+    def _unindex(self, conn: C, keys: Iterable[K]) -> None:
+        """Take an ended connection out of the index under each of ``keys``."""
+        for key in keys:
+            self._index.get(key, set()).discard(conn)
+
+    # -- faults (the module-level functions of the same names do the work) ----------------------------------
+    def drop_all(self) -> None:
+        """Abort every connection's TCP transport (no close frame)."""
+        abort_all(self.conns)
+
+    def mark_malformed(self) -> None:
+        """MALFORMED_FRAME: the next frame each connection sends goes out truncated."""
+        mark_malformed(self.conns)
+
+    async def close_all(self) -> None:
+        """Close every connection with a normal close frame (the twin is shutting down)."""
+        await close_all(self.conns)
