@@ -15,38 +15,41 @@ from venues.errors import LocalError
 __all__ = ["MailboxClosed", "MailboxFull", "MailboxEmpty", "ActorDead", "AskTimeout"]
 
 
-class MailboxClosed(LocalError):
+class _Named(LocalError):
+    """An error about one mailbox or actor: ``name`` names it."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        super().__init__(text)
+
+
+class MailboxClosed(_Named):
     """``reason`` is one of "closed" (this end was closed), "peer_ended" (the sender closed: no more
     messages will come) or "peer_gone" (the receiver closed: nobody will read)."""
 
     def __init__(self, name: str, reason: str) -> None:
-        self.name = name
         self.reason = reason
-        super().__init__(f"mailbox {name!r} is closed ({reason})")
+        super().__init__(name, f"mailbox {name!r} is closed ({reason})")
 
 
-class MailboxFull(LocalError):
+class MailboxFull(_Named):
     def __init__(self, name: str, capacity: int) -> None:
-        self.name = name
         self.capacity = capacity
-        super().__init__(f"mailbox {name!r} is full ({capacity} messages)")
+        super().__init__(name, f"mailbox {name!r} is full ({capacity} messages)")
 
 
-class MailboxEmpty(LocalError):
+class MailboxEmpty(_Named):
     def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(f"mailbox {name!r} is empty")
+        super().__init__(name, f"mailbox {name!r} is empty")
 
 
-class ActorDead(LocalError):
+class ActorDead(_Named):
     def __init__(self, name: str, detail: str = "") -> None:
-        self.name = name
-        super().__init__(f"actor {name!r} is dead" + (f": {detail}" if detail else ""))
+        super().__init__(name, f"actor {name!r} is dead" + (f": {detail}" if detail else ""))
 
 
-class AskTimeout(LocalError):
+class AskTimeout(_Named):
     def __init__(self, name: str, timeout: float, message_type: str) -> None:
-        self.name = name
         self.timeout = timeout
         self.message_type = message_type
-        super().__init__(f"actor {name!r} did not answer {message_type} within {timeout} s")
+        super().__init__(name, f"actor {name!r} did not answer {message_type} within {timeout} s")

@@ -150,15 +150,18 @@ RouterMessage = (OrderIntent | OrderUpdate | Failover | VenueHealth | ReconcileN
 """What the order router takes: intents and commands by ask / tell, the rest from its subscriptions."""
 
 
-
 class IntentRejected(LocalError):
     """The router refused an intent; ``rejection`` is the OrderRejected it also published."""
 
     def __init__(self, rejection: OrderRejected) -> None:
         self.rejection = rejection
-        self.code = rejection.code
         where = rejection.venue.value if rejection.venue is not None else "no venue"
         super().__init__(f"intent for {rejection.instrument} refused ({where}): {rejection.code}: {rejection.text}")
+
+    @property
+    def code(self) -> str:
+        """The rejection's code (the venue's own, or one of the router's below)."""
+        return self.rejection.code
 
 
 @dataclass(slots=True)

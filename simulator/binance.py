@@ -92,9 +92,7 @@ class BinanceTwin(TwinBase[BinanceConfig]):
         super().__init__(model, config or BinanceConfig(), clock_ms, random.Random(seed ^ 0xB17A),
                          lambda: random_credentials(seed ^ 0xB1, 64, 64))
         cfg = self.config
-        sized = binance_specs(model.underlyings)
-        books = self.add_books(spec for spec, _ in sized)
-        self.min_notional = {spec.symbol: notional for spec, notional in sized}
+        books = self.add_sized_books(binance_specs(model.underlyings))
         self.engine = MatchingEngine(self.specs, books, Account({"USDT": cfg.balance_usdt}, hedge=cfg.hedge_mode))
         self.depth = {s: Depth(BookMirror(b, self.rng.randint(10**11, 10**12))) for s, b in books.items()}
         self.trades: dict[str, deque[tuple[PublicTrade, int]]] = {s: deque(maxlen=1000) for s in self.specs}

@@ -104,9 +104,7 @@ class BybitTwin(TwinBase[BybitConfig]):
         super().__init__(model, config or BybitConfig(), clock_ms, random.Random(seed ^ 0xB7B17),
                          lambda: random_credentials(seed ^ 0xB7B1, 18, 36))
         cfg = self.config
-        sized = bybit_specs(model.underlyings, cfg.settle_coins)
-        books = self.add_books(spec for spec, _ in sized)
-        self.min_notional = {spec.symbol: notional for spec, notional in sized}
+        books = self.add_sized_books(bybit_specs(model.underlyings, cfg.settle_coins))
         start = {"USDT": cfg.balance_usdt, "USDC": cfg.balance_usdc}
         account = Account({coin: start[coin] for coin in cfg.settle_coins}, hedge=cfg.hedge)
         self.engine = MatchingEngine(self.specs, books, account, maker_fee=Decimal("0.0002"), taker_fee=Decimal("0.00055"))

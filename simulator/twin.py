@@ -195,6 +195,7 @@ class TwinBase(ABC, Generic[ConfigT]):
         self.latency = Latency(self.faults)
         self.received = ReceivedOrders()
         self.specs: dict[str, InstrumentSpec] = {}
+        self.min_notional: dict[str, Decimal] = {}  # by symbol, where the venue has a minimum order value
 
     def add_books(self, specs: Iterable[InstrumentSpec]) -> dict[str, VenueBook]:
         """Give each spec a book in the shared model; every book of the twin by symbol."""
@@ -202,6 +203,12 @@ class TwinBase(ABC, Generic[ConfigT]):
             self.model.add_book(self.venue, spec)
             self.specs[spec.symbol] = spec
         return {s: self.model.book(self.venue, s) for s in self.specs}
+
+    def add_sized_books(self, sized: Iterable[tuple[InstrumentSpec, Decimal]]) -> dict[str, VenueBook]:
+        """``add_books`` for venues whose instruments also carry a minimum order value: kept in ``min_notional``."""
+        sized = list(sized)
+        self.min_notional.update((spec.symbol, notional) for spec, notional in sized)
+        return self.add_books(spec for spec, _ in sized)
 
     def skewed(self, clock_ms: int) -> int:
         """``clock_ms`` as the twin's server reports it: plus any CLOCK_SKEW fault."""
