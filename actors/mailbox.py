@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Hashable
 from typing import Any, Generic, Literal, NoReturn, Self, TypeVar
@@ -90,7 +91,7 @@ class MailboxStatistics(msgspec.Struct, frozen=True, kw_only=True):
     receiver_closed: bool
 
 
-class _State:
+class _State(ABC):
     """What both kinds of shared state hold alike: the name, the receiver's Signal, close flags, counters."""
 
     __slots__ = ("name", "signal", "sender_closed", "receiver_closed", "peak", "sent", "received", "overflowed")
@@ -105,8 +106,9 @@ class _State:
         self.received = 0
         self.overflowed = 0
 
+    @abstractmethod
     def statistics(self) -> MailboxStatistics:
-        raise NotImplementedError
+        """This mailbox's counters and depth (each kind knows its own depth and capacity)."""
 
     def _statistics(
         self, kind: str, depth: int, capacity: int, conflated: int, waiting_senders: int
@@ -174,17 +176,19 @@ class _SendEnd(_End):
             warnings.warn(f"mailbox {self._s.name!r} send end dropped while open", ResourceWarning, stacklevel=1)
 
 
-class _ReceiveEnd(_End, Generic[T]):
+class _ReceiveEnd(_End, ABC, Generic[T]):
     """What both kinds of receive end do alike: wait for an item, iterate until the sender ends, warn when
     dropped while open."""
 
     __slots__ = ()
 
+    @abstractmethod
     def has_items(self) -> bool:
-        raise NotImplementedError
+        """Whether ``receive_nowait`` would return an item now."""
 
+    @abstractmethod
     def receive_nowait(self) -> T:
-        raise NotImplementedError
+        """Take an item, or raise MailboxEmpty / MailboxClosed."""
 
     async def receive(self) -> T:
         s = self._s
